@@ -1,0 +1,39 @@
+# livelake — `make help` lists the targets. CI runs `make test` through .ci/run.
+SHELL := /bin/bash
+CARGO ?= cargo
+LIVELAKE := target/debug/livelake
+OUT ?= out
+SEED ?= 42
+
+.PHONY: help demo test build lint fmt clippy kafka-up kafka-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+demo: build ## Simulate a show on the embedded default (no broker) and print headline figures
+	@mkdir -p $(OUT)
+	$(LIVELAKE) simulate --seed $(SEED) --out $(OUT)/show.ndjson --truth $(OUT)/truth.json
+	$(LIVELAKE) validate $(OUT)/show.ndjson
+
+test: ## Start Kafka (infra/), run every test, stop Kafka even when tests fail
+	infra/test.sh
+
+build: ## Build the livelake binary
+	$(CARGO) build --workspace --bins
+
+lint: fmt clippy ## rustfmt check and clippy -D warnings
+
+fmt: ## rustfmt check
+	$(CARGO) fmt --all -- --check
+
+clippy: ## clippy on every target, warnings are errors
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+kafka-up: ## Start the local Kafka broker (KRaft, 127.0.0.1:19092)
+	infra/kafka.sh up
+
+kafka-down: ## Stop the local Kafka broker
+	infra/kafka.sh down
+
+clean: ## Remove build output, the demo lake and the Kafka cache
+	$(CARGO) clean; rm -rf $(OUT) lake .cache

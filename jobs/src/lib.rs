@@ -1,0 +1,1 @@
+//! livelake jobs

@@ -1,0 +1,71 @@
+//! Subcommands of the `livelake` binary and the plumbing they share (logging, exit codes).
+
+mod simulate;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// livelake — post-show data review for cross-border livestreams.
+///
+/// Reads player QoE, engagement and sales-funnel events per region and minute, and keeps a
+/// Parquet lake (Hive layout) that DuckDB, Spark and pyarrow read unchanged.
+#[derive(Debug, Parser)]
+#[command(name = "livelake", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More logging (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a cross-border show and write it as NDJSON or produce it to Kafka.
+    Simulate(simulate::Args),
+    /// Check NDJSON events against the contract and count accepted types and rejection reasons.
+    Validate(validate::Args),
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Simulate(a) => simulate::run(a),
+        Command::Validate(a) => validate::run(a),
+    }
+}
+
+/// Logs go to stderr; stdout stays clean for data.
+pub fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+/// Help and version print in full; argument errors print their first line only, exit 2.
+pub fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("livelake: error: {first} (see --help)");
+            ExitCode::from(2)
+        }
+    }
+}

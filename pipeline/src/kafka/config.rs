@@ -1,0 +1,46 @@
+//! Client settings: bootstrap servers plus any librdkafka property (SASL/SSL and the like)
+//! passed through unchanged.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+
+/// How to reach the brokers.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaConfig {
+    /// `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Extra librdkafka properties, e.g. `security.protocol=SASL_SSL`, `sasl.mechanisms=PLAIN`.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    /// Settings for `brokers` with no extra properties.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        KafkaConfig { brokers: brokers.into(), properties: BTreeMap::new() }
+    }
+
+    /// Add a librdkafka property (`key=value` from the command line or config).
+    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// A librdkafka client config with the brokers and pass-through properties set.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+/// Parse `key=value` (for `--kafka-property`).
+pub fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected key=value, got {text:?}")),
+    }
+}

@@ -1,0 +1,362 @@
+//! Bytes of one message → a validated [`Event`], or a [`Rejection`] with its reason code.
+//!
+//! The message is parsed once into borrowed raw field slices (unknown fields are skipped), then
+//! each field is checked in the order of the tables in `shared/EVENTS.md`; the first failing rule
+//! names the reason. Nothing here panics on any input (property-tested).
+
+use std::borrow::Cow;
+
+use chrono::DateTime;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::decimal::{Decimal4, DecimalError};
+use crate::event::{Event, EventKind, Payload};
+use crate::reason::{Reason, Rejection};
+use crate::reference::{Rates, RegionMap, currency_key, is_valid_region};
+
+/// Messages larger than this are rejected as `too_large` (64 KiB).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Earliest accepted event time: 2000-01-01T00:00:00Z.
+pub const MIN_TS_MS: i64 = 946_684_800_000;
+/// How far event time may run ahead of the processing clock (24 h).
+pub const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
+
+/// The known fields of any event, as raw JSON slices borrowed from the message.
+#[derive(Deserialize, Default)]
+struct RawEvent<'a> {
+    #[serde(borrow, default)]
+    event_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    v: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stream_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    session_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    viewer_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    region: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    country: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    platform: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    cdn: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    startup_ms: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    play_ms: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    bitrate_kbps: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    height: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    latency_ms: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dropped_frames: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    stall_ms: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    fatal: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reason: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    lang: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    count: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    currency: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    product_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    quantity: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    order_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    amount: Option<&'a RawValue>,
+}
+
+/// Validates messages against the contract with a given region map and rates table.
+#[derive(Debug, Clone, Default)]
+pub struct Decoder {
+    regions: RegionMap,
+    rates: Rates,
+}
+
+type R<T> = Result<T, Reason>;
+
+/// A JSON `null` reads as absent.
+fn present<'a>(raw: Option<&'a RawValue>) -> Option<&'a str> {
+    raw.map(RawValue::get).filter(|t| *t != "null")
+}
+
+fn req<'a>(raw: Option<&'a RawValue>, name: &'static str) -> R<&'a str> {
+    present(raw).ok_or(Reason::MissingField(name))
+}
+
+/// A JSON string literal's content, borrowed when it holds no escapes.
+fn json_str<'a>(text: &'a str, name: &'static str) -> R<Cow<'a, str>> {
+    if !text.starts_with('"') {
+        return Err(Reason::WrongType(name));
+    }
+    let inner = &text[1..text.len() - 1];
+    if !inner.contains('\\') {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).map(Cow::Owned).map_err(|_| Reason::WrongType(name))
+}
+
+fn string<'a>(text: &'a str, name: &'static str, min: usize, max: usize) -> R<Cow<'a, str>> {
+    let s = json_str(text, name)?;
+    let n = s.chars().count();
+    if n < min || n > max {
+        return Err(Reason::OutOfRange(name));
+    }
+    Ok(s)
+}
+
+fn opt_string<'a>(raw: Option<&'a RawValue>, name: &'static str, max: usize) -> R<Option<Cow<'a, str>>> {
+    present(raw).map(|t| string(t, name, 0, max)).transpose()
+}
+
+/// An integer JSON number within `[min, max]`. Fractions and exponents are the wrong type.
+fn int(text: &str, name: &'static str, min: i64, max: i64) -> R<i64> {
+    let b = text.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        // Strings, booleans, objects and fractional or exponent literals are not integers.
+        return Err(Reason::WrongType(name));
+    }
+    match text.parse::<i64>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(Reason::OutOfRange(name)),
+    }
+}
+
+fn opt_int(raw: Option<&RawValue>, name: &'static str, min: i64, max: i64) -> R<Option<i64>> {
+    present(raw).map(|t| int(t, name, min, max)).transpose()
+}
+
+fn decimal(text: &str, name: &'static str, max_units: i64) -> R<Decimal4> {
+    let digits = if text.starts_with('"') {
+        json_str(text, name)?
+    } else if text.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
+        Cow::Borrowed(text)
+    } else {
+        return Err(Reason::WrongType(name));
+    };
+    let d = Decimal4::parse(&digits).map_err(|e| match e {
+        DecimalError::Syntax => Reason::WrongType(name),
+        DecimalError::OutOfRange => Reason::OutOfRange(name),
+    })?;
+    if d.is_negative() || d > Decimal4::from_units(max_units) {
+        return Err(Reason::OutOfRange(name));
+    }
+    Ok(d)
+}
+
+fn currency<'a>(raw: Option<&'a RawValue>, rates: &Rates) -> R<Cow<'a, str>> {
+    let s = json_str(req(raw, "currency")?, "currency")?;
+    let key = currency_key(&s).ok_or(Reason::WrongType("currency"))?;
+    if !rates.contains(&s) {
+        return Err(Reason::UnknownCurrency);
+    }
+    Ok(if s.bytes().all(|b| b.is_ascii_uppercase()) {
+        s
+    } else {
+        Cow::Owned(String::from_utf8_lossy(&key).into_owned())
+    })
+}
+
+fn upper(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) { Cow::Owned(s.to_ascii_uppercase()) } else { s }
+}
+
+fn timestamp(text: &str, now_ms: i64) -> R<i64> {
+    let ms = if text.starts_with('"') {
+        let s = json_str(text, "ts")?;
+        DateTime::parse_from_rfc3339(&s).map_err(|_| Reason::BadTimestamp)?.timestamp_millis()
+    } else if text.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
+        let b = text.as_bytes();
+        let digits = b.strip_prefix(b"-").unwrap_or(b);
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(Reason::WrongType("ts"));
+        }
+        text.parse::<i64>().map_err(|_| Reason::BadTimestamp)?
+    } else {
+        return Err(Reason::WrongType("ts"));
+    };
+    if ms < MIN_TS_MS || ms > now_ms.saturating_add(MAX_FUTURE_MS) {
+        return Err(Reason::BadTimestamp);
+    }
+    Ok(ms)
+}
+
+impl Decoder {
+    /// A decoder with the given reference data.
+    pub fn new(regions: RegionMap, rates: Rates) -> Self {
+        Decoder { regions, rates }
+    }
+
+    /// The region map in use.
+    pub fn regions(&self) -> &RegionMap {
+        &self.regions
+    }
+
+    /// The rates table in use.
+    pub fn rates(&self) -> &Rates {
+        &self.rates
+    }
+
+    /// Decode and validate one message. `now_ms` is the processing clock (for `bad_timestamp`).
+    pub fn decode<'a>(&self, bytes: &'a [u8], now_ms: i64) -> Result<Event<'a>, Rejection> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(Rejection::new(Reason::TooLarge));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| Rejection::new(Reason::InvalidUtf8))?;
+        // Serde would read a JSON array into the struct positionally: only objects get that far.
+        if !text.trim_start().starts_with('{') {
+            return Err(Rejection::new(classify_parse_failure(text)));
+        }
+        let raw: RawEvent<'a> = match serde_json::from_str(text) {
+            Ok(raw) => raw,
+            Err(_) => return Err(Rejection::new(classify_parse_failure(text))),
+        };
+        self.validate(&raw, now_ms)
+            .map_err(|reason| Rejection { reason, region: self.region(&raw).ok().map(Cow::into_owned) })
+    }
+
+    fn region<'a>(&self, raw: &RawEvent<'a>) -> R<Cow<'a, str>> {
+        if let Some(t) = present(raw.region) {
+            let s = json_str(t, "region").map_err(|_| Reason::BadRegion)?;
+            if !is_valid_region(&s) {
+                return Err(Reason::BadRegion);
+            }
+            return Ok(upper(s));
+        }
+        match self.country(raw)? {
+            Some(c) => {
+                let r = self.regions.region_of(&c).ok_or(Reason::WrongType("country"))?;
+                Ok(Cow::Owned(r.to_string()))
+            }
+            None => Err(Reason::MissingRegion),
+        }
+    }
+
+    fn country<'a>(&self, raw: &RawEvent<'a>) -> R<Option<Cow<'a, str>>> {
+        let Some(t) = present(raw.country) else { return Ok(None) };
+        let c = json_str(t, "country")?;
+        let b = c.as_bytes();
+        if b.len() != 2 || !b.iter().all(u8::is_ascii_alphabetic) {
+            return Err(Reason::WrongType("country"));
+        }
+        Ok(Some(upper(c)))
+    }
+
+    fn validate<'a>(&self, raw: &RawEvent<'a>, now_ms: i64) -> R<Event<'a>> {
+        if let Some(v) = present(raw.v) {
+            match int(v, "v", i64::MIN, i64::MAX) {
+                Ok(1) => {}
+                Ok(_) | Err(Reason::OutOfRange(_)) => return Err(Reason::UnsupportedVersion),
+                Err(e) => return Err(e),
+            }
+        }
+        let kind_text = json_str(req(raw.kind, "type")?, "type")?;
+        let kind = EventKind::parse(&kind_text).ok_or(Reason::UnknownType)?;
+        let event_id = string(req(raw.event_id, "event_id")?, "event_id", 1, 128)?;
+        let ts_ms = timestamp(req(raw.ts, "ts")?, now_ms)?;
+        let stream_id = string(req(raw.stream_id, "stream_id")?, "stream_id", 1, 128)?;
+        let session_id = string(req(raw.session_id, "session_id")?, "session_id", 1, 128)?;
+        let viewer_id = match present(raw.viewer_id) {
+            Some(t) => string(t, "viewer_id", 1, 128)?,
+            None => session_id.clone(),
+        };
+        let country = self.country(raw)?;
+        let region = self.region(raw)?;
+        let platform = opt_string(raw.platform, "platform", 32)?;
+        let cdn = opt_string(raw.cdn, "cdn", 64)?;
+        let source = opt_string(raw.source, "source", 64)?;
+        let payload = self.payload(kind, raw)?;
+        Ok(Event { event_id, ts_ms, stream_id, session_id, viewer_id, region, country, platform, cdn, source, payload })
+    }
+
+    fn payload<'a>(&self, kind: EventKind, raw: &RawEvent<'a>) -> R<Payload<'a>> {
+        const NON_NEG: i64 = i64::MAX;
+        Ok(match kind {
+            EventKind::SessionStart => Payload::SessionStart,
+            EventKind::FirstFrame => {
+                Payload::FirstFrame { startup_ms: int(req(raw.startup_ms, "startup_ms")?, "startup_ms", 0, 600_000)? }
+            }
+            EventKind::Heartbeat => Payload::Heartbeat {
+                play_ms: int(req(raw.play_ms, "play_ms")?, "play_ms", 0, 120_000)?,
+                bitrate_kbps: opt_int(raw.bitrate_kbps, "bitrate_kbps", 0, NON_NEG)?,
+                height: opt_int(raw.height, "height", 0, NON_NEG)?,
+                latency_ms: opt_int(raw.latency_ms, "latency_ms", 0, 600_000)?,
+                dropped_frames: opt_int(raw.dropped_frames, "dropped_frames", 0, NON_NEG)?,
+            },
+            EventKind::StallStart => Payload::StallStart,
+            EventKind::StallEnd => {
+                Payload::StallEnd { stall_ms: int(req(raw.stall_ms, "stall_ms")?, "stall_ms", 0, 3_600_000)? }
+            }
+            EventKind::Error => {
+                let code = string(req(raw.code, "code")?, "code", 0, 64)?;
+                let fatal = match req(raw.fatal, "fatal")? {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(Reason::WrongType("fatal")),
+                };
+                Payload::Error { code, fatal }
+            }
+            EventKind::SessionEnd => Payload::SessionEnd { reason: opt_string(raw.reason, "reason", 32)? },
+            EventKind::Comment => Payload::Comment { lang: opt_string(raw.lang, "lang", 16)? },
+            EventKind::Like => Payload::Like { count: opt_int(raw.count, "count", 1, 10_000)?.unwrap_or(1) },
+            EventKind::Gift => {
+                let value = decimal(req(raw.value, "value")?, "value", i64::MAX / 10_000)?;
+                let currency = currency(raw.currency, &self.rates)?;
+                let value_usd = self.rates.to_usd(value, &currency).ok_or(Reason::UnknownCurrency)?;
+                Payload::Gift { value, currency, value_usd }
+            }
+            EventKind::Share => Payload::Share,
+            EventKind::Follow => Payload::Follow,
+            EventKind::ProductClick => {
+                Payload::ProductClick { product_id: string(req(raw.product_id, "product_id")?, "product_id", 1, 128)? }
+            }
+            EventKind::AddToCart => Payload::AddToCart {
+                product_id: string(req(raw.product_id, "product_id")?, "product_id", 1, 128)?,
+                quantity: opt_int(raw.quantity, "quantity", 1, 10_000)?.unwrap_or(1),
+            },
+            EventKind::Order => {
+                let order_id = string(req(raw.order_id, "order_id")?, "order_id", 1, 128)?;
+                let product_id = present(raw.product_id).map(|t| string(t, "product_id", 1, 128)).transpose()?;
+                let quantity = opt_int(raw.quantity, "quantity", 1, 10_000)?.unwrap_or(1);
+                let amount = decimal(req(raw.amount, "amount")?, "amount", 10_000_000)?;
+                let currency = currency(raw.currency, &self.rates)?;
+                let amount_usd = self.rates.to_usd(amount, &currency).ok_or(Reason::UnknownCurrency)?;
+                Payload::Order { order_id, product_id, quantity, amount, currency, amount_usd }
+            }
+        })
+    }
+}
+
+/// Tell `not_object` (valid JSON of another shape) from `invalid_json`.
+fn classify_parse_failure(text: &str) -> Reason {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        return Reason::InvalidJson;
+    }
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => Reason::NotObject,
+        Err(_) => Reason::InvalidJson,
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: one binary (link once). Tests that need Kafka use the broker that
+//! `infra/kafka.sh up` started, found through `KAFKA_BOOTSTRAP` (`make test` sets it).
+
+mod cli;
+mod kafka_roundtrip;
+mod support;
