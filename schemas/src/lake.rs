@@ -214,9 +214,9 @@ fn metric(name: &str) -> Field {
         "gift_value_usd" | "gmv_usd" | "aov_usd" | "gpm_usd" | "lost_gmv_usd_est" => MONEY,
         _ => Int64,
     };
-    // Counts are never null; ratios, percentiles and averages are NULL on an empty denominator.
-    let nullable = !matches!(dt, Int64) || name == "peak_concurrent";
-    f(name, dt, nullable)
+    // Nullable: ratios, percentiles and averages are NULL on an empty denominator, and columns a
+    // job does not compute yet are NULL rather than a wrong number.
+    f(name, dt, true)
 }
 
 /// `stream_minute` metric columns, in METRICS.md order.

@@ -3,4 +3,7 @@
 
 mod cli;
 mod kafka_roundtrip;
+mod lake;
+mod streaming;
 mod support;
+mod truth_check;

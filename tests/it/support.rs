@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: the broker address, unique topic names, the binary.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::ClientConfig;
@@ -35,4 +36,55 @@ pub async fn create_topics(names: &[&str], partitions: i32) {
 /// The `livelake` binary cargo built for these tests.
 pub fn livelake_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_livelake"))
+}
+
+/// Tests that use the broker hold this shared; the broker-bounce test holds it exclusively.
+static BROKER: LazyLock<tokio::sync::RwLock<()>> = LazyLock::new(|| tokio::sync::RwLock::new(()));
+
+/// Shared use of the broker.
+pub async fn kafka_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    BROKER.read().await
+}
+
+/// Exclusive use of the broker (it may be stopped and started).
+pub async fn kafka_exclusive() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    BROKER.write().await
+}
+
+/// `infra/kafka.sh <cmd>` (up/down), with the environment `make test` set.
+pub fn broker(cmd: &str) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/kafka.sh");
+    let status = std::process::Command::new("bash").arg(script).arg(cmd).status().expect("kafka.sh");
+    assert!(status.success(), "infra/kafka.sh {cmd} failed");
+}
+
+/// Read `n` messages of `topic` from the start and return the value of `header` of each.
+pub async fn consume_headers(topic: &str, n: usize, header: &str) -> Vec<String> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Headers;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("headers"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(std::time::Instant::now() < deadline, "read {} of {n} messages of {topic}", out.len());
+        let Ok(m) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await else { continue };
+        let m = m.expect("consume");
+        let value = m
+            .headers()
+            .and_then(|h| {
+                h.iter()
+                    .find(|x| x.key == header)
+                    .and_then(|x| x.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+            })
+            .unwrap_or_default();
+        out.push(value);
+    }
+    out
 }

@@ -1,5 +1,6 @@
 //! Subcommands of the `livelake` binary and the plumbing they share (logging, exit codes).
 
+mod run;
 mod simulate;
 mod validate;
 
@@ -23,6 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Consume events (Kafka, or an NDJSON file) and keep the Parquet lake up to date.
+    Run(run::Args),
     /// Simulate a cross-border show and write it as NDJSON or produce it to Kafka.
     Simulate(simulate::Args),
     /// Check NDJSON events against the contract and count accepted types and rejection reasons.
@@ -32,6 +35,7 @@ enum Command {
 /// Run the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(a) => run::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
     }

@@ -107,11 +107,13 @@ pub fn simulate(cfg: &SimConfig) -> Simulation {
                 };
                 let mut text = String::with_capacity(256);
                 encode_event(e, opts, &mut text);
-                let late = delivery.chance(cfg.late_share);
+                // Late deliveries (3–7 minutes) are far beyond lateness + session timeout, and
+                // kept out of the last minutes so the stream's own traffic outruns them.
+                let late = e.ts_ms < end_ms - 5 * 60_000 && delivery.chance(cfg.late_share);
                 let reordered = !late && delivery.chance(cfg.reorder_share);
-                truth.record_delay(late, reordered);
+                truth.record_delay(e, late, reordered);
                 let delay = delivery.exp(250.0) as i64
-                    + if late { delivery.range(150_000, 400_000) } else { 0 }
+                    + if late { delivery.range(180_000, 420_000) } else { 0 }
                     + if reordered { delivery.range(2_000, 20_000) } else { 0 };
                 let family = e.kind().family();
                 let bytes = text.into_bytes();

@@ -22,6 +22,9 @@ pub struct MinuteTruth {
     pub events_raw: BTreeMap<&'static str, u64>,
     /// Unique valid events by type, fake viewers excluded.
     pub events: BTreeMap<&'static str, u64>,
+    /// Of `events_raw`, those delivered minutes late (after their window is final): they belong
+    /// in the raw tables but not in `stream_minute`.
+    pub late_raw: BTreeMap<&'static str, u64>,
     /// `session_start` of real viewers.
     pub sessions_started: u64,
     /// `session_start` of all viewers.
@@ -48,6 +51,9 @@ pub struct MinuteTruth {
     pub likes: i64,
     /// Distinct real viewers with an order.
     pub buyers: u64,
+    /// What `stream_minute` must show for this minute at raw level (fake viewers included):
+    /// computed from the events that arrive before the window is final.
+    pub window: WindowTruth,
     #[serde(skip)]
     gmv: Decimal4,
     #[serde(skip)]
@@ -56,6 +62,83 @@ pub struct MinuteTruth {
     active_raw: BTreeSet<u32>,
     #[serde(skip)]
     buyer_set: BTreeSet<String>,
+}
+
+/// Raw-level window aggregates of on-time events (late deliveries excluded).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WindowTruth {
+    /// Distinct sessions with a player event.
+    pub sessions_active_raw: u64,
+    /// `session_start` events.
+    pub sessions_started_raw: u64,
+    /// Σ play_ms.
+    pub play_ms: i64,
+    /// Σ stall_ms.
+    pub stall_ms: i64,
+    /// `stall_end` events.
+    pub stall_count: u64,
+    /// Distinct sessions with a `stall_end`.
+    pub sessions_stalled: u64,
+    /// Fatal `error` events.
+    pub fatal_errors: u64,
+    /// Event counts by type.
+    pub events: BTreeMap<&'static str, u64>,
+    /// Σ like counts.
+    pub likes: i64,
+    /// Σ gift values, USD.
+    pub gift_value_usd: String,
+    /// Σ order quantities.
+    pub units: i64,
+    /// Σ order amounts, USD.
+    pub gmv_usd: String,
+    /// Distinct viewers with an order.
+    pub buyers: u64,
+    #[serde(skip)]
+    gift: Decimal4,
+    #[serde(skip)]
+    gmv: Decimal4,
+    #[serde(skip)]
+    active: BTreeSet<String>,
+    #[serde(skip)]
+    stalled: BTreeSet<String>,
+    #[serde(skip)]
+    buyer_set: BTreeSet<String>,
+}
+
+impl WindowTruth {
+    fn add(&mut self, e: &Event<'_>) {
+        let kind = e.kind();
+        *self.events.entry(kind.as_str()).or_default() += 1;
+        if kind.family() == livelake_schemas::Family::Player {
+            self.active.insert(e.session_id.to_string());
+        }
+        match &e.payload {
+            Payload::SessionStart => self.sessions_started_raw += 1,
+            Payload::Heartbeat { play_ms, .. } => self.play_ms += play_ms,
+            Payload::StallEnd { stall_ms } => {
+                self.stall_ms += stall_ms;
+                self.stall_count += 1;
+                self.stalled.insert(e.session_id.to_string());
+            }
+            Payload::Error { fatal: true, .. } => self.fatal_errors += 1,
+            Payload::Like { count } => self.likes += count,
+            Payload::Gift { value_usd, .. } => self.gift.0 += value_usd.0,
+            Payload::Order { quantity, amount_usd, .. } => {
+                self.units += quantity;
+                self.gmv.0 += amount_usd.0;
+                self.buyer_set.insert(e.viewer_id.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        self.sessions_active_raw = self.active.len() as u64;
+        self.sessions_stalled = self.stalled.len() as u64;
+        self.buyers = self.buyer_set.len() as u64;
+        self.gift_value_usd = self.gift.to_string();
+        self.gmv_usd = self.gmv.to_string();
+    }
 }
 
 /// Totals over the whole simulation.
@@ -213,10 +296,16 @@ impl Truth {
         }
     }
 
-    /// Count a line delivered with a delay class.
-    pub fn record_delay(&mut self, late: bool, reordered: bool) {
+    /// Count an event delivered with a delay class.
+    pub fn record_delay(&mut self, e: &Event<'_>, late: bool, reordered: bool) {
         self.totals.delayed_late += late as u64;
         self.totals.delayed_reordered += reordered as u64;
+        let c = self.cell(e, e.ts_ms);
+        if late {
+            *c.late_raw.entry(e.kind().as_str()).or_default() += 1;
+        } else {
+            c.window.add(e);
+        }
     }
 
     /// Add an injected incident.
@@ -234,6 +323,7 @@ impl Truth {
                 m.sessions_active_raw = m.active_raw.len() as u64;
                 m.buyers = m.buyer_set.len() as u64;
                 m.gmv_usd = m.gmv.to_string();
+                m.window.finish();
                 m
             })
             .collect();

@@ -1,0 +1,109 @@
+//! `livelake run`: consume events (Kafka or an NDJSON file) and keep the Parquet lake up to date.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use livelake_pipeline::clock::SystemClock;
+use livelake_pipeline::config::Config;
+use livelake_pipeline::ops::{Metrics, serve_metrics};
+use livelake_pipeline::run::run as run_pipeline;
+use tokio::sync::watch;
+use tracing::info;
+
+/// Arguments of `livelake run`. Flags override the config file and `LIVELAKE__*` variables.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TOML config file (see README for every setting).
+    #[arg(long, short, env = "LIVELAKE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Lake root directory [default: ./lake].
+    #[arg(long)]
+    lake: Option<PathBuf>,
+    /// `kafka`, or `file:PATH.ndjson` (the embedded default: ends when the file is consumed) [default: kafka].
+    #[arg(long)]
+    source: Option<String>,
+    /// Kafka bootstrap servers [default: 127.0.0.1:19092].
+    #[arg(long)]
+    brokers: Option<String>,
+    /// Kafka consumer group id [default: livelake].
+    #[arg(long)]
+    group_id: Option<String>,
+    /// Kafka: finish (flush, commit, exit 0) once caught up and quiet this many seconds.
+    #[arg(long)]
+    until_idle: Option<u64>,
+    /// Prometheus endpoint address; `off` disables [default: 127.0.0.1:9464].
+    #[arg(long)]
+    metrics_listen: Option<String>,
+}
+
+fn config(a: &Args) -> anyhow::Result<Config> {
+    let mut c = Config::load(a.config.as_deref(), std::env::vars())?;
+    if let Some(l) = &a.lake {
+        c.lake.path = l.clone();
+    }
+    if let Some(s) = &a.source {
+        c.source.kind = s.clone();
+    }
+    if let Some(b) = &a.brokers {
+        c.kafka.brokers = b.clone();
+    }
+    if let Some(g) = &a.group_id {
+        c.kafka.group_id = g.clone();
+    }
+    if let Some(i) = a.until_idle {
+        c.source.until_idle_secs = i;
+    }
+    if let Some(m) = &a.metrics_listen {
+        c.metrics.listen = if m == "off" { String::new() } else { m.clone() };
+    }
+    c.validate()?;
+    if let Some(path) = c.source.kind.strip_prefix("file:") {
+        anyhow::ensure!(std::path::Path::new(path).is_file(), "--source file:{path}: no such file");
+    }
+    Ok(c)
+}
+
+/// Run `livelake run`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let cfg = config(&a)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    rt.block_on(async move {
+        let metrics = Arc::new(Metrics::default());
+        if !cfg.metrics.listen.is_empty() {
+            serve_metrics(&cfg.metrics.listen, metrics.clone())
+                .await
+                .with_context(|| format!("metrics endpoint {}", cfg.metrics.listen))?;
+        }
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            info!("signal received: finishing the current batch, then flush and commit");
+            let _ = tx.send(true);
+        });
+        let s = run_pipeline(&cfg, Arc::new(SystemClock), metrics, rx).await?;
+        println!(
+            "read {} messages ({} replayed to rebuild state); wrote {}; {} commits",
+            s.messages,
+            s.replayed,
+            s.rows.iter().map(|(t, n)| format!("{t}={n}")).collect::<Vec<_>>().join(" "),
+            s.commits
+        );
+        println!("late events: {}, duplicates dropped: {}", s.late, s.duplicates);
+        if !s.dead_letters.is_empty() {
+            let reasons: Vec<String> = s.dead_letters.iter().map(|(r, n)| format!("{r}={n}")).collect();
+            println!("dead letters: {}", reasons.join(" "));
+        }
+        println!("lake: {}", cfg.lake.path.display());
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,298 @@
+//! Configuration of `livelake run`: built-in defaults → TOML file → `LIVELAKE__SECTION__KEY`
+//! environment variables → command-line flags. Every setting is documented in README.md.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineConfig;
+use crate::error::{Error, Result};
+
+/// All settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the lake lives.
+    pub lake: LakeConfig,
+    /// How messages are read.
+    pub source: SourceConfig,
+    /// Kafka connection and topics.
+    pub kafka: KafkaSection,
+    /// Event-time windows.
+    pub windows: WindowsConfig,
+    /// Parquet file rolling.
+    pub sink: SinkConfig,
+    /// Prometheus endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// `[lake]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// Lake root directory (default `./lake`).
+    pub path: PathBuf,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig { path: PathBuf::from("lake") }
+    }
+}
+
+/// `[source]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// `kafka` (default) or `file:PATH.ndjson`.
+    pub kind: String,
+    /// Most messages handled per batch (default 5000).
+    pub batch_max: usize,
+    /// How long one poll waits for the first message, ms (default 200).
+    pub poll_ms: u64,
+    /// Kafka only: stop (flush, commit, exit 0) once caught up and quiet this many seconds;
+    /// 0 runs until a signal (default 0).
+    pub until_idle_secs: u64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig { kind: "kafka".into(), batch_max: 5000, poll_ms: 200, until_idle_secs: 0 }
+    }
+}
+
+/// `[kafka]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSection {
+    /// Bootstrap servers (default `127.0.0.1:19092`, the broker of `infra/kafka.sh`).
+    pub brokers: String,
+    /// Consumer group id (default `livelake`).
+    pub group_id: String,
+    /// Player events topic.
+    pub player_topic: String,
+    /// Commerce events topic.
+    pub commerce_topic: String,
+    /// Dead-letter topic; empty disables producing dead letters (the lake table still gets them).
+    pub deadletter_topic: String,
+    /// Extra librdkafka properties passed through (e.g. `security.protocol`, `sasl.*`, `ssl.*`).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSection {
+    fn default() -> Self {
+        KafkaSection {
+            brokers: "127.0.0.1:19092".into(),
+            group_id: "livelake".into(),
+            player_topic: livelake_schemas::topics::PLAYER.into(),
+            commerce_topic: livelake_schemas::topics::COMMERCE.into(),
+            deadletter_topic: livelake_schemas::topics::DEADLETTER.into(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[windows]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowsConfig {
+    /// Window width, seconds (default 60).
+    pub width_secs: u64,
+    /// Allowed lateness, seconds (default 30).
+    pub allowed_lateness_secs: u64,
+    /// Session timeout, seconds of event time (default 60).
+    pub session_timeout_secs: u64,
+    /// Wall-clock seconds without messages before a partition counts as idle (default 30).
+    pub idle_secs: u64,
+    /// Dedup horizon, seconds of event time (default 900).
+    pub dedup_horizon_secs: u64,
+}
+
+impl Default for WindowsConfig {
+    fn default() -> Self {
+        WindowsConfig {
+            width_secs: 60,
+            allowed_lateness_secs: 30,
+            session_timeout_secs: 60,
+            idle_secs: 30,
+            dedup_horizon_secs: 900,
+        }
+    }
+}
+
+/// `[sink]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinkConfig {
+    /// Commit at least this often while rows are pending, seconds (default 60).
+    pub roll_secs: u64,
+    /// Commit when pending input reaches this many MiB (default 64).
+    pub roll_mb: u64,
+    /// Commit this many seconds after windows closed (freshness of `stream_minute`, default 5).
+    pub window_flush_secs: u64,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig { roll_secs: 60, roll_mb: 64, window_flush_secs: 5 }
+    }
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Listen address of `/metrics`; empty disables (default `127.0.0.1:9464`).
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { listen: "127.0.0.1:9464".into() }
+    }
+}
+
+const ENV_PREFIX: &str = "LIVELAKE__";
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then `LIVELAKE__SECTION__KEY` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
+        let mut tree = toml::Table::try_from(Config::default()).expect("defaults serialise");
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| Error::Config(format!("reading {}: {e}", path.display())))?;
+            let user: toml::Table = text.parse().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            merge(&mut tree, user);
+        }
+        let de = |tree: &toml::Table| -> std::result::Result<Config, String> {
+            tree.clone().try_into().map_err(|e: toml::de::Error| e.message().to_string())
+        };
+        let mut cfg = de(&tree).map_err(|e| {
+            Error::Config(match file {
+                Some(f) => format!("{}: {e}", f.display()),
+                None => e,
+            })
+        })?;
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix(ENV_PREFIX) else { continue };
+            let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            if path.len() < 2 || path.iter().any(String::is_empty) {
+                return Err(Error::Config(format!("{k}: expected LIVELAKE__SECTION__KEY")));
+            }
+            set_path(&mut tree, &path, parse_scalar(&v));
+            cfg = de(&tree).map_err(|e| Error::Config(format!("{k}={v:?}: {e}")))?;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Rules that span fields.
+    pub fn validate(&self) -> Result<()> {
+        let w = &self.windows;
+        if w.width_secs == 0 || 86_400 % w.width_secs != 0 {
+            return Err(Error::Config(format!("windows.width_secs = {} must divide a day", w.width_secs)));
+        }
+        if w.dedup_horizon_secs == 0 {
+            return Err(Error::Config("windows.dedup_horizon_secs must be > 0".into()));
+        }
+        if self.source.batch_max == 0 {
+            return Err(Error::Config("source.batch_max must be > 0".into()));
+        }
+        if self.sink.roll_secs == 0 || self.sink.roll_mb == 0 {
+            return Err(Error::Config("sink.roll_secs and sink.roll_mb must be > 0".into()));
+        }
+        if self.source.kind != "kafka" && !self.source.kind.starts_with("file:") {
+            return Err(Error::Config(format!("source.kind = {:?}: want kafka or file:PATH", self.source.kind)));
+        }
+        if self.kafka.player_topic.is_empty() || self.kafka.commerce_topic.is_empty() {
+            return Err(Error::Config("kafka.player_topic and kafka.commerce_topic must be set".into()));
+        }
+        Ok(())
+    }
+
+    /// The engine's event-time settings.
+    pub fn engine(&self) -> EngineConfig {
+        let w = &self.windows;
+        let ms = |s: u64| (s as i64).saturating_mul(1000);
+        EngineConfig {
+            width_ms: ms(w.width_secs),
+            lateness_ms: ms(w.allowed_lateness_secs),
+            session_timeout_ms: ms(w.session_timeout_secs),
+            dedup_horizon_ms: ms(w.dedup_horizon_secs),
+            idle_ms: ms(w.idle_secs),
+        }
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
+    let (last, parents) = path.split_last().expect("path has a key");
+    let mut t = tree;
+    for p in parents {
+        let entry = t.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        t = entry.as_table_mut().expect("just made a table");
+    }
+    t.insert(last.clone(), value);
+}
+
+fn parse_scalar(v: &str) -> toml::Value {
+    if let Ok(i) = v.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = v.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_defaults_file_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("livelake.toml");
+        std::fs::write(&f, "[kafka]\nbrokers = \"k:9092\"\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n[windows]\nallowed_lateness_secs = 10\n").unwrap();
+        let env = vec![
+            ("LIVELAKE__WINDOWS__WIDTH_SECS".to_string(), "30".to_string()),
+            ("LIVELAKE__KAFKA__GROUP_ID".to_string(), "g2".to_string()),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let c = Config::load(Some(&f), env).unwrap();
+        assert_eq!(c.kafka.brokers, "k:9092");
+        assert_eq!(c.kafka.group_id, "g2");
+        assert_eq!(c.kafka.properties.get("security.protocol").map(String::as_str), Some("SASL_SSL"));
+        assert_eq!(c.windows.width_secs, 30);
+        assert_eq!(c.windows.allowed_lateness_secs, 10);
+        assert_eq!(c.windows.session_timeout_secs, 60, "defaults stay");
+        assert_eq!(c.engine().lateness_ms, 10_000);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("bad.toml");
+        std::fs::write(&f, "[windows]\nwidht_secs = 60\n").unwrap();
+        let e = Config::load(Some(&f), vec![]).unwrap_err().to_string();
+        assert!(e.contains("widht_secs"), "{e}");
+        let e = Config::load(None, vec![("LIVELAKE__WINDOWS__WIDTH_SECS".into(), "7".into())]).unwrap_err();
+        assert!(e.to_string().contains("divide a day"), "{e}");
+        let e = Config::load(None, vec![("LIVELAKE__WINDOWS__WIDTH_SECS".into(), "abc".into())]).unwrap_err();
+        assert!(e.to_string().contains("LIVELAKE__WINDOWS__WIDTH_SECS"), "{e}");
+    }
+}

@@ -1,0 +1,361 @@
+//! The deterministic core of `livelake run`: messages in (from any source) → validated,
+//! deduplicated events → raw rows, dead letters and event-time windows → `stream_minute` rows
+//! when windows become final. No I/O here; the runner feeds it and the sink persists its output.
+//!
+//! Determinism is what makes exactly-once recovery work: given the same per-partition message
+//! order, the same rows come out. An event is late when its own partition's watermark had passed
+//! its window's end + session timeout before it arrived (or its window was already emitted), so
+//! the interleaving of partitions does not change which events a window holds.
+
+mod checkpoint;
+mod partition;
+mod windows;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arrow::array::RecordBatch;
+use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Family, PlayerRows, Rejection, SourcePos};
+
+pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
+pub use partition::{PartId, PartState, event_key};
+use windows::{StreamWindows, window_start};
+
+use crate::ops::Metrics;
+
+/// Event-time settings of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Window width (ms).
+    pub width_ms: i64,
+    /// Allowed lateness (ms): watermark = max event time − this.
+    pub lateness_ms: i64,
+    /// Session timeout (ms): a window is final when the watermark reaches its end + this.
+    pub session_timeout_ms: i64,
+    /// Dedup horizon (ms of event time).
+    pub dedup_horizon_ms: i64,
+    /// Wall-clock time without messages after which a partition counts as idle (ms).
+    pub idle_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            width_ms: 60_000,
+            lateness_ms: 30_000,
+            session_timeout_ms: 60_000,
+            dedup_horizon_ms: 15 * 60_000,
+            idle_ms: 30_000,
+        }
+    }
+}
+
+/// One message from a source.
+#[derive(Debug, Clone, Copy)]
+pub struct Msg<'a> {
+    /// Source partition.
+    pub part: &'a PartId,
+    /// Offset (Kafka offset, or line number of a file).
+    pub offset: i64,
+    /// Message bytes.
+    pub payload: &'a [u8],
+    /// Producer/broker timestamp, used as the processing clock for `bad_timestamp`.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Already processed before (offset below the partition's next offset).
+    Skipped,
+    /// Re-processed only to rebuild state after a restart; nothing written again.
+    Replayed,
+    /// A valid, new event; `late` when its window was already final.
+    Accepted {
+        /// The event arrived after its window was final.
+        late: bool,
+    },
+    /// A repeated `event_id` within the dedup horizon: dropped.
+    Duplicate,
+    /// Rejected with a reason: goes to the dead-letter topic and table.
+    Rejected(Rejection),
+}
+
+/// Rows waiting to be written by the next commit.
+pub struct Pending {
+    /// `player_events` rows.
+    pub player: PlayerRows,
+    /// `commerce_events` rows.
+    pub commerce: CommerceRows,
+    /// `deadletter` rows.
+    pub dead: DeadletterRows,
+    /// `stream_minute` rows (with `region`).
+    pub minute: Vec<RecordBatch>,
+    /// Wall-clock time the oldest pending row arrived.
+    pub since_wall: Option<i64>,
+    /// Wall-clock time the oldest pending `stream_minute` row was computed.
+    pub minute_since: Option<i64>,
+    /// Rough in-memory size of the pending rows.
+    pub bytes: usize,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Pending {
+            player: PlayerRows::with_capacity(4096),
+            commerce: CommerceRows::with_capacity(4096),
+            dead: DeadletterRows::with_capacity(64),
+            minute: Vec::new(),
+            since_wall: None,
+            minute_since: None,
+            bytes: 0,
+        }
+    }
+
+    /// Rows pending in all tables.
+    pub fn rows(&self) -> usize {
+        self.player.len()
+            + self.commerce.len()
+            + self.dead.len()
+            + self.minute.iter().map(|b| b.num_rows()).sum::<usize>()
+    }
+}
+
+/// The engine. See the module docs.
+pub struct Engine {
+    cfg: EngineConfig,
+    decoder: Decoder,
+    parts: BTreeMap<PartId, PartState>,
+    /// Offsets below which a partition's messages are replayed (state only) after a restart.
+    live_from: HashMap<PartId, i64>,
+    streams: BTreeMap<String, StreamWindows>,
+    pending: Pending,
+    metrics: Arc<Metrics>,
+}
+
+impl Engine {
+    /// A fresh engine.
+    pub fn new(cfg: EngineConfig, decoder: Decoder, metrics: Arc<Metrics>) -> Self {
+        Engine {
+            cfg,
+            decoder,
+            parts: BTreeMap::new(),
+            live_from: HashMap::new(),
+            streams: BTreeMap::new(),
+            pending: Pending::new(),
+            metrics,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> EngineConfig {
+        self.cfg
+    }
+
+    /// Process one message at wall-clock time `now`.
+    pub fn process(&mut self, m: Msg<'_>, now: i64) -> Outcome {
+        let st = self.parts.entry(m.part.clone()).or_insert_with(|| PartState::new(m.offset, i64::MIN, now));
+        if m.offset < st.next_offset {
+            return Outcome::Skipped;
+        }
+        let replay = self.live_from.get(m.part).is_some_and(|live| m.offset < *live);
+        st.next_offset = m.offset + 1;
+        st.last_seen_wall = now;
+        let pos = SourcePos { partition: m.part.partition, offset: m.offset };
+        if replay {
+            self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.metrics.event_in(&m.part.topic, 1);
+        }
+        let event = match self.decoder.decode(m.payload, m.timestamp_ms.unwrap_or(now)) {
+            Ok(e) => e,
+            Err(rejection) => {
+                if replay {
+                    return Outcome::Replayed;
+                }
+                let reason = rejection.reason.to_string();
+                self.metrics.dead_letter(&reason);
+                self.pending.dead.append(now, &m.part.topic, pos, &reason, m.payload, rejection.region.as_deref());
+                self.touch_pending(now, m.payload.len());
+                return Outcome::Rejected(rejection);
+            }
+        };
+        let key = event_key(&event.stream_id, &event.event_id);
+        if st.is_repeat(key, event.ts_ms, m.offset, self.cfg.dedup_horizon_ms) {
+            if replay {
+                return Outcome::Replayed;
+            }
+            self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+            return Outcome::Duplicate;
+        }
+        let max_before = st.max_ts;
+        st.max_ts = st.max_ts.max(event.ts_ms);
+        let ws = window_start(event.ts_ms, self.cfg.width_ms);
+        let window_end = ws + self.cfg.width_ms;
+        let sw = match self.streams.get_mut(&*event.stream_id) {
+            Some(sw) => sw,
+            None => self.streams.entry(event.stream_id.to_string()).or_insert_with(|| StreamWindows::new(i64::MIN)),
+        };
+        if !sw.parts.contains(m.part) {
+            sw.parts.insert(m.part.clone());
+        }
+        let own_watermark = max_before.saturating_sub(self.cfg.lateness_ms);
+        let late =
+            window_end.saturating_add(self.cfg.session_timeout_ms) <= own_watermark || window_end <= sw.emitted_until;
+        if !late {
+            sw.add(&event, ws, m.part, pos, now);
+        }
+        if replay {
+            return Outcome::Replayed;
+        }
+        if late {
+            self.metrics.late_events.fetch_add(1, Ordering::Relaxed);
+        }
+        match event.kind().family() {
+            Family::Player => self.pending.player.append(&event, now, pos),
+            Family::Commerce => self.pending.commerce.append(&event, now, pos),
+        };
+        self.touch_pending(now, m.payload.len());
+        Outcome::Accepted { late }
+    }
+
+    fn touch_pending(&mut self, now: i64, bytes: usize) {
+        self.pending.since_wall.get_or_insert(now);
+        self.pending.bytes += bytes;
+    }
+
+    /// Mark a partition exhausted (end of a file): its watermark becomes +∞.
+    pub fn exhaust(&mut self, part: &PartId) {
+        if let Some(p) = self.parts.get_mut(part) {
+            p.exhausted = true;
+        }
+    }
+
+    /// Run the window job for every window that is final at wall-clock `now`; the rows join the
+    /// pending output. Returns the number of `stream_minute` rows produced.
+    pub async fn finalize(&mut self, now: i64) -> Result<usize, crate::Error> {
+        let (cfg, parts) = (self.cfg, &self.parts);
+        let mut player = Vec::new();
+        let mut commerce = Vec::new();
+        for sw in self.streams.values_mut() {
+            let wm = sw
+                .parts
+                .iter()
+                .filter_map(|p| parts.get(p))
+                .map(|p| p.finality_watermark(cfg.lateness_ms, cfg.idle_ms, now))
+                .min();
+            let Some(wm) = wm else { continue };
+            if wm == i64::MIN {
+                continue;
+            }
+            let until = if wm == i64::MAX {
+                i64::MAX
+            } else {
+                window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms)
+            };
+            if until <= sw.emitted_until {
+                continue;
+            }
+            if let Some((p, c)) = sw.take_final(until, cfg.width_ms)? {
+                player.extend(p);
+                commerce.extend(c);
+            }
+        }
+        if player.is_empty() && commerce.is_empty() {
+            return Ok(0);
+        }
+        let rows = livelake_jobs::stream_minute(player, commerce).await?;
+        let n: usize = rows.iter().map(|b| b.num_rows()).sum();
+        self.metrics.windows_closed.fetch_add(n as u64, Ordering::Relaxed);
+        self.pending.minute.extend(rows);
+        self.pending.since_wall.get_or_insert(now);
+        self.pending.minute_since.get_or_insert(now);
+        Ok(n)
+    }
+
+    /// The pending output (to be written by the next commit).
+    pub fn pending(&self) -> &Pending {
+        &self.pending
+    }
+
+    /// Take the pending output, leaving it empty.
+    pub fn take_pending(&mut self) -> Pending {
+        std::mem::replace(&mut self.pending, Pending::new())
+    }
+
+    /// The state a restart needs, as of now (call right after taking the pending output that
+    /// the same commit persists).
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        let mut open_min: HashMap<PartId, i64> = HashMap::new();
+        for sw in self.streams.values() {
+            sw.min_offsets(&mut open_min);
+        }
+        let horizon = self.cfg.dedup_horizon_ms;
+        let newest = self.parts.values().map(|p| p.max_ts).max().unwrap_or(i64::MIN);
+        // Streams quiet for 6 hours of event time with nothing open are forgotten.
+        self.streams.retain(|_, sw| sw.has_open() || sw.emitted_until >= newest.saturating_sub(6 * 3_600_000));
+        let partitions = self
+            .parts
+            .iter_mut()
+            .map(|(id, p)| {
+                p.evict(horizon, open_min.get(id).copied().unwrap_or(i64::MAX));
+                let (replay_from, replay_max_ts) = p.replay_point().unwrap_or((p.next_offset, p.max_ts));
+                PartCheckpoint {
+                    part: id.clone(),
+                    next_offset: p.next_offset,
+                    max_ts: p.max_ts,
+                    replay_from: replay_from.min(p.next_offset),
+                    replay_max_ts,
+                }
+            })
+            .collect();
+        let streams = self
+            .streams
+            .iter()
+            .map(|(s, sw)| StreamCheckpoint {
+                stream_id: s.clone(),
+                emitted_until: sw.emitted_until,
+                parts: sw.parts.iter().cloned().collect(),
+            })
+            .collect();
+        Checkpoint { partitions, streams }
+    }
+
+    /// Start from a checkpoint: partitions resume at their replay point; messages below their
+    /// `next_offset` rebuild state without being written again.
+    pub fn restore(&mut self, cp: &Checkpoint, now: i64) {
+        for p in &cp.partitions {
+            self.parts.insert(p.part.clone(), PartState::new(p.replay_from, p.replay_max_ts, now));
+            self.live_from.insert(p.part.clone(), p.next_offset);
+        }
+        for s in &cp.streams {
+            let mut sw = StreamWindows::new(s.emitted_until);
+            sw.parts.extend(s.parts.iter().cloned());
+            self.streams.insert(s.stream_id.clone(), sw);
+        }
+    }
+
+    /// Where each known partition must be read from next (replay point or next offset).
+    pub fn resume_offsets(&self) -> Vec<(PartId, i64)> {
+        self.parts.iter().map(|(id, p)| (id.clone(), p.next_offset)).collect()
+    }
+
+    /// Next offset to process per partition (what a Kafka commit reports).
+    pub fn next_offsets(&self) -> Vec<(PartId, i64)> {
+        self.parts.iter().map(|(id, p)| (id.clone(), p.next_offset)).collect()
+    }
+
+    /// Events remembered for dedup/replay across partitions (state-size reporting).
+    pub fn remembered_events(&self) -> usize {
+        self.parts.values().map(|p| p.remembered()).sum()
+    }
+
+    /// Number of streams with state.
+    pub fn streams(&self) -> usize {
+        self.streams.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

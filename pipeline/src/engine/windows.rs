@@ -1,0 +1,159 @@
+//! Open event-time windows per stream: the buffered events of windows that are not final yet,
+//! which partitions carry each stream, and how far each stream's windows have been emitted.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch, TimestampMillisecondArray};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::TimestampMillisecondType;
+use arrow::error::ArrowError;
+use livelake_schemas::{CommerceRows, Event, Family, PlayerRows, SourcePos, Table};
+
+use super::partition::PartId;
+
+/// One stream's open windows.
+pub struct StreamWindows {
+    /// Windows ending at or before this (ms) have been emitted; later events for them are late.
+    pub emitted_until: i64,
+    /// Partitions that have carried this stream.
+    pub parts: BTreeSet<PartId>,
+    /// Window start → per-partition smallest buffered offset (for replay after a restart).
+    open: BTreeMap<i64, HashMap<PartId, i64>>,
+    player: PlayerRows,
+    commerce: CommerceRows,
+    player_batches: Vec<RecordBatch>,
+    commerce_batches: Vec<RecordBatch>,
+}
+
+impl StreamWindows {
+    /// A stream with nothing emitted yet.
+    pub fn new(emitted_until: i64) -> Self {
+        StreamWindows {
+            emitted_until,
+            parts: BTreeSet::new(),
+            open: BTreeMap::new(),
+            player: PlayerRows::with_capacity(256),
+            commerce: CommerceRows::with_capacity(256),
+            player_batches: Vec::new(),
+            commerce_batches: Vec::new(),
+        }
+    }
+
+    /// Buffer an on-time event of window `window_start`.
+    pub fn add(&mut self, e: &Event<'_>, window_start: i64, part: &PartId, pos: SourcePos, ingested_at: i64) {
+        let min = self.open.entry(window_start).or_default().entry(part.clone()).or_insert(pos.offset);
+        *min = (*min).min(pos.offset);
+        match e.kind().family() {
+            Family::Player => self.player.append(e, ingested_at, pos),
+            Family::Commerce => self.commerce.append(e, ingested_at, pos),
+        };
+        if self.player.len() >= 8192 {
+            self.seal_player();
+        }
+        if self.commerce.len() >= 8192 {
+            self.seal_commerce();
+        }
+    }
+
+    fn seal_player(&mut self) {
+        if !self.player.is_empty() {
+            self.player_batches.push(self.player.finish().expect("player rows match their schema"));
+        }
+    }
+
+    fn seal_commerce(&mut self) {
+        if !self.commerce.is_empty() {
+            self.commerce_batches.push(self.commerce.finish().expect("commerce rows match their schema"));
+        }
+    }
+
+    /// Smallest buffered offset per partition (what a restart must replay).
+    pub fn min_offsets(&self, into: &mut HashMap<PartId, i64>) {
+        for parts in self.open.values() {
+            for (p, o) in parts {
+                let e = into.entry(p.clone()).or_insert(*o);
+                *e = (*e).min(*o);
+            }
+        }
+    }
+
+    /// True when windows are buffered.
+    pub fn has_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Take the events of every window that ends at or before `until` (player, commerce
+    /// batches with `window_start`/`window_end` columns) and mark them emitted.
+    pub fn take_final(
+        &mut self,
+        until: i64,
+        width_ms: i64,
+    ) -> Result<Option<(Vec<RecordBatch>, Vec<RecordBatch>)>, ArrowError> {
+        let Some(&first) = self.open.keys().next() else {
+            self.emitted_until = self.emitted_until.max(until);
+            return Ok(None);
+        };
+        if first + width_ms > until {
+            self.emitted_until = self.emitted_until.max(until);
+            return Ok(None);
+        }
+        self.seal_player();
+        self.seal_commerce();
+        let cut = until; // events with ts < cut belong to final windows
+        let p = split(&mut self.player_batches, cut, width_ms, Table::PlayerEvents)?;
+        let c = split(&mut self.commerce_batches, cut, width_ms, Table::CommerceEvents)?;
+        self.open = self.open.split_off(&cut); // keep windows starting at or after the cut
+        self.emitted_until = self.emitted_until.max(until);
+        Ok(Some((p, c)))
+    }
+}
+
+/// Split buffered batches at event time `cut`: return the rows before it (with window columns),
+/// keep the rest.
+fn split(
+    batches: &mut Vec<RecordBatch>,
+    cut: i64,
+    width_ms: i64,
+    table: Table,
+) -> Result<Vec<RecordBatch>, ArrowError> {
+    let mut out = Vec::new();
+    let mut keep = Vec::new();
+    for b in batches.drain(..) {
+        let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
+        let before: arrow::array::BooleanArray = ts.iter().map(|t| Some(t.unwrap_or(i64::MIN) < cut)).collect();
+        let n_before = before.true_count();
+        if n_before == b.num_rows() {
+            out.push(with_windows(&b, width_ms, table)?);
+        } else if n_before == 0 {
+            keep.push(b);
+        } else {
+            out.push(with_windows(&filter_record_batch(&b, &before)?, width_ms, table)?);
+            let after = arrow::compute::not(&before)?;
+            keep.push(filter_record_batch(&b, &after)?);
+        }
+    }
+    *batches = keep;
+    Ok(out)
+}
+
+/// Add `window_start` and `window_end` (tumbling windows of `width_ms` on `ts`).
+fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> Result<RecordBatch, ArrowError> {
+    let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
+    let starts: TimestampMillisecondArray = ts
+        .iter()
+        .map(|t| t.map(|t| t.div_euclid(width_ms) * width_ms))
+        .collect::<TimestampMillisecondArray>()
+        .with_timezone("UTC");
+    let ends: TimestampMillisecondArray =
+        starts.iter().map(|s| s.map(|s| s + width_ms)).collect::<TimestampMillisecondArray>().with_timezone("UTC");
+    let mut cols: Vec<Arc<dyn Array>> = b.columns().to_vec();
+    cols.push(Arc::new(starts));
+    cols.push(Arc::new(ends));
+    RecordBatch::try_new(livelake_jobs::window_input_schema(table), cols)
+}
+
+/// Start of the window holding `ts`.
+pub fn window_start(ts: i64, width_ms: i64) -> i64 {
+    ts.div_euclid(width_ms) * width_ms
+}

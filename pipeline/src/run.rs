@@ -1,0 +1,322 @@
+//! `livelake run`: the loop that ties source → engine → lake together, decides when to commit,
+//! reports progress to Kafka after the lake commit, and shuts down gracefully.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use livelake_schemas::{Decoder, Table};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::{Engine, Msg, Outcome, Pending};
+use crate::error::{Error, Result};
+use crate::ops::Metrics;
+use crate::sink::{Lake, failpoint};
+use crate::source::{FileSource, KafkaSource, KafkaSourceConfig, Poll, SourceMsg};
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Messages read (excluding replay).
+    pub messages: u64,
+    /// Rows written per table.
+    pub rows: BTreeMap<String, u64>,
+    /// Commits made.
+    pub commits: u64,
+    /// Valid events that arrived after their window was final.
+    pub late: u64,
+    /// Duplicates dropped.
+    pub duplicates: u64,
+    /// Dead letters by reason.
+    pub dead_letters: BTreeMap<String, u64>,
+    /// Messages replayed to rebuild state.
+    pub replayed: u64,
+}
+
+enum Source {
+    File(FileSource),
+    Kafka(Option<KafkaSource>),
+}
+
+struct DeadLetterTopic {
+    producer: FutureProducer,
+    topic: String,
+    inflight: Vec<rdkafka::producer::DeliveryFuture>,
+}
+
+impl DeadLetterTopic {
+    fn send(&mut self, m: &SourceMsg, reason: &str) {
+        let headers =
+            OwnedHeaders::new().insert(Header { key: livelake_schemas::topics::REASON_HEADER, value: Some(reason) });
+        let mut rec: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).payload(&m.payload[..]).headers(headers);
+        if let Some(k) = &m.key {
+            rec = rec.key(&k[..]);
+        }
+        match self.producer.send_result(rec) {
+            Ok(f) => self.inflight.push(f),
+            Err((e, _)) => warn!(topic = %self.topic, error = %e, "dead-letter produce failed"),
+        }
+    }
+
+    async fn drain(&mut self) {
+        for f in self.inflight.drain(..) {
+            match f.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => warn!(topic = %self.topic, error = %e, "dead letter not delivered"),
+                Err(_) => warn!(topic = %self.topic, "dead-letter delivery cancelled"),
+            }
+        }
+    }
+}
+
+struct Runner<'c> {
+    cfg: &'c Config,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    engine: Engine,
+    lake: Lake,
+    dlq: Option<DeadLetterTopic>,
+    summary: RunSummary,
+    dirty: bool,
+}
+
+impl Runner<'_> {
+    fn handle(&mut self, msgs: &[SourceMsg]) {
+        let now = self.clock.now_ms();
+        for m in msgs {
+            let outcome = self.engine.process(
+                Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },
+                now,
+            );
+            match &outcome {
+                Outcome::Skipped => continue,
+                Outcome::Replayed => self.summary.replayed += 1,
+                Outcome::Rejected(r) => {
+                    self.summary.messages += 1;
+                    if let Some(d) = &mut self.dlq {
+                        d.send(m, &r.reason.to_string());
+                    }
+                }
+                Outcome::Accepted { late } => {
+                    self.summary.messages += 1;
+                    self.summary.late += *late as u64;
+                }
+                Outcome::Duplicate => {
+                    self.summary.messages += 1;
+                    self.summary.duplicates += 1;
+                }
+            }
+            self.dirty = true;
+        }
+    }
+
+    fn should_commit(&self, now: i64) -> bool {
+        let p = self.engine.pending();
+        if p.rows() == 0 {
+            return false;
+        }
+        let s = &self.cfg.sink;
+        let age = p.since_wall.map_or(0, |t| now - t);
+        let minute_age = p.minute_since.map_or(-1, |t| now - t);
+        age >= (s.roll_secs * 1000) as i64
+            || p.bytes as u64 >= s.roll_mb * 1024 * 1024
+            || minute_age >= (s.window_flush_secs * 1000) as i64
+    }
+
+    async fn commit(&mut self, kafka: Option<&KafkaSource>) -> Result<()> {
+        if !self.dirty && self.engine.pending().rows() == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let pending = self.engine.take_pending();
+        let batches = pending_batches(pending)?;
+        let checkpoint = self.engine.checkpoint();
+        if let Some(d) = &mut self.dlq {
+            d.drain().await;
+        }
+        let rec = tokio::task::block_in_place(|| self.lake.commit(&batches, checkpoint, now))?;
+        for f in &rec.files {
+            *self.summary.rows.entry(f.table.clone()).or_default() += f.rows;
+            self.metrics.event_out(&f.table, f.rows);
+            self.metrics.rows_written.fetch_add(f.rows, Ordering::Relaxed);
+        }
+        self.metrics.files_written.fetch_add(rec.files.len() as u64, Ordering::Relaxed);
+        self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+        self.metrics.last_commit_ms.store(now, Ordering::Relaxed);
+        self.summary.commits += 1;
+        self.dirty = false;
+        info!(
+            seq = rec.seq,
+            files = rec.files.len(),
+            rows = rec.files.iter().map(|f| f.rows).sum::<u64>(),
+            "lake commit"
+        );
+        if let Some(k) = kafka {
+            k.commit(&self.engine.next_offsets());
+            failpoint::hit("after_kafka_commit");
+        }
+        Ok(())
+    }
+}
+
+fn pending_batches(mut p: Pending) -> Result<Vec<(Table, RecordBatch)>> {
+    let mut out = Vec::new();
+    if !p.player.is_empty() {
+        out.push((Table::PlayerEvents, p.player.finish()?));
+    }
+    if !p.commerce.is_empty() {
+        out.push((Table::CommerceEvents, p.commerce.finish()?));
+    }
+    if !p.dead.is_empty() {
+        out.push((Table::Deadletter, p.dead.finish()?));
+    }
+    if let Some(first) = p.minute.first() {
+        out.push((Table::StreamMinute, concat_batches(&first.schema(), &p.minute)?));
+    }
+    Ok(out)
+}
+
+/// Run the pipeline until the input ends (file, or Kafka with `until_idle_secs`) or `shutdown`
+/// turns true; flushes and commits before returning.
+pub async fn run(
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunSummary> {
+    let now = clock.now_ms();
+    let (lake, latest) = tokio::task::block_in_place(|| Lake::open(&cfg.lake.path, now))?;
+    let mut engine = Engine::new(cfg.engine(), Decoder::default(), metrics.clone());
+    if let Some(rec) = &latest {
+        engine.restore(&rec.checkpoint, now);
+    }
+    let resume = engine.resume_offsets();
+    let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {
+        let path = PathBuf::from(path);
+        let part = FileSource::part_id(&path)?;
+        let from = resume.iter().find(|(p, _)| *p == part).map_or(1, |(_, o)| *o);
+        info!(file = %path.display(), from_line = from, "reading NDJSON");
+        Source::File(FileSource::open(&path, from)?)
+    } else {
+        let k = &cfg.kafka;
+        let mut kc = crate::kafka::KafkaConfig::new(k.brokers.clone());
+        for (key, v) in &k.properties {
+            kc = kc.with_property(key, v);
+        }
+        let sc = KafkaSourceConfig {
+            kafka: kc,
+            group_id: k.group_id.clone(),
+            topics: vec![k.player_topic.clone(), k.commerce_topic.clone()],
+        };
+        Source::Kafka(Some(KafkaSource::open(&sc, &resume)?))
+    };
+    let dlq = match (&source, cfg.kafka.deadletter_topic.is_empty()) {
+        (Source::Kafka(_), false) => {
+            let mut cc = crate::kafka::KafkaConfig::new(cfg.kafka.brokers.clone());
+            for (key, v) in &cfg.kafka.properties {
+                cc = cc.with_property(key, v);
+            }
+            let producer: FutureProducer = cc
+                .client_config()
+                .set("enable.idempotence", "true")
+                .set("message.timeout.ms", "120000")
+                .create()
+                .map_err(|source| Error::Kafka { context: "creating dead-letter producer".into(), source })?;
+            Some(DeadLetterTopic { producer, topic: cfg.kafka.deadletter_topic.clone(), inflight: Vec::new() })
+        }
+        _ => None,
+    };
+    let mut r = Runner {
+        cfg,
+        clock: clock.clone(),
+        metrics: metrics.clone(),
+        engine,
+        lake,
+        dlq,
+        summary: RunSummary::default(),
+        dirty: false,
+    };
+    let poll_wait = Duration::from_millis(cfg.source.poll_ms);
+    let mut last_message_at = clock.now_ms();
+    let mut last_lag_at = 0i64;
+    let mut ended = false;
+    while !*shutdown.borrow() {
+        let msgs = match &mut source {
+            Source::File(f) => match f.poll(cfg.source.batch_max)? {
+                Poll::Messages(m) => m,
+                Poll::End => {
+                    let part = f.part().clone();
+                    r.engine.exhaust(&part);
+                    ended = true;
+                    Vec::new()
+                }
+            },
+            Source::Kafka(slot) => {
+                let k = slot.take().expect("kafka source present");
+                let (k, res) = k.poll_async(cfg.source.batch_max, poll_wait).await;
+                *slot = Some(k);
+                res?
+            }
+        };
+        let now = clock.now_ms();
+        if !msgs.is_empty() {
+            last_message_at = now;
+            r.handle(&msgs);
+        }
+        if let Source::Kafka(Some(k)) = &source {
+            let until_idle_ms = (cfg.source.until_idle_secs * 1000) as i64;
+            if now - last_lag_at >= 10_000 || (msgs.is_empty() && until_idle_ms > 0) {
+                last_lag_at = now;
+                let next = r.engine.next_offsets();
+                let lag = tokio::task::block_in_place(|| k.lag(&next));
+                for (p, l) in lag.iter().flatten() {
+                    metrics.set_lag(&p.topic, p.partition, *l);
+                }
+                // "Quiet" counts from the last moment we were not provably caught up: a message,
+                // an unreachable broker, no assignment yet, or lag.
+                let caught_up = lag.as_ref().is_some_and(|l| l.iter().all(|(_, n)| *n <= 0));
+                if !caught_up {
+                    last_message_at = now;
+                }
+                if until_idle_ms > 0 && msgs.is_empty() && now - last_message_at >= until_idle_ms {
+                    info!(idle_secs = (now - last_message_at) / 1000, "caught up and idle: finishing");
+                    for (p, _) in next {
+                        r.engine.exhaust(&p);
+                    }
+                    ended = true;
+                }
+            }
+        }
+        let closed = r.engine.finalize(now).await?;
+        if closed > 0 {
+            debug!(rows = closed, "windows closed");
+        }
+        let kafka = if let Source::Kafka(Some(k)) = &source { Some(k) } else { None };
+        if ended {
+            r.commit(kafka).await?;
+            break;
+        }
+        if r.should_commit(now) {
+            r.commit(kafka).await?;
+        }
+    }
+    if !ended {
+        info!("shutting down: flushing and committing");
+        let now = clock.now_ms();
+        r.engine.finalize(now).await?;
+        let kafka = if let Source::Kafka(Some(k)) = &source { Some(k) } else { None };
+        r.commit(kafka).await?;
+    }
+    r.summary.dead_letters = metrics.dead_letters();
+    Ok(r.summary)
+}

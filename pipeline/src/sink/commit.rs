@@ -1,0 +1,241 @@
+//! The lake directory and its commit log (`<lake>/_livelake/`).
+//!
+//! A commit: (1) every file is written and fsynced under `_livelake/staging/<seq>/`; (2) the
+//! commit record — files, their final paths, and the engine checkpoint — is written to
+//! `_livelake/log/<seq>.json` atomically (temp file, fsync, rename): this is the commit point;
+//! (3) staged files are renamed into their table directories; (4) the staging directory is
+//! removed. On open, the latest record is completed (renames redone where the final file is
+//! missing), and staging directories of commits that never got a record are discarded.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use livelake_schemas::Table;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+use super::{failpoint, split_by_partition, write_file};
+use crate::engine::Checkpoint;
+use crate::error::{Error, Result, io};
+
+/// One file of a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Table name.
+    pub table: String,
+    /// Path relative to the lake root.
+    pub path: String,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+}
+
+/// A commit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitRecord {
+    /// Format version.
+    pub version: u32,
+    /// Sequence number (1, 2, …).
+    pub seq: u64,
+    /// Wall-clock time of the commit.
+    pub created_at_ms: i64,
+    /// Files published by this commit.
+    pub files: Vec<FileEntry>,
+    /// Engine state after this commit.
+    pub checkpoint: Checkpoint,
+}
+
+/// Records kept in the log besides the latest (older ones are pruned).
+const KEEP_RECORDS: u64 = 20;
+
+/// An open lake.
+#[derive(Debug)]
+pub struct Lake {
+    root: PathBuf,
+    run_id: String,
+    next_seq: u64,
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io("syncing directory", dir))
+}
+
+impl Lake {
+    /// Open (or create) the lake at `root` and recover: returns the lake and the latest
+    /// committed record, if any.
+    pub fn open(root: &Path, now_ms: i64) -> Result<(Lake, Option<CommitRecord>)> {
+        fs::create_dir_all(root.join("_livelake/log")).map_err(io("creating", root.join("_livelake/log")))?;
+        fs::create_dir_all(root.join("_livelake/staging")).map_err(io("creating", root.join("_livelake/staging")))?;
+        let root = root.canonicalize().map_err(io("resolving", root))?;
+        let run_id = format!("{:08x}", (now_ms as u64 ^ ((std::process::id() as u64) << 20)) & 0xffff_ffff);
+        let mut lake = Lake { root, run_id, next_seq: 1 };
+        let latest = lake.recover()?;
+        if let Some(r) = &latest {
+            lake.next_seq = r.seq + 1;
+        }
+        Ok((lake, latest))
+    }
+
+    /// The lake root (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn log_dir(&self) -> PathBuf {
+        self.root.join("_livelake/log")
+    }
+
+    fn staging_dir(&self, seq: u64) -> PathBuf {
+        self.root.join(format!("_livelake/staging/{seq:020}"))
+    }
+
+    fn record_path(&self, seq: u64) -> PathBuf {
+        self.log_dir().join(format!("{seq:020}.json"))
+    }
+
+    fn recover(&mut self) -> Result<Option<CommitRecord>> {
+        let log = self.log_dir();
+        let mut seqs = Vec::new();
+        for entry in fs::read_dir(&log).map_err(io("listing", &log))? {
+            let entry = entry.map_err(io("listing", &log))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tmp") {
+                // An intent that never reached its commit point.
+                fs::remove_file(entry.path()).map_err(io("removing", entry.path()))?;
+            } else if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
+                seqs.push(seq);
+            }
+        }
+        seqs.sort_unstable();
+        let latest = match seqs.last() {
+            Some(&seq) => {
+                let path = self.record_path(seq);
+                let text = fs::read(&path).map_err(io("reading", &path))?;
+                let rec: CommitRecord = serde_json::from_slice(&text)
+                    .map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
+                self.complete(&rec)?;
+                Some(rec)
+            }
+            None => None,
+        };
+        // Staging of commits without a record is discarded: their data will be re-read.
+        let staging = self.root.join("_livelake/staging");
+        for entry in fs::read_dir(&staging).map_err(io("listing", &staging))? {
+            let entry = entry.map_err(io("listing", &staging))?;
+            let seq: Option<u64> = entry.file_name().to_string_lossy().parse().ok();
+            if latest.as_ref().is_none_or(|r| seq != Some(r.seq)) {
+                warn!(dir = %entry.path().display(), "discarding uncommitted staging");
+                fs::remove_dir_all(entry.path()).map_err(io("removing", entry.path()))?;
+            }
+        }
+        if let Some(r) = &latest {
+            let _ = fs::remove_dir_all(self.staging_dir(r.seq));
+            info!(seq = r.seq, files = r.files.len(), "lake recovered to commit");
+        }
+        Ok(latest)
+    }
+
+    /// Finish publishing a committed record: rename staged files whose final file is missing.
+    fn complete(&self, rec: &CommitRecord) -> Result<()> {
+        let staging = self.staging_dir(rec.seq);
+        for f in &rec.files {
+            let dest = self.root.join(&f.path);
+            if dest.exists() {
+                continue;
+            }
+            let staged = staging.join(file_name(&f.path));
+            if !staged.exists() {
+                return Err(Error::CommitLog {
+                    path: self.record_path(rec.seq),
+                    detail: format!("file {} is neither published nor staged", f.path),
+                });
+            }
+            publish(&staged, &dest)?;
+            info!(file = %f.path, seq = rec.seq, "redid publish after restart");
+        }
+        Ok(())
+    }
+
+    /// Commit batches (each with file columns + `region`) of their tables with `checkpoint`.
+    /// Returns the record. Empty input still commits (the checkpoint moves on).
+    pub fn commit(
+        &mut self,
+        batches: &[(Table, RecordBatch)],
+        checkpoint: Checkpoint,
+        now_ms: i64,
+    ) -> Result<CommitRecord> {
+        let seq = self.next_seq;
+        let staging = self.staging_dir(seq);
+        fs::create_dir_all(&staging).map_err(io("creating", &staging))?;
+        // Phase 1: stage.
+        let mut files = Vec::new();
+        let mut n = 0;
+        for (table, batch) in batches {
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            for (dir, part) in split_by_partition(*table, batch)? {
+                n += 1;
+                let name = format!("part-{seq:010}-{}-{n:04}.parquet", self.run_id);
+                let staged = staging.join(&name);
+                let bytes = write_file(&staged, &part)?;
+                let rel = dir.join(&name);
+                files.push(FileEntry {
+                    table: table.name().to_string(),
+                    path: rel.to_string_lossy().into_owned(),
+                    rows: part.num_rows() as u64,
+                    bytes,
+                });
+            }
+        }
+        fsync_dir(&staging)?;
+        failpoint::hit("after_stage");
+        // Phase 2: the commit point.
+        let rec = CommitRecord { version: 1, seq, created_at_ms: now_ms, files, checkpoint };
+        let path = self.record_path(seq);
+        let tmp = path.with_extension("json.tmp");
+        let body = serde_json::to_vec(&rec).expect("commit record serialises");
+        {
+            use std::io::Write;
+            let mut f = fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+            f.write_all(&body).map_err(io("writing", &tmp))?;
+            f.sync_all().map_err(io("syncing", &tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io("renaming", &tmp))?;
+        fsync_dir(&self.log_dir())?;
+        failpoint::hit("after_log");
+        // Phase 3: publish.
+        for (i, f) in rec.files.iter().enumerate() {
+            publish(&staging.join(file_name(&f.path)), &self.root.join(&f.path))?;
+            if i == 0 {
+                failpoint::hit("mid_publish");
+            }
+        }
+        failpoint::hit("after_publish");
+        // Phase 4: done.
+        fs::remove_dir_all(&staging).map_err(io("removing", &staging))?;
+        self.prune_log(seq);
+        self.next_seq = seq + 1;
+        debug!(seq, files = rec.files.len(), "committed");
+        Ok(rec)
+    }
+
+    fn prune_log(&self, seq: u64) {
+        if seq > KEEP_RECORDS {
+            let _ = fs::remove_file(self.record_path(seq - KEEP_RECORDS));
+        }
+    }
+}
+
+fn file_name(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
+fn publish(staged: &Path, dest: &Path) -> Result<()> {
+    let dir = dest.parent().expect("table files live in a directory");
+    fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    fs::rename(staged, dest).map_err(io("publishing", dest))?;
+    fsync_dir(dir)
+}

@@ -1,0 +1,12 @@
+//! The lake sink: Hive-partitioned Parquet files published by a two-phase commit (stage, record
+//! intent in the commit log, publish by rename, done) so readers never see half-written files and
+//! a restart after a crash at any point neither loses nor duplicates rows.
+
+mod commit;
+pub mod failpoint;
+mod parquet;
+mod partitioning;
+
+pub use commit::{CommitRecord, FileEntry, Lake};
+pub use parquet::{ROW_GROUP_ROWS, write_file, writer_properties};
+pub use partitioning::{partition_dir, safe_region, split_by_partition, time_column};

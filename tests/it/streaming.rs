@@ -1,0 +1,324 @@
+//! `livelake run` end to end: simulated show → (NDJSON file | real Kafka) → lake, held against
+//! the simulator's ground truth; crash recovery at every commit phase; hostile input; a broker
+//! bounce mid-run.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use livelake_pipeline::kafka::{KafkaConfig, Topics, produce_simulation};
+use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::lake::{assert_all_files_complete, count_rows, rows, snapshot};
+use crate::support::{bootstrap, create_topics, kafka_exclusive, kafka_shared, livelake_bin, unique};
+use crate::truth_check::assert_lake_matches_truth;
+
+fn small_show(seed: u64, shows: usize) -> Simulation {
+    let cfg = SimConfig { viewers: 500, duration_min: 30, shows, ..SimConfig::new(seed) }
+        .with_default_pitches()
+        .fit_incidents();
+    simulate(&cfg)
+}
+
+fn write_ndjson(sim: &Simulation, path: &Path) {
+    let mut body = Vec::new();
+    for l in &sim.lines {
+        body.extend_from_slice(&l.bytes);
+        body.push(b'\n');
+    }
+    std::fs::write(path, body).unwrap();
+}
+
+/// Topics and group of one Kafka test.
+struct KafkaRun {
+    player: String,
+    commerce: String,
+    dead: String,
+}
+
+impl KafkaRun {
+    async fn new(tag: &str) -> KafkaRun {
+        let r = KafkaRun {
+            player: unique(&format!("{tag}-player")),
+            commerce: unique(&format!("{tag}-commerce")),
+            dead: unique(&format!("{tag}-dead")),
+        };
+        create_topics(&[&r.player, &r.commerce, &r.dead], 3).await;
+        r
+    }
+
+    fn topics(&self) -> Topics {
+        Topics { player: self.player.clone(), commerce: self.commerce.clone() }
+    }
+
+    async fn produce(&self, sim: std::sync::Arc<Simulation>) {
+        let topics = self.topics();
+        let report = tokio::task::spawn_blocking(move || {
+            produce_simulation(&KafkaConfig::new(bootstrap()), &topics, &sim).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(report.delivered, report.sent);
+    }
+
+    /// `livelake run` against these topics, finishing once caught up and idle.
+    fn command(&self, lake: &Path, group: &str, extra_env: &[(&str, &str)]) -> Command {
+        self.command_idle(lake, group, extra_env, 3)
+    }
+
+    fn command_idle(&self, lake: &Path, group: &str, extra_env: &[(&str, &str)], idle: u32) -> Command {
+        let mut c = Command::new(livelake_bin());
+        c.args(["run", "--source", "kafka", "--brokers", &bootstrap(), "--group-id", group])
+            .args(["--until-idle", &idle.to_string()])
+            .args(["--metrics-listen", "off", "--lake"])
+            .arg(lake)
+            .env("LIVELAKE__KAFKA__PLAYER_TOPIC", &self.player)
+            .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", &self.commerce)
+            .env("LIVELAKE__KAFKA__DEADLETTER_TOPIC", &self.dead)
+            .env("RUST_LOG", "warn");
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        c
+    }
+}
+
+fn ok(out: Output, what: &str) -> Output {
+    assert!(out.status.success(), "{what} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn file_source_lake_matches_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = small_show(31, 2);
+    let nd = dir.path().join("show.ndjson");
+    write_ndjson(&sim, &nd);
+    let lake = dir.path().join("lake");
+    let out = Command::new(livelake_bin())
+        .args(["run", "--metrics-listen", "off", "--source"])
+        .arg(format!("file:{}", nd.display()))
+        .arg("--lake")
+        .arg(&lake)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    ok(out, "run --source file");
+    assert_lake_matches_truth(&lake, &sim.truth);
+    assert_all_files_complete(&lake);
+    // A second run over the same file finds everything committed and adds nothing.
+    let before = snapshot(&lake);
+    let out = Command::new(livelake_bin())
+        .args(["run", "--metrics-listen", "off", "--source"])
+        .arg(format!("file:{}", nd.display()))
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    ok(out, "second run");
+    assert_eq!(snapshot(&lake), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::new("e2e").await;
+    let sim = std::sync::Arc::new(small_show(32, 3));
+    k.produce(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let group = unique("e2e-group");
+    let out = tokio::task::spawn_blocking({
+        let mut c = k.command(&lake, &group, &[]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(out, "run --source kafka");
+    assert_lake_matches_truth(&lake, &sim.truth);
+
+    // Dead letters went to the topic too, with their reason header.
+    let malformed: u64 = sim.truth.totals.malformed.values().sum();
+    let reasons = crate::support::consume_headers(&k.dead, malformed as usize, "livelake.reason").await;
+    let mut by_reason = std::collections::BTreeMap::new();
+    for r in reasons {
+        *by_reason.entry(r).or_insert(0u64) += 1;
+    }
+    assert_eq!(by_reason, sim.truth.totals.malformed);
+}
+
+/// Crash points of the commit protocol (see sink/commit.rs) and the hit to die at.
+const CRASHES: &[&str] =
+    &["stage_mid_write:3", "after_stage:2", "after_log:3", "mid_publish:2", "after_publish:4", "after_kafka_commit:2"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::new("crash").await;
+    let sim = std::sync::Arc::new(small_show(33, 2));
+    k.produce(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Small commits, so the run has many commit phases to die in.
+    let env = [("LIVELAKE__SINK__ROLL_MB", "1"), ("LIVELAKE__SOURCE__BATCH_MAX", "2000")];
+    let reference = dir.path().join("reference");
+    let out = tokio::task::spawn_blocking({
+        let mut c = k.command(&reference, &unique("crash-ref"), &env);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(out, "uninterrupted run");
+    let want = snapshot(&reference);
+    assert_lake_matches_truth(&reference, &sim.truth);
+    let commits = std::fs::read_dir(reference.join("_livelake/log")).unwrap().count();
+    assert!(commits >= 5, "the reference run made {commits} commits");
+
+    let mut cases: Vec<(String, Option<String>)> =
+        CRASHES.iter().map(|c| (c.to_string(), Some(c.to_string()))).collect();
+    cases.push(("external SIGKILL after 1.5 s".into(), None));
+    for (name, failpoint) in cases {
+        let lake: PathBuf = dir.path().join(name.replace([':', ' ', '.'], "_"));
+        let group = unique("crash");
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        if let Some(fp) = &failpoint {
+            env.push(("LIVELAKE_FAILPOINT", fp));
+        }
+        let mut c = k.command(&lake, &group, &env);
+        let status = tokio::task::spawn_blocking(move || {
+            let mut child = c.spawn().unwrap();
+            if failpoint.is_none() {
+                std::thread::sleep(Duration::from_millis(1500));
+                let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+            }
+            child.wait().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(status.signal(), Some(9), "{name}: the run was SIGKILLed ({status})");
+        let out = tokio::task::spawn_blocking({
+            let mut c = k.command(&lake, &group, &[("LIVELAKE__SINK__ROLL_MB", "1")]);
+            move || c.output().unwrap()
+        })
+        .await
+        .unwrap();
+        ok(out, &format!("recovery after {name}"));
+        assert_all_files_complete(&lake);
+        let got = snapshot(&lake);
+        for (table, rows) in &want {
+            assert_eq!(got[table].len(), rows.len(), "{name}: {table} row count");
+            assert!(got[table] == *rows, "{name}: {table} content differs from the uninterrupted run");
+        }
+    }
+}
+
+fn hostile_messages() -> Vec<(Vec<u8>, Option<&'static str>)> {
+    let ev = |extra: &str| {
+        format!(
+            r#"{{"event_id":"h-{}","type":"heartbeat","ts":1795780800000,"stream_id":"hostile","session_id":"s1","region":"EU","play_ms":1000{extra}}}"#,
+            extra.len()
+        )
+    };
+    let dup = r#"{"event_id":"dup-1","type":"like","ts":1795780801000,"stream_id":"hostile","session_id":"s1","region":"EU"}"#;
+    vec![
+        (br#"{"event_id":"t1","type":"heart"#.to_vec(), Some("invalid_json")),
+        (ev("").replace("1000", "\"1000\"").into_bytes(), Some("wrong_type:play_ms")),
+        (ev("").replace("1000", "NaN").into_bytes(), Some("invalid_json")),
+        (ev("").replace("1000", "Infinity").into_bytes(), Some("invalid_json")),
+        (ev("").replace("\"play_ms\":1000", "\"play_ms\":1e999").into_bytes(), Some("wrong_type:play_ms")),
+        (ev(&format!(r#","cdn":"{}""#, "x".repeat(70_000))).into_bytes(), Some("too_large")),
+        (ev(&format!(r#","platform":"{}""#, "p".repeat(5_000))).into_bytes(), Some("out_of_range:platform")),
+        (ev("").replace("1795780800000", "\"9999-12-31T23:59:59Z\"").into_bytes(), Some("bad_timestamp")),
+        (ev("").replace("1795780800000", "946684799000").into_bytes(), Some("bad_timestamp")),
+        (ev("").replace("\"EU\"", "\"../../etc\"").into_bytes(), Some("bad_region")),
+        (ev("").replace("\"EU\"", "\"EU/../../x\"").into_bytes(), Some("bad_region")),
+        (Vec::new(), Some("invalid_json")),
+        (b"\xff\xfe{\"a\":1}".to_vec(), Some("invalid_utf8")),
+        (b"[]".to_vec(), Some("not_object")),
+        (b"null".to_vec(), Some("not_object")),
+        (dup.as_bytes().to_vec(), None),
+        (dup.as_bytes().to_vec(), None),
+        (ev("").into_bytes(), None),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_is_dead_lettered_with_reasons_and_stays_inside_the_lake() {
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::new("hostile").await;
+    let msgs = hostile_messages();
+    {
+        let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap()).create().unwrap();
+        for (payload, _) in &msgs {
+            producer.send(BaseRecord::to(&k.player).key("hostile").payload(&payload[..])).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let out = tokio::task::spawn_blocking({
+        let mut c = k.command(&lake, &unique("hostile"), &[]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    ok(out, "run on hostile input");
+    let mut want: Vec<String> = msgs.iter().filter_map(|(_, r)| r.map(String::from)).collect();
+    want.sort();
+    let dead = rows(&lake, "deadletter", &["received_at", "payload"]);
+    let mut got: Vec<String> = dead.iter().map(|r| r["reason"].clone()).collect();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(dead.iter().all(|r| r["region"] == "UNKNOWN" || r["region"] == "EU"), "partition values are safe");
+    // The duplicate was stored once; the valid heartbeat once.
+    assert_eq!(count_rows(&lake, "commerce_events"), 1);
+    assert_eq!(count_rows(&lake, "player_events"), 1);
+    // Nothing outside the lake root.
+    let entries: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(entries, vec!["lake".to_string()]);
+    let mut tables: Vec<String> =
+        std::fs::read_dir(&lake).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    tables.sort();
+    assert_eq!(tables, ["_livelake", "commerce_events", "deadletter", "player_events", "stream_minute"]);
+    assert_all_files_complete(&lake);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_bounce_mid_run_loses_nothing() {
+    let _exclusive = kafka_exclusive().await;
+    let k = KafkaRun::new("bounce").await;
+    let sim = small_show(34, 1);
+    let half = sim.lines.len() / 2;
+    let first =
+        Simulation { streams: sim.streams.clone(), lines: sim.lines[..half].to_vec(), truth: Default::default() };
+    let second =
+        Simulation { streams: sim.streams.clone(), lines: sim.lines[half..].to_vec(), truth: Default::default() };
+    k.produce(std::sync::Arc::new(first)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut c = k.command_idle(&lake, &unique("bounce"), &[("LIVELAKE__SINK__ROLL_SECS", "1")], 10);
+    let log = std::fs::File::create(dir.path().join("run.log")).unwrap();
+    c.stdout(std::process::Stdio::piped()).stderr(log);
+    let child = c.spawn().unwrap();
+    // Wait until the pipeline has committed something, then take the broker away for 20 s.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(lake.join("_livelake/log")).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "no commit before the bounce");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    crate::support::broker("down");
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    crate::support::broker("up");
+    k.produce(std::sync::Arc::new(second)).await;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(
+        out.status.success(),
+        "run across the bounce: {}\n{}",
+        out.status,
+        std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
+    );
+    assert_lake_matches_truth(&lake, &sim.truth);
+}
