@@ -5,15 +5,18 @@ LIVELAKE := target/debug/livelake
 OUT ?= out
 SEED ?= 42
 
-.PHONY: help demo test build lint fmt clippy kafka-up kafka-down clean
+.PHONY: help demo test bench build lint fmt clippy kafka-up kafka-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-demo: build ## Simulate a show on the embedded default (no broker) and print headline figures
+demo: build ## Simulate a show and run the whole pipeline on it (no broker): lake in ./lake, headline figures
 	@mkdir -p $(OUT)
 	$(LIVELAKE) simulate --seed $(SEED) --out $(OUT)/show.ndjson --truth $(OUT)/truth.json
-	$(LIVELAKE) validate $(OUT)/show.ndjson
+	$(LIVELAKE) run --source file:$(OUT)/show.ndjson --lake lake --metrics-listen off
+
+bench: ## Kafka → lake throughput beside the raw consume ceiling (starts Kafka; see BENCHMARKS.md)
+	bench/ingest.sh
 
 test: ## Start Kafka (infra/), run every test, stop Kafka even when tests fail
 	infra/test.sh

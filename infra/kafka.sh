@@ -6,6 +6,7 @@
 #   infra/kafka.sh status   print "running <bootstrap>" or "stopped"; exit 0 / 1
 #   infra/kafka.sh topics   create the topics of shared/EVENTS.md (idempotent)
 #   infra/kafka.sh wipe     stop and delete the broker's data (jars are kept)
+#   infra/kafka.sh create-topic NAME [PARTITIONS]
 #
 # Everything lives under $LIVELAKE_KAFKA_HOME (default: <repo>/.cache/kafka). `up` twice is harmless.
 # Settings: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), KAFKA_HEAP (512m), KAFKA_PARTITIONS (3).
@@ -136,6 +137,7 @@ case "${1:-}" in
   status) if running; then echo "running $BOOTSTRAP"; else echo "stopped"; exit 1; fi ;;
   topics) create_topics ;;
   bootstrap) echo "$BOOTSTRAP" ;;
+  create-topic) topics_cmd --create --if-not-exists --topic "$2" --partitions "${3:-$PARTITIONS}" --replication-factor 1 >/dev/null ;;
   wipe) down; rm -rf "$DATA" "$HOME_DIR/logs" ;;
-  *) echo "usage: $0 up|down|status|topics|bootstrap|wipe" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|topics|bootstrap|create-topic|wipe" >&2; exit 2 ;;
 esac

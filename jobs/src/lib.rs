@@ -4,9 +4,11 @@
 #![warn(missing_docs)]
 
 mod conform;
+mod lake;
 mod window;
 
 pub use conform::conform;
+pub use lake::register_lake;
 pub use window::{STREAM_MINUTE_SQL, stream_minute, window_input_schema};
 
 /// Errors of the jobs.
@@ -32,3 +34,20 @@ pub enum JobError {
 
 /// Result alias of the jobs.
 pub type Result<T> = std::result::Result<T, JobError>;
+
+/// SQL of the demo's headline figures.
+pub const HEADLINES_SQL: &str = include_str!("../sql/headlines.sql");
+
+/// Headline figures of the lake at `root`, as a printable table.
+pub async fn headlines(root: &std::path::Path) -> Result<String> {
+    let err = |source| JobError::DataFusion { job: "headlines", source };
+    let ctx = datafusion::prelude::SessionContext::new();
+    let tables = register_lake(&ctx, root).await?;
+    if !tables.contains(&"stream_minute") {
+        return Ok("(no stream_minute rows yet)".to_string());
+    }
+    let batches = ctx.sql(HEADLINES_SQL).await.map_err(err)?.collect().await.map_err(err)?;
+    arrow::util::pretty::pretty_format_batches(&batches)
+        .map(|t| t.to_string())
+        .map_err(|e| JobError::Schema { job: "headlines", detail: e.to_string() })
+}

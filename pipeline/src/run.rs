@@ -40,6 +40,9 @@ pub struct RunSummary {
     pub dead_letters: BTreeMap<String, u64>,
     /// Messages replayed to rebuild state.
     pub replayed: u64,
+    /// Wall-clock ms from the first message to the end of the final commit, quiet time waiting
+    /// for more input excluded (the denominator of the benchmark's events/s).
+    pub busy_ms: i64,
 }
 
 enum Source {
@@ -206,6 +209,7 @@ pub async fn run(
         let part = FileSource::part_id(&path)?;
         let from = resume.iter().find(|(p, _)| *p == part).map_or(1, |(_, o)| *o);
         info!(file = %path.display(), from_line = from, "reading NDJSON");
+        engine.set_ready();
         Source::File(FileSource::open(&path, from)?)
     } else {
         let k = &cfg.kafka;
@@ -248,6 +252,8 @@ pub async fn run(
     };
     let poll_wait = Duration::from_millis(cfg.source.poll_ms);
     let mut last_message_at = clock.now_ms();
+    let mut first_message_at: Option<i64> = None;
+    let mut last_real_message_at = 0i64;
     let mut last_lag_at = 0i64;
     let mut ended = false;
     while !*shutdown.borrow() {
@@ -271,16 +277,22 @@ pub async fn run(
         let now = clock.now_ms();
         if !msgs.is_empty() {
             last_message_at = now;
+            first_message_at.get_or_insert(now);
             r.handle(&msgs);
+            last_real_message_at = clock.now_ms();
         }
         if let Source::Kafka(Some(k)) = &source {
             let until_idle_ms = (cfg.source.until_idle_secs * 1000) as i64;
-            if now - last_lag_at >= 10_000 || (msgs.is_empty() && until_idle_ms > 0) {
+            if now - last_lag_at >= 2_000 {
                 last_lag_at = now;
                 let next = r.engine.next_offsets();
                 let lag = tokio::task::block_in_place(|| k.lag(&next));
-                for (p, l) in lag.iter().flatten() {
-                    metrics.set_lag(&p.topic, p.partition, *l);
+                if let Some(lag) = &lag {
+                    for (p, l) in lag {
+                        metrics.set_lag(&p.topic, p.partition, *l);
+                        r.engine.set_backlog(p, *l > 0, now);
+                    }
+                    r.engine.set_ready();
                 }
                 // "Quiet" counts from the last moment we were not provably caught up: a message,
                 // an unreachable broker, no assignment yet, or lag.
@@ -303,7 +315,12 @@ pub async fn run(
         }
         let kafka = if let Source::Kafka(Some(k)) = &source { Some(k) } else { None };
         if ended {
+            let before = clock.now_ms();
             r.commit(kafka).await?;
+            let flush = clock.now_ms() - before;
+            if let Some(first) = first_message_at {
+                r.summary.busy_ms = (last_real_message_at - first).max(0) + flush;
+            }
             break;
         }
         if r.should_commit(now) {

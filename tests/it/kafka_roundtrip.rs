@@ -15,6 +15,7 @@ use crate::support::{bootstrap, create_topics, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulated_show_round_trips_through_kafka() {
+    let _shared = crate::support::kafka_shared().await;
     let player = unique("it-player");
     let commerce = unique("it-commerce");
     create_topics(&[&player, &commerce], 3).await;

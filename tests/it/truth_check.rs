@@ -64,7 +64,7 @@ pub fn assert_lake_matches_truth(lake: &Path, truth: &Truth) {
     let mut want: BTreeMap<(String, i64, String), u64> = BTreeMap::new();
     for m in &truth.minutes {
         for (ty, n) in &m.events_raw {
-            want.insert((m.region.clone(), m.window_start_ms, ty.to_string()), *n);
+            *want.entry((m.region.clone(), m.window_start_ms, ty.to_string())).or_default() += *n;
         }
     }
     let mut got = raw_counts(lake, "player_events");

@@ -1,5 +1,6 @@
 //! Subcommands of the `livelake` binary and the plumbing they share (logging, exit codes).
 
+mod ceiling;
 mod run;
 mod simulate;
 mod validate;
@@ -26,6 +27,8 @@ pub struct Cli {
 enum Command {
     /// Consume events (Kafka, or an NDJSON file) and keep the Parquet lake up to date.
     Run(run::Args),
+    /// Measure how fast a consumer that only reads drains topics (the benchmark's ceiling).
+    ConsumeRate(ceiling::Args),
     /// Simulate a cross-border show and write it as NDJSON or produce it to Kafka.
     Simulate(simulate::Args),
     /// Check NDJSON events against the contract and count accepted types and rejection reasons.
@@ -36,6 +39,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(a),
+        Command::ConsumeRate(a) => ceiling::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
     }

@@ -90,11 +90,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             s.commits
         );
         println!("late events: {}, duplicates dropped: {}", s.late, s.duplicates);
+        if s.busy_ms > 0 {
+            println!(
+                "throughput: {} messages in {:.2} s busy = {:.0} events/s",
+                s.messages,
+                s.busy_ms as f64 / 1000.0,
+                s.messages as f64 * 1000.0 / s.busy_ms as f64
+            );
+        }
         if !s.dead_letters.is_empty() {
             let reasons: Vec<String> = s.dead_letters.iter().map(|(r, n)| format!("{r}={n}")).collect();
             println!("dead letters: {}", reasons.join(" "));
         }
         println!("lake: {}", cfg.lake.path.display());
+        match livelake_jobs::headlines(&cfg.lake.path).await {
+            Ok(table) => println!("\nheadline figures (all shows in the lake, raw counts):\n{table}"),
+            Err(e) => tracing::warn!(error = %e, "could not compute headline figures"),
+        }
+        println!(
+            "\nexample query (DuckDB, Spark, pyarrow and any Hive-aware Parquet reader see the same tables):\n  \
+             SELECT window_start, sessions_active_raw, stall_ratio, orders, gmv_usd\n  \
+             FROM read_parquet('{}/stream_minute/**/*.parquet', hive_partitioning = true)\n  \
+             WHERE region = 'EU' ORDER BY stream_id, window_start;",
+            cfg.lake.path.display()
+        );
         Ok(())
     })
 }

@@ -27,8 +27,6 @@ pub struct StreamCheckpoint {
     pub stream_id: String,
     /// Windows ending at or before this were emitted.
     pub emitted_until: i64,
-    /// Partitions that carry the stream.
-    pub parts: Vec<PartId>,
 }
 
 /// The engine's restart state, stored in each commit record.

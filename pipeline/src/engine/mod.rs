@@ -6,6 +6,12 @@
 //! order, the same rows come out. An event is late when its own partition's watermark had passed
 //! its window's end + session timeout before it arrived (or its window was already emitted), so
 //! the interleaving of partitions does not change which events a window holds.
+//!
+//! Finality is conservative: a window is final when the watermark of *every* source partition
+//! has passed it — a superset of the partitions that carry its stream — where a partition that
+//! is caught up and quiet counts as idle (its watermark moves with the wall clock, or does not
+//! hold anything back if it never carried an event). Until the source has said which partitions
+//! exist and which still have a backlog, nothing is final.
 
 mod checkpoint;
 mod partition;
@@ -132,6 +138,8 @@ pub struct Engine {
     streams: BTreeMap<String, StreamWindows>,
     pending: Pending,
     metrics: Arc<Metrics>,
+    /// The source has told us its partitions: finality may proceed.
+    ready: bool,
 }
 
 impl Engine {
@@ -145,7 +153,20 @@ impl Engine {
             streams: BTreeMap::new(),
             pending: Pending::new(),
             metrics,
+            ready: false,
         }
+    }
+
+    /// The source knows its partitions (all registered, backlogs reported): windows may close.
+    pub fn set_ready(&mut self) {
+        self.ready = true;
+    }
+
+    /// Register a source partition (assigned but maybe silent) and whether it still has a
+    /// backlog to read. A partition with a backlog never counts as idle.
+    pub fn set_backlog(&mut self, part: &PartId, backlog: bool, now: i64) {
+        let p = self.parts.entry(part.clone()).or_insert_with(|| PartState::new(0, i64::MIN, now));
+        p.backlog = backlog;
     }
 
     /// The settings.
@@ -197,9 +218,6 @@ impl Engine {
             Some(sw) => sw,
             None => self.streams.entry(event.stream_id.to_string()).or_insert_with(|| StreamWindows::new(i64::MIN)),
         };
-        if !sw.parts.contains(m.part) {
-            sw.parts.insert(m.part.clone());
-        }
         let own_watermark = max_before.saturating_sub(self.cfg.lateness_ms);
         let late =
             window_end.saturating_add(self.cfg.session_timeout_ms) <= own_watermark || window_end <= sw.emitted_until;
@@ -235,25 +253,20 @@ impl Engine {
     /// Run the window job for every window that is final at wall-clock `now`; the rows join the
     /// pending output. Returns the number of `stream_minute` rows produced.
     pub async fn finalize(&mut self, now: i64) -> Result<usize, crate::Error> {
-        let (cfg, parts) = (self.cfg, &self.parts);
+        let cfg = self.cfg;
+        if !self.ready || self.parts.is_empty() {
+            return Ok(0);
+        }
+        let wm = self.parts.values().map(|p| p.finality_watermark(cfg.lateness_ms, cfg.idle_ms, now)).min();
+        let Some(wm) = wm.filter(|w| *w != i64::MIN) else { return Ok(0) };
+        let until = if wm == i64::MAX {
+            i64::MAX
+        } else {
+            window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms)
+        };
         let mut player = Vec::new();
         let mut commerce = Vec::new();
         for sw in self.streams.values_mut() {
-            let wm = sw
-                .parts
-                .iter()
-                .filter_map(|p| parts.get(p))
-                .map(|p| p.finality_watermark(cfg.lateness_ms, cfg.idle_ms, now))
-                .min();
-            let Some(wm) = wm else { continue };
-            if wm == i64::MIN {
-                continue;
-            }
-            let until = if wm == i64::MAX {
-                i64::MAX
-            } else {
-                window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms)
-            };
             if until <= sw.emitted_until {
                 continue;
             }
@@ -313,11 +326,7 @@ impl Engine {
         let streams = self
             .streams
             .iter()
-            .map(|(s, sw)| StreamCheckpoint {
-                stream_id: s.clone(),
-                emitted_until: sw.emitted_until,
-                parts: sw.parts.iter().cloned().collect(),
-            })
+            .map(|(s, sw)| StreamCheckpoint { stream_id: s.clone(), emitted_until: sw.emitted_until })
             .collect();
         Checkpoint { partitions, streams }
     }
@@ -330,9 +339,7 @@ impl Engine {
             self.live_from.insert(p.part.clone(), p.next_offset);
         }
         for s in &cp.streams {
-            let mut sw = StreamWindows::new(s.emitted_until);
-            sw.parts.extend(s.parts.iter().cloned());
-            self.streams.insert(s.stream_id.clone(), sw);
+            self.streams.insert(s.stream_id.clone(), StreamWindows::new(s.emitted_until));
         }
     }
 

@@ -41,6 +41,8 @@ pub struct PartState {
     pub last_seen_wall: i64,
     /// The source said this partition is exhausted (end of file): its watermark is +∞.
     pub exhausted: bool,
+    /// The source said this partition still has messages to read: it never counts as idle.
+    pub backlog: bool,
     seen: VecDeque<Seen>,
     ids: HashMap<u128, i64>,
 }
@@ -53,6 +55,7 @@ impl PartState {
             max_ts,
             last_seen_wall: now_wall,
             exhausted: false,
+            backlog: false,
             seen: VecDeque::new(),
             ids: HashMap::new(),
         }
@@ -66,12 +69,16 @@ impl PartState {
         self.max_ts.saturating_sub(lateness_ms)
     }
 
-    /// Watermark for window finality: an idle partition's watermark advances with wall-clock
-    /// time since its last message.
+    /// Watermark for window finality. An idle partition (no backlog, no message for `idle_ms`)
+    /// advances with wall-clock time since its last message; one that never carried an event
+    /// holds nothing back.
     pub fn finality_watermark(&self, lateness_ms: i64, idle_ms: i64, now_wall: i64) -> i64 {
         let wm = self.watermark(lateness_ms);
         let idle_for = now_wall - self.last_seen_wall;
-        if wm != i64::MAX && self.max_ts != i64::MIN && idle_for >= idle_ms { wm.saturating_add(idle_for) } else { wm }
+        if wm == i64::MAX || self.backlog || idle_for < idle_ms {
+            return wm;
+        }
+        if self.max_ts == i64::MIN { i64::MAX } else { wm.saturating_add(idle_for) }
     }
 
     /// Dedup: true if `id` (hash of stream + event_id) was seen within `horizon_ms` of event time

@@ -20,7 +20,9 @@ fn part(name: &str) -> PartId {
 }
 
 fn engine() -> Engine {
-    Engine::new(EngineConfig::default(), Decoder::default(), Arc::new(Metrics::default()))
+    let mut e = Engine::new(EngineConfig::default(), Decoder::default(), Arc::new(Metrics::default()));
+    e.set_ready();
+    e
 }
 
 fn ev(id: &str, ty: &str, ts: i64, extra: &str) -> Vec<u8> {
@@ -101,6 +103,20 @@ async fn idle_partition_lets_windows_close_with_wall_clock() {
     // 30 s idle: the watermark starts moving with the wall clock (max ts − 30 s + idle time).
     assert_eq!(e.finalize(W + 31_000 + 119_000).await.unwrap(), 0);
     assert_eq!(e.finalize(W + 31_000 + 120_000).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn nothing_closes_before_the_source_knows_its_partitions_or_while_one_has_a_backlog() {
+    let mut e = Engine::new(EngineConfig::default(), Decoder::default(), Arc::new(Metrics::default()));
+    let (p, c) = (part("player"), part("commerce"));
+    feed(&mut e, &p, 0, &ev("1", "session_start", T0, ""), W);
+    feed(&mut e, &p, 1, &ev("2", "heartbeat", T0 + 200_000, r#","play_ms":10000"#), W);
+    assert_eq!(e.finalize(W).await.unwrap(), 0, "not ready");
+    e.set_backlog(&c, true, W);
+    e.set_ready();
+    assert_eq!(e.finalize(W + 600_000).await.unwrap(), 0, "the silent commerce partition has a backlog");
+    e.set_backlog(&c, false, W);
+    assert_eq!(e.finalize(W + 600_000).await.unwrap(), 2, "caught up and quiet: it holds nothing back");
 }
 
 #[tokio::test]

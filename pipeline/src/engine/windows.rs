@@ -1,7 +1,7 @@
 //! Open event-time windows per stream: the buffered events of windows that are not final yet,
-//! which partitions carry each stream, and how far each stream's windows have been emitted.
+//! and how far each stream's windows have been emitted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, TimestampMillisecondArray};
@@ -16,8 +16,6 @@ use super::partition::PartId;
 pub struct StreamWindows {
     /// Windows ending at or before this (ms) have been emitted; later events for them are late.
     pub emitted_until: i64,
-    /// Partitions that have carried this stream.
-    pub parts: BTreeSet<PartId>,
     /// Window start → per-partition smallest buffered offset (for replay after a restart).
     open: BTreeMap<i64, HashMap<PartId, i64>>,
     player: PlayerRows,
@@ -31,7 +29,6 @@ impl StreamWindows {
     pub fn new(emitted_until: i64) -> Self {
         StreamWindows {
             emitted_until,
-            parts: BTreeSet::new(),
             open: BTreeMap::new(),
             player: PlayerRows::with_capacity(256),
             commerce: CommerceRows::with_capacity(256),

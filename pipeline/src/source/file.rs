@@ -20,10 +20,19 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// Partition id of a file (its canonical path).
+    /// Partition id of a file: its canonical path and a fingerprint of its first line, so an
+    /// appended file resumes where it was, and a different file at the same path starts afresh.
     pub fn part_id(path: &Path) -> Result<PartId> {
         let canon = path.canonicalize().map_err(io("opening", path))?;
-        Ok(PartId { topic: Arc::from(format!("file:{}", canon.display())), partition: 0 })
+        let mut first = Vec::new();
+        BufReader::new(File::open(path).map_err(io("opening", path))?)
+            .read_until(b'\n', &mut first)
+            .map_err(io("reading", path))?;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in &first {
+            h = (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Ok(PartId { topic: Arc::from(format!("file:{}#{h:016x}", canon.display())), partition: 0 })
     }
 
     /// Open `path`; lines before `resume_line` (1-based) are skipped.

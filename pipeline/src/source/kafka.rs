@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use std::sync::Mutex;
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
@@ -27,11 +30,47 @@ pub struct KafkaSourceConfig {
     pub topics: Vec<String>,
 }
 
+type Expected = Arc<Mutex<HashMap<(String, i32), (i64, u32)>>>;
+
+/// Positions newly assigned partitions at the lake's resume point, whatever the group's
+/// committed offset says (a partition with nothing new would otherwise never be replayed).
+struct SourceCtx {
+    expected: Expected,
+}
+
+impl ClientContext for SourceCtx {}
+
+impl ConsumerContext for SourceCtx {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Assign(tpl) = rebalance else { return };
+        let expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
+        let mut positioned = TopicPartitionList::new();
+        let mut any = false;
+        for e in tpl.elements() {
+            let offset = match expected.get(&(e.topic().to_string(), e.partition())) {
+                Some((o, _)) => {
+                    any = true;
+                    Offset::Offset(*o)
+                }
+                None => e.offset(),
+            };
+            let _ = positioned.add_partition_offset(e.topic(), e.partition(), offset);
+        }
+        if any {
+            match consumer.assign(&positioned) {
+                Ok(()) => info!(partitions = positioned.count(), "assigned at the lake's resume points"),
+                Err(e) => warn!(error = %e, "could not position the assignment; will seek on first message"),
+            }
+        }
+    }
+}
+
 /// The consumer and where each partition must start.
 pub struct KafkaSource {
-    consumer: Arc<BaseConsumer>,
-    expected: HashMap<(String, i32), (i64, u32)>,
+    consumer: Arc<BaseConsumer<SourceCtx>>,
+    expected: Expected,
     topic_ids: HashMap<String, Arc<str>>,
+    last_error: Option<String>,
 }
 
 fn kerr(context: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
@@ -48,14 +87,18 @@ impl KafkaSource {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "100");
-        let consumer: BaseConsumer = cc.create().map_err(kerr("creating consumer"))?;
+            .set("fetch.wait.max.ms", "100")
+            // A crashed worker's partitions move on within 10 s, not the 45 s default.
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "3000");
+        let expected: Expected = Arc::new(Mutex::new(HashMap::new()));
+        let consumer: BaseConsumer<SourceCtx> =
+            cc.create_with_context(SourceCtx { expected: expected.clone() }).map_err(kerr("creating consumer"))?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
-        let mut expected = HashMap::new();
         let mut tpl = TopicPartitionList::new();
         for (part, offset) in resume {
             if cfg.topics.iter().any(|t| **t == *part.topic) {
-                expected.insert((part.topic.to_string(), part.partition), (*offset, 0));
+                expected.lock().unwrap().insert((part.topic.to_string(), part.partition), (*offset, 0));
                 let _ = tpl.add_partition_offset(&part.topic, part.partition, Offset::Offset(*offset));
             }
         }
@@ -68,7 +111,7 @@ impl KafkaSource {
         consumer.subscribe(&topics).map_err(kerr(format!("subscribing to {topics:?}")))?;
         info!(group = %cfg.group_id, topics = ?cfg.topics, brokers = %cfg.kafka.brokers, "kafka source subscribed");
         let topic_ids = cfg.topics.iter().map(|t| (t.clone(), Arc::<str>::from(t.as_str()))).collect();
-        Ok(KafkaSource { consumer: Arc::new(consumer), expected, topic_ids })
+        Ok(KafkaSource { consumer: Arc::new(consumer), expected, topic_ids, last_error: None })
     }
 
     /// Up to `max` messages, waiting at most `wait` for the first. Blocking: call from a
@@ -82,13 +125,21 @@ impl KafkaSource {
             let m = match res {
                 Ok(m) => m,
                 Err(e) => {
-                    // Broker down, rebalance hiccups: librdkafka retries; we log and go on.
-                    warn!(error = %e, "kafka consumer error");
+                    // Broker down, rebalance hiccups: librdkafka retries; we log once per kind.
+                    let text = e.to_string();
+                    if self.last_error.as_deref() != Some(text.as_str()) {
+                        warn!(error = %text, "kafka consumer error (librdkafka keeps retrying)");
+                        self.last_error = Some(text);
+                    }
                     break;
                 }
             };
+            if self.last_error.take().is_some() {
+                info!("kafka consumer recovered");
+            }
             let key = (m.topic().to_string(), m.partition());
-            if let Some((want, tries)) = self.expected.get_mut(&key) {
+            let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((want, tries)) = expected.get_mut(&key) {
                 if m.offset() == *want || *tries >= 3 {
                     if m.offset() > *want {
                         warn!(
@@ -99,10 +150,11 @@ impl KafkaSource {
                             "offsets missing from the topic (retention?)"
                         );
                     }
-                    self.expected.remove(&key);
+                    expected.remove(&key);
                 } else {
                     *tries += 1;
                     let want = *want;
+                    drop(expected);
                     info!(
                         topic = m.topic(),
                         partition = m.partition(),
@@ -116,6 +168,7 @@ impl KafkaSource {
                     continue;
                 }
             }
+            drop(expected);
             let topic = self.topic_ids.entry(m.topic().to_string()).or_insert_with(|| Arc::from(m.topic())).clone();
             out.push(SourceMsg {
                 part: PartId { topic, partition: m.partition() },
@@ -155,17 +208,32 @@ impl KafkaSource {
     }
 
     /// Messages behind the high watermark per assigned partition, given the next offsets to
-    /// process. `None` when there is no assignment or a partition cannot be asked (broker away).
-    /// Blocking (one request per partition).
+    /// process (a partition the engine has not seen counts from the group's committed offset,
+    /// else from the low watermark). `None` when there is no assignment or a partition cannot
+    /// be asked (broker away). Blocking (a request per partition).
     pub fn lag(&self, next: &[(PartId, i64)]) -> Option<Vec<(PartId, i64)>> {
         let mut out = Vec::new();
         let assigned = self.consumer.assignment().ok().filter(|a| a.count() > 0)?;
+        let mut committed: Option<TopicPartitionList> = None;
         for e in assigned.elements() {
-            let (_, high) = self.consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2)).ok()?;
-            let pos =
+            let (low, high) = self.consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2)).ok()?;
+            let known =
                 next.iter().find(|(p, _)| *p.topic == *e.topic() && p.partition == e.partition()).map(|(_, o)| *o);
+            let pos = match known {
+                Some(o) => o,
+                None => {
+                    if committed.is_none() {
+                        committed = self.consumer.committed(Duration::from_secs(2)).ok();
+                    }
+                    let c = committed
+                        .as_ref()
+                        .and_then(|c| c.find_partition(e.topic(), e.partition()))
+                        .and_then(|x| x.offset().to_raw());
+                    c.filter(|o| *o >= 0).unwrap_or(low)
+                }
+            };
             let topic = self.topic_ids.get(e.topic()).cloned().unwrap_or_else(|| Arc::from(e.topic()));
-            out.push((PartId { topic, partition: e.partition() }, high - pos.unwrap_or(0)));
+            out.push((PartId { topic, partition: e.partition() }, high - pos));
         }
         Some(out)
     }

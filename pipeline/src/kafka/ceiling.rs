@@ -1,0 +1,71 @@
+//! The raw consume ceiling: how fast a consumer that only reads can drain topics. The benchmark
+//! puts `livelake run`'s throughput beside it.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::KafkaConfig;
+use crate::error::{Error, Result};
+
+/// What a read-only drain measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConsumeRate {
+    /// Messages read.
+    pub messages: u64,
+    /// Payload bytes read.
+    pub bytes: u64,
+    /// Seconds from the first to the last message.
+    pub seconds: f64,
+}
+
+impl ConsumeRate {
+    /// Messages per second.
+    pub fn per_second(&self) -> f64 {
+        if self.seconds > 0.0 { self.messages as f64 / self.seconds } else { 0.0 }
+    }
+}
+
+/// Read every message currently in `topics` (all partitions, from the start) and time it.
+/// Blocking.
+pub fn drain_rate(cfg: &KafkaConfig, topics: &[String]) -> Result<ConsumeRate> {
+    let kerr = |context: String| move |source| Error::Kafka { context, source };
+    let mut cc = cfg.client_config();
+    cc.set("group.id", format!("livelake-ceiling-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = cc.create().map_err(kerr("creating consumer".into()))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut total = 0i64;
+    for t in topics {
+        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10)).map_err(kerr(format!("metadata of {t}")))?;
+        for topic in md.topics() {
+            for p in topic.partitions() {
+                let (low, high) = consumer
+                    .fetch_watermarks(t, p.id(), Duration::from_secs(10))
+                    .map_err(kerr(format!("watermarks of {t}/{}", p.id())))?;
+                total += high - low;
+                tpl.add_partition_offset(t, p.id(), Offset::Beginning).map_err(kerr(format!("assigning {t}")))?;
+            }
+        }
+    }
+    consumer.assign(&tpl).map_err(kerr("assigning".into()))?;
+    let mut rate = ConsumeRate { messages: 0, bytes: 0, seconds: 0.0 };
+    let mut first: Option<Instant> = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while (rate.messages as i64) < total && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                first.get_or_insert_with(Instant::now);
+                rate.messages += 1;
+                rate.bytes += m.payload().map_or(0, |p| p.len() as u64);
+            }
+            Some(Err(e)) => return Err(Error::Kafka { context: "draining".into(), source: e }),
+            None => {}
+        }
+    }
+    rate.seconds = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
+    Ok(rate)
+}
