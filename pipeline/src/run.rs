@@ -96,6 +96,17 @@ struct Runner<'c> {
 impl Runner<'_> {
     fn handle(&mut self, msgs: &[SourceMsg]) {
         let now = self.clock.now_ms();
+        // Per-topic input counts, bumped once per batch (the metrics map takes a lock).
+        let mut per_topic: Vec<(&str, u64)> = Vec::new();
+        for m in msgs {
+            match per_topic.iter_mut().find(|(t, _)| *t == &*m.part.topic) {
+                Some((_, n)) => *n += 1,
+                None => per_topic.push((&m.part.topic, 1)),
+            }
+        }
+        for (t, n) in per_topic {
+            self.metrics.event_in(t, n);
+        }
         for m in msgs {
             let outcome = self.engine.process(
                 Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },

@@ -124,43 +124,45 @@ fn schema(fields: Vec<Field>) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-static PLAYER_EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+/// The columns every raw event row starts with.
+fn event_identity() -> Vec<Field> {
     use DataType::*;
-    let mut v = vec![
+    vec![
         f("event_id", Utf8, false),
         f("type", Utf8, false),
         f("ts", ts_type(), false),
         f("stream_id", Utf8, false),
         f("session_id", Utf8, false),
         f("viewer_id", Utf8, false),
-    ];
+    ]
+}
+
+/// The columns every raw event row ends with: when and from where it was read.
+fn provenance() -> [Field; 3] {
+    [
+        f("ingested_at", ts_type(), false),
+        f("src_partition", DataType::Int32, false),
+        f("src_offset", DataType::Int64, false),
+    ]
+}
+
+static PLAYER_EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::*;
+    let mut v = event_identity();
     for c in ["country", "platform", "cdn", "source"] {
         v.push(f(c, Utf8, true));
     }
     for c in ["startup_ms", "play_ms", "stall_ms", "bitrate_kbps", "height", "latency_ms", "dropped_frames"] {
         v.push(f(c, Int64, true));
     }
-    v.extend([
-        f("error_code", Utf8, true),
-        f("fatal", Boolean, true),
-        f("end_reason", Utf8, true),
-        f("ingested_at", ts_type(), false),
-        f("src_partition", Int32, false),
-        f("src_offset", Int64, false),
-    ]);
+    v.extend([f("error_code", Utf8, true), f("fatal", Boolean, true), f("end_reason", Utf8, true)]);
+    v.extend(provenance());
     schema(v)
 });
 
 static COMMERCE_EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     use DataType::*;
-    let mut v = vec![
-        f("event_id", Utf8, false),
-        f("type", Utf8, false),
-        f("ts", ts_type(), false),
-        f("stream_id", Utf8, false),
-        f("session_id", Utf8, false),
-        f("viewer_id", Utf8, false),
-    ];
+    let mut v = event_identity();
     for c in ["country", "platform", "source", "product_id", "order_id", "lang"] {
         v.push(f(c, Utf8, true));
     }
@@ -170,10 +172,8 @@ static COMMERCE_EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("amount", MONEY, true),
         f("currency", Utf8, true),
         f("amount_usd", MONEY, true),
-        f("ingested_at", ts_type(), false),
-        f("src_partition", Int32, false),
-        f("src_offset", Int64, false),
     ]);
+    v.extend(provenance());
     schema(v)
 });
 

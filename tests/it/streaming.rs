@@ -73,7 +73,7 @@ impl KafkaRun {
         let mut c = Command::new(livelake_bin());
         c.args(["run", "--source", "kafka", "--brokers", &bootstrap(), "--group-id", group])
             .args(["--until-idle", &idle.to_string()])
-            .args(["--metrics-listen", "off", "--lake"])
+            .arg("--lake")
             .arg(lake)
             .env("LIVELAKE__KAFKA__PLAYER_TOPIC", &self.player)
             .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", &self.commerce)
@@ -82,6 +82,7 @@ impl KafkaRun {
         for (k, v) in extra_env {
             c.env(k, v);
         }
+        c.env("LIVELAKE__METRICS__LISTEN", "");
         c
     }
 }
@@ -131,6 +132,30 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let group = unique("e2e-group");
+    // First a long-running pipeline: scrape /metrics, then SIGTERM it after its first commit; it
+    // must flush, commit and exit 0. The second run picks up from there and finishes.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut c = k.command_idle(&lake, &group, &[("LIVELAKE__SINK__ROLL_MB", "1")], 0);
+    c.args(["--metrics-listen", &format!("127.0.0.1:{port}")]);
+    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(lake.join("_livelake/log")).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "no commit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = crate::support::http_get(port, "/metrics");
+    for name in [
+        "livelake_events_in_total{topic=",
+        "livelake_commits_total",
+        "livelake_consumer_lag{",
+        "livelake_dead_lettered_total",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "SIGTERM ends the run cleanly: {status}");
     let out = tokio::task::spawn_blocking({
         let mut c = k.command(&lake, &group, &[]);
         move || c.output().unwrap()

@@ -186,8 +186,6 @@ impl Engine {
         let pos = SourcePos { partition: m.part.partition, offset: m.offset };
         if replay {
             self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.metrics.event_in(&m.part.topic, 1);
         }
         let event = match self.decoder.decode(m.payload, m.timestamp_ms.unwrap_or(now)) {
             Ok(e) => e,
