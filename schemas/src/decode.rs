@@ -97,7 +97,7 @@ pub struct Decoder {
 type R<T> = Result<T, Reason>;
 
 /// A JSON `null` reads as absent.
-fn present<'a>(raw: Option<&'a RawValue>) -> Option<&'a str> {
+fn present(raw: Option<&RawValue>) -> Option<&str> {
     raw.map(RawValue::get).filter(|t| *t != "null")
 }
 

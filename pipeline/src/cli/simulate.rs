@@ -93,10 +93,10 @@ fn config(a: &Args) -> anyhow::Result<SimConfig> {
         malformed_share: share("malformed-share", a.malformed_share)?,
         ..SimConfig::new(a.seed)
     };
-    if let Some(b) = &cfg.burst {
-        if !livelake_pipeline::simulate::REGIONS.iter().any(|r| r.region == b.region) {
-            bail!("--burst-region {:?} is not one of SEA, EU, NA, ME, LATAM (or none)", b.region);
-        }
+    if let Some(b) = &cfg.burst
+        && !livelake_pipeline::simulate::REGIONS.iter().any(|r| r.region == b.region)
+    {
+        bail!("--burst-region {:?} is not one of SEA, EU, NA, ME, LATAM (or none)", b.region);
     }
     cfg = cfg.with_default_pitches().fit_incidents();
     Ok(cfg)

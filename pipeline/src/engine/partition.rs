@@ -85,10 +85,10 @@ impl PartState {
     /// before the partition's current progress. Otherwise remembers it and returns false.
     pub fn is_repeat(&mut self, id: u128, ts: i64, offset: i64, horizon_ms: i64) -> bool {
         let alive_from = self.max_ts.saturating_sub(horizon_ms);
-        if let Some(&seen_ts) = self.ids.get(&id) {
-            if seen_ts >= alive_from {
-                return true;
-            }
+        if let Some(&seen_ts) = self.ids.get(&id)
+            && seen_ts >= alive_from
+        {
+            return true;
         }
         self.ids.insert(id, ts);
         self.seen.push_back(Seen { offset, ts, max_ts_before: self.max_ts });

@@ -12,6 +12,9 @@ use livelake_schemas::{CommerceRows, Event, Family, PlayerRows, SourcePos, Table
 
 use super::partition::PartId;
 
+/// Events of windows that just became final: (player batches, commerce batches).
+pub type FinalEvents = (Vec<RecordBatch>, Vec<RecordBatch>);
+
 /// One stream's open windows.
 pub struct StreamWindows {
     /// Windows ending at or before this (ms) have been emitted; later events for them are late.
@@ -82,11 +85,7 @@ impl StreamWindows {
 
     /// Take the events of every window that ends at or before `until` (player, commerce
     /// batches with `window_start`/`window_end` columns) and mark them emitted.
-    pub fn take_final(
-        &mut self,
-        until: i64,
-        width_ms: i64,
-    ) -> Result<Option<(Vec<RecordBatch>, Vec<RecordBatch>)>, ArrowError> {
+    pub fn take_final(&mut self, until: i64, width_ms: i64) -> Result<Option<FinalEvents>, ArrowError> {
         let Some(&first) = self.open.keys().next() else {
             self.emitted_until = self.emitted_until.max(until);
             return Ok(None);

@@ -104,7 +104,7 @@ pub fn produce_simulation(cfg: &KafkaConfig, topics: &Topics, sim: &Simulation) 
             }
         }
         sent += 1;
-        if sent % 1000 == 0 {
+        if sent.is_multiple_of(1000) {
             producer.poll(Duration::ZERO);
         }
     }

@@ -169,36 +169,36 @@ pub fn simulate(cfg: &SimConfig) -> Simulation {
         }
 
         // The fake-viewer spike.
-        if let Some(spike) = &cfg.spike {
-            if let Some(region) = REGIONS.iter().position(|r| r.region == spike.region) {
-                let prof = &REGIONS[region];
-                let minute_ms = cfg.start_ms + spike.minute * 60_000;
-                truth.add_incident(Incident {
-                    kind: "fake_spike",
+        if let Some(spike) = &cfg.spike
+            && let Some(region) = REGIONS.iter().position(|r| r.region == spike.region)
+        {
+            let prof = &REGIONS[region];
+            let minute_ms = cfg.start_ms + spike.minute * 60_000;
+            truth.add_incident(Incident {
+                kind: "fake_spike",
+                stream_id: stream_id.clone(),
+                region: spike.region.clone(),
+                start: rfc3339_ms(minute_ms),
+                minutes: 1,
+                size: spike.sessions as f64,
+            });
+            for b in 0..spike.sessions {
+                let (country, currency) = prof.countries[rng.index(prof.countries.len())];
+                let viewer = Viewer {
                     stream_id: stream_id.clone(),
-                    region: spike.region.clone(),
-                    start: rfc3339_ms(minute_ms),
-                    minutes: 1,
-                    size: spike.sessions as f64,
-                });
-                for b in 0..spike.sessions {
-                    let (country, currency) = prof.countries[rng.index(prof.countries.len())];
-                    let viewer = Viewer {
-                        stream_id: stream_id.clone(),
-                        session_id: format!("{stream_id}-b{b:05}"),
-                        viewer_id: format!("{stream_id}-bot{b:05}"),
-                        region,
-                        country,
-                        currency,
-                        platform: "web",
-                        cdn: prof.cdns[0],
-                        source: ("external", 0.0),
-                    };
-                    let start = minute_ms + rng.range(0, 50_000);
-                    let events = session::bot_session(&viewer, start, &mut rng);
-                    emit(events, true, session_no, &mut truth, &mut lines, &mut delivery);
-                    session_no += 1;
-                }
+                    session_id: format!("{stream_id}-b{b:05}"),
+                    viewer_id: format!("{stream_id}-bot{b:05}"),
+                    region,
+                    country,
+                    currency,
+                    platform: "web",
+                    cdn: prof.cdns[0],
+                    source: ("external", 0.0),
+                };
+                let start = minute_ms + rng.range(0, 50_000);
+                let events = session::bot_session(&viewer, start, &mut rng);
+                emit(events, true, session_no, &mut truth, &mut lines, &mut delivery);
+                session_no += 1;
             }
         }
         if let Some(b) = &cfg.burst {

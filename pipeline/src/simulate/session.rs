@@ -199,38 +199,39 @@ pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) ->
             followed = true;
             pending.push((within(rng), Payload::Follow));
         }
-        if let Some(p) = pitch {
-            if !clicked.contains(&p.product_id.as_str()) && rng.chance(0.025 * v.source.1) {
-                clicked.push(&p.product_id);
-                let product = || Cow::Owned(p.product_id.clone());
-                let click_at = within(rng);
-                pending.push((click_at, Payload::ProductClick { product_id: product() }));
-                let quantity = if rng.chance(0.8) { 1 } else { rng.range(2, 3) };
-                let order_at = if rng.chance(0.35) {
-                    let cart_at = click_at + rng.range(5_000, 40_000);
-                    pending.push((cart_at, Payload::AddToCart { product_id: product(), quantity }));
-                    rng.chance(0.5).then(|| cart_at + rng.range(10_000, 90_000))
-                } else {
-                    // Buy-now without a cart.
-                    rng.chance(0.06).then(|| click_at + rng.range(5_000, 60_000))
-                };
-                if let Some(at) = order_at {
-                    order_seq += 1;
-                    let unit = ctx.local_price(p.price_usd, v.currency);
-                    let amount = Decimal4(unit.0 * quantity as i128);
-                    let amount_usd = ctx.rates.to_usd(amount, v.currency).unwrap_or_default();
-                    pending.push((
-                        at,
-                        Payload::Order {
-                            order_id: Cow::Owned(format!("{}-o{order_seq}", v.session_id)),
-                            product_id: Some(product()),
-                            quantity,
-                            amount,
-                            currency: s(v.currency),
-                            amount_usd,
-                        },
-                    ));
-                }
+        if let Some(p) = pitch
+            && !clicked.contains(&p.product_id.as_str())
+            && rng.chance(0.025 * v.source.1)
+        {
+            clicked.push(&p.product_id);
+            let product = || Cow::Owned(p.product_id.clone());
+            let click_at = within(rng);
+            pending.push((click_at, Payload::ProductClick { product_id: product() }));
+            let quantity = if rng.chance(0.8) { 1 } else { rng.range(2, 3) };
+            let order_at = if rng.chance(0.35) {
+                let cart_at = click_at + rng.range(5_000, 40_000);
+                pending.push((cart_at, Payload::AddToCart { product_id: product(), quantity }));
+                rng.chance(0.5).then(|| cart_at + rng.range(10_000, 90_000))
+            } else {
+                // Buy-now without a cart.
+                rng.chance(0.06).then(|| click_at + rng.range(5_000, 60_000))
+            };
+            if let Some(at) = order_at {
+                order_seq += 1;
+                let unit = ctx.local_price(p.price_usd, v.currency);
+                let amount = Decimal4(unit.0 * quantity as i128);
+                let amount_usd = ctx.rates.to_usd(amount, v.currency).unwrap_or_default();
+                pending.push((
+                    at,
+                    Payload::Order {
+                        order_id: Cow::Owned(format!("{}-o{order_seq}", v.session_id)),
+                        product_id: Some(product()),
+                        quantity,
+                        amount,
+                        currency: s(v.currency),
+                        amount_usd,
+                    },
+                ));
             }
         }
         t = hb_at;

@@ -88,8 +88,7 @@ fn sessions_are_consistent() {
         let ends: Vec<_> = evs.iter().filter(|e| e.kind() == EventKind::SessionEnd).collect();
         assert!(ends.len() <= 1, "{sid}: ends at most once");
         if let Some(end) = ends.first() {
-            let last_player =
-                evs.iter().filter(|e| e.kind().family() == livelake_schemas::Family::Player).last().unwrap();
+            let last_player = evs.iter().rfind(|e| e.kind().family() == livelake_schemas::Family::Player).unwrap();
             assert_eq!(last_player.kind(), EventKind::SessionEnd, "{sid}: nothing plays after the end");
             assert!(evs.iter().all(|e| e.ts_ms <= end.ts_ms), "{sid}: no interaction after leaving");
         }

@@ -241,11 +241,9 @@ impl Truth {
                 livelake_schemas::Family::Player => self.totals.player_events += 1,
                 livelake_schemas::Family::Commerce => self.totals.commerce_events += 1,
             }
-            if !fake {
-                if let Payload::Order { amount_usd, .. } = &e.payload {
-                    self.totals.orders += 1;
-                    self.totals.gmv.0 += amount_usd.0;
-                }
+            if !fake && let Payload::Order { amount_usd, .. } = &e.payload {
+                self.totals.orders += 1;
+                self.totals.gmv.0 += amount_usd.0;
             }
             let c = self.cell(e, e.ts_ms);
             *c.events_raw.entry(kind.as_str()).or_default() += 1;
