@@ -25,6 +25,59 @@ pub struct Config {
     pub sink: SinkConfig,
     /// Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// Reference data: USD rates and the country → region map.
+    pub reference: ReferenceConfig,
+}
+
+/// `[reference]`: additions to and overrides of the documented defaults of shared/EVENTS.md.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReferenceConfig {
+    /// USD per one unit of a currency, as decimal text (≤ 8 decimals), e.g. `PLN = "0.25"`.
+    /// Overrides or extends the default table (see README).
+    pub usd_rates: BTreeMap<String, String>,
+    /// Region → countries (ISO 3166-1 alpha-2, space-separated), e.g. `EU = "PL CZ"`. A country
+    /// named here moves to that region; the rest of the default map stays.
+    pub regions: BTreeMap<String, String>,
+    /// Region of every valid country no mapping names (default `OTHER`).
+    pub other_region: Option<String>,
+}
+
+impl ReferenceConfig {
+    /// The validating decoder these settings describe.
+    pub fn decoder(&self) -> Result<livelake_schemas::Decoder> {
+        let mut rates = livelake_schemas::Rates::default();
+        for (cur, rate) in &self.usd_rates {
+            rates.set(cur, rate).map_err(|e| Error::Config(format!("reference.usd_rates: {e}")))?;
+        }
+        let mut regions = match &self.other_region {
+            Some(o) => {
+                if !livelake_schemas::is_valid_region(o) {
+                    return Err(Error::Config(format!("reference.other_region {o:?} is not a valid region")));
+                }
+                let mut m = livelake_schemas::RegionMap::empty(o);
+                for (region, countries) in livelake_schemas::DEFAULT_REGIONS {
+                    for c in countries.split_whitespace() {
+                        m.insert(c, region);
+                    }
+                }
+                m
+            }
+            None => livelake_schemas::RegionMap::default(),
+        };
+        for (region, countries) in &self.regions {
+            if !livelake_schemas::is_valid_region(region) {
+                return Err(Error::Config(format!("reference.regions: {region:?} is not a valid region")));
+            }
+            for c in countries.split_whitespace() {
+                if regions.region_of(c).is_none() {
+                    return Err(Error::Config(format!("reference.regions.{region}: {c:?} is not a country code")));
+                }
+                regions.insert(c, region);
+            }
+        }
+        Ok(livelake_schemas::Decoder::new(regions, rates))
+    }
 }
 
 /// `[lake]`
@@ -208,7 +261,7 @@ impl Config {
         if self.kafka.player_topic.is_empty() || self.kafka.commerce_topic.is_empty() {
             return Err(Error::Config("kafka.player_topic and kafka.commerce_topic must be set".into()));
         }
-        Ok(())
+        self.reference.decoder().map(|_| ())
     }
 
     /// The engine's event-time settings.
@@ -281,6 +334,25 @@ mod tests {
         assert_eq!(c.windows.allowed_lateness_secs, 10);
         assert_eq!(c.windows.session_timeout_secs, 60, "defaults stay");
         assert_eq!(c.engine().lateness_ms, 10_000);
+    }
+
+    #[test]
+    fn reference_data_extends_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ref.toml");
+        std::fs::write(&f, "[reference.usd_rates]\nPLN = \"0.25\"\nEUR = \"1.10\"\n[reference.regions]\nEU = \"ZA\"\nCEE = \"PL CZ\"\n").unwrap();
+        let d = Config::load(Some(&f), vec![]).unwrap().reference.decoder().unwrap();
+        let amount = livelake_schemas::Decimal4::parse("10").unwrap();
+        assert_eq!(d.rates().to_usd(amount, "PLN").unwrap().to_string(), "2.5");
+        assert_eq!(d.rates().to_usd(amount, "EUR").unwrap().to_string(), "11");
+        assert_eq!(d.rates().to_usd(amount, "THB").unwrap().to_string(), "0.285", "defaults stay");
+        assert_eq!(d.regions().region_of("za"), Some("EU"));
+        assert_eq!(d.regions().region_of("PL"), Some("CEE"));
+        assert_eq!(d.regions().region_of("DE"), Some("EU"));
+        std::fs::write(&f, "[reference.usd_rates]\nPLN = \"-1\"\n").unwrap();
+        assert!(Config::load(Some(&f), vec![]).unwrap_err().to_string().contains("PLN"));
+        std::fs::write(&f, "[reference.regions]\n\"../x\" = \"PL\"\n").unwrap();
+        assert!(Config::load(Some(&f), vec![]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
-use livelake_schemas::{Decoder, Table};
+use livelake_schemas::Table;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
@@ -210,7 +210,7 @@ pub async fn run(
 ) -> Result<RunSummary> {
     let now = clock.now_ms();
     let (lake, latest) = tokio::task::block_in_place(|| Lake::open(&cfg.lake.path, now))?;
-    let mut engine = Engine::new(cfg.engine(), Decoder::default(), metrics.clone());
+    let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(rec) = &latest {
         engine.restore(&rec.checkpoint, now);
     }
