@@ -36,9 +36,20 @@ type Expected = Arc<Mutex<HashMap<(String, i32), (i64, u32)>>>;
 /// committed offset says (a partition with nothing new would otherwise never be replayed).
 struct SourceCtx {
     expected: Expected,
+    /// Last global error logged: a broker outage repeats the same one many times a second.
+    last_global_error: Mutex<String>,
 }
 
-impl ClientContext for SourceCtx {}
+impl ClientContext for SourceCtx {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        let text = format!("{error}: {reason}");
+        let mut last = self.last_global_error.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != text {
+            warn!(error = %text, "kafka client error (retrying)");
+            *last = text;
+        }
+    }
+}
 
 impl ConsumerContext for SourceCtx {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -92,8 +103,9 @@ impl KafkaSource {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "3000");
         let expected: Expected = Arc::new(Mutex::new(HashMap::new()));
-        let consumer: BaseConsumer<SourceCtx> =
-            cc.create_with_context(SourceCtx { expected: expected.clone() }).map_err(kerr("creating consumer"))?;
+        let consumer: BaseConsumer<SourceCtx> = cc
+            .create_with_context(SourceCtx { expected: expected.clone(), last_global_error: Mutex::new(String::new()) })
+            .map_err(kerr("creating consumer"))?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         let mut tpl = TopicPartitionList::new();
         for (part, offset) in resume {
@@ -136,6 +148,7 @@ impl KafkaSource {
             };
             if self.last_error.take().is_some() {
                 info!("kafka consumer recovered");
+                self.consumer.context().last_global_error.lock().unwrap_or_else(|e| e.into_inner()).clear();
             }
             let key = (m.topic().to_string(), m.partition());
             let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
