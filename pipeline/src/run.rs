@@ -224,12 +224,8 @@ pub async fn run(
         Source::File(FileSource::open(&path, from)?)
     } else {
         let k = &cfg.kafka;
-        let mut kc = crate::kafka::KafkaConfig::new(k.brokers.clone());
-        for (key, v) in &k.properties {
-            kc = kc.with_property(key, v);
-        }
         let sc = KafkaSourceConfig {
-            kafka: kc,
+            kafka: k.client(),
             group_id: k.group_id.clone(),
             topics: vec![k.player_topic.clone(), k.commerce_topic.clone()],
         };
@@ -237,11 +233,9 @@ pub async fn run(
     };
     let dlq = match (&source, cfg.kafka.deadletter_topic.is_empty()) {
         (Source::Kafka(_), false) => {
-            let mut cc = crate::kafka::KafkaConfig::new(cfg.kafka.brokers.clone());
-            for (key, v) in &cfg.kafka.properties {
-                cc = cc.with_property(key, v);
-            }
-            let producer: FutureProducer = cc
+            let producer: FutureProducer = cfg
+                .kafka
+                .client()
                 .client_config()
                 .set("enable.idempotence", "true")
                 .set("message.timeout.ms", "120000")
