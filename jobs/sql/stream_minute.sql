@@ -9,8 +9,9 @@
 -- Columns that need per-session state across windows (exits, exits_after_stall) and the cleaned
 -- columns that need suspect-session detection (sessions_active, sessions_started) are NULL here
 -- until the session-state operator provides them; every other column is exact. Percentiles are
--- exact (percentile_cont, interpolated): a window holds few enough values, and exact results do
--- not depend on arrival order, which keeps restarts reproducible.
+-- exact (percentile_cont, linear interpolation, ~1e-7 relative rounding): a window holds few
+-- enough values, and exact results do not depend on arrival order, which keeps restarts
+-- reproducible.
 WITH p AS (
     SELECT
         stream_id, region, window_start, window_end,

@@ -363,4 +363,6 @@ impl Engine {
 }
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
