@@ -149,11 +149,7 @@ impl Default for KafkaSection {
 impl KafkaSection {
     /// Brokers and pass-through properties as a client configuration.
     pub fn client(&self) -> crate::kafka::KafkaConfig {
-        let mut kc = crate::kafka::KafkaConfig::new(self.brokers.clone());
-        for (k, v) in &self.properties {
-            kc = kc.with_property(k, v);
-        }
-        kc
+        crate::kafka::KafkaConfig::new(self.brokers.clone()).with_properties(self.properties.clone())
     }
 }
 

@@ -50,6 +50,16 @@ enum Source {
     Kafka(Option<KafkaSource>),
 }
 
+impl Source {
+    /// The Kafka consumer, for offset commits and lag (None for a file).
+    fn kafka(&self) -> Option<&KafkaSource> {
+        match self {
+            Source::Kafka(k) => k.as_ref(),
+            Source::File(_) => None,
+        }
+    }
+}
+
 struct DeadLetterTopic {
     producer: FutureProducer,
     topic: String,
@@ -214,7 +224,7 @@ pub async fn run(
     if let Some(rec) = &latest {
         engine.restore(&rec.checkpoint, now);
     }
-    let resume = engine.resume_offsets();
+    let resume = engine.next_offsets();
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {
         let path = PathBuf::from(path);
         let part = FileSource::part_id(&path)?;
@@ -286,7 +296,7 @@ pub async fn run(
             r.handle(&msgs);
             last_real_message_at = clock.now_ms();
         }
-        if let Source::Kafka(Some(k)) = &source {
+        if let Some(k) = source.kafka() {
             let until_idle_ms = (cfg.source.until_idle_secs * 1000) as i64;
             if now - last_lag_at >= 2_000 {
                 last_lag_at = now;
@@ -318,7 +328,7 @@ pub async fn run(
         if closed > 0 {
             debug!(rows = closed, "windows closed");
         }
-        let kafka = if let Source::Kafka(Some(k)) = &source { Some(k) } else { None };
+        let kafka = source.kafka();
         if ended {
             let before = clock.now_ms();
             r.commit(kafka).await?;
@@ -336,7 +346,7 @@ pub async fn run(
         info!("shutting down: flushing and committing");
         let now = clock.now_ms();
         r.engine.finalize(now).await?;
-        let kafka = if let Source::Kafka(Some(k)) = &source { Some(k) } else { None };
+        let kafka = source.kafka();
         r.commit(kafka).await?;
     }
     r.summary.dead_letters = metrics.dead_letters();

@@ -87,6 +87,11 @@ impl KafkaRun {
     }
 }
 
+/// Run a command to completion off the async runtime's threads.
+async fn output(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
 fn ok(out: Output, what: &str) -> Output {
     assert!(out.status.success(), "{what} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     out
@@ -156,12 +161,7 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert!(status.success(), "SIGTERM ends the run cleanly: {status}");
-    let out = tokio::task::spawn_blocking({
-        let mut c = k.command(&lake, &group, &[]);
-        move || c.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = output(k.command(&lake, &group, &[])).await;
     ok(out, "run --source kafka");
     assert_lake_matches_truth(&lake, &sim.truth);
 
@@ -189,12 +189,7 @@ async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
     // Small commits, so the run has many commit phases to die in.
     let env = [("LIVELAKE__SINK__ROLL_MB", "1"), ("LIVELAKE__SOURCE__BATCH_MAX", "2000")];
     let reference = dir.path().join("reference");
-    let out = tokio::task::spawn_blocking({
-        let mut c = k.command(&reference, &unique("crash-ref"), &env);
-        move || c.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = output(k.command(&reference, &unique("crash-ref"), &env)).await;
     ok(out, "uninterrupted run");
     let want = snapshot(&reference);
     assert_lake_matches_truth(&reference, &sim.truth);
@@ -223,12 +218,7 @@ async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
         .await
         .unwrap();
         assert_eq!(status.signal(), Some(9), "{name}: the run was SIGKILLed ({status})");
-        let out = tokio::task::spawn_blocking({
-            let mut c = k.command(&lake, &group, &[("LIVELAKE__SINK__ROLL_MB", "1")]);
-            move || c.output().unwrap()
-        })
-        .await
-        .unwrap();
+        let out = output(k.command(&lake, &group, &[("LIVELAKE__SINK__ROLL_MB", "1")])).await;
         ok(out, &format!("recovery after {name}"));
         assert_all_files_complete(&lake);
         let got = snapshot(&lake);
@@ -283,12 +273,7 @@ async fn hostile_input_is_dead_lettered_with_reasons_and_stays_inside_the_lake()
     }
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let out = tokio::task::spawn_blocking({
-        let mut c = k.command(&lake, &unique("hostile"), &[]);
-        move || c.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let out = output(k.command(&lake, &unique("hostile"), &[])).await;
     ok(out, "run on hostile input");
     let mut want: Vec<String> = msgs.iter().filter_map(|(_, r)| r.map(String::from)).collect();
     want.sort();

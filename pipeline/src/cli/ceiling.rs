@@ -20,10 +20,7 @@ pub struct Args {
 
 /// Run `livelake consume-rate`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let mut kc = KafkaConfig::new(a.brokers.clone());
-    for (k, v) in &a.kafka_properties {
-        kc = kc.with_property(k, v);
-    }
+    let kc = KafkaConfig::new(a.brokers.clone()).with_properties(a.kafka_properties.clone());
     let r = drain_rate(&kc, &a.topics).with_context(|| format!("draining {:?}", a.topics))?;
     println!(
         "consume-rate: {} messages, {:.1} MiB in {:.2} s = {:.0} msg/s",

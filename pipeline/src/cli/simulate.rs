@@ -125,10 +125,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     match (&a.kafka, &a.out) {
         (Some(brokers), None) => {
-            let mut kc = KafkaConfig::new(brokers.clone());
-            for (k, v) in &a.kafka_properties {
-                kc = kc.with_property(k, v);
-            }
+            let kc = KafkaConfig::new(brokers.clone()).with_properties(a.kafka_properties.clone());
             let topics = Topics { player: a.player_topic.clone(), commerce: a.commerce_topic.clone() };
             let report = produce_simulation(&kc, &topics, &sim).context("producing to Kafka")?;
             if report.delivered != report.sent {

@@ -341,12 +341,8 @@ impl Engine {
         }
     }
 
-    /// Where each known partition must be read from next (replay point or next offset).
-    pub fn resume_offsets(&self) -> Vec<(PartId, i64)> {
-        self.parts.iter().map(|(id, p)| (id.clone(), p.next_offset)).collect()
-    }
-
-    /// Next offset to process per partition (what a Kafka commit reports).
+    /// Next offset to process per partition: what a Kafka commit reports, and right after
+    /// [`Engine::restore`] the replay point each partition must be read from.
     pub fn next_offsets(&self) -> Vec<(PartId, i64)> {
         self.parts.iter().map(|(id, p)| (id.clone(), p.next_offset)).collect()
     }

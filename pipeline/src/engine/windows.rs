@@ -86,21 +86,16 @@ impl StreamWindows {
     /// Take the events of every window that ends at or before `until` (player, commerce
     /// batches with `window_start`/`window_end` columns) and mark them emitted.
     pub fn take_final(&mut self, until: i64, width_ms: i64) -> Result<Option<FinalEvents>, ArrowError> {
-        let Some(&first) = self.open.keys().next() else {
-            self.emitted_until = self.emitted_until.max(until);
-            return Ok(None);
-        };
-        if first + width_ms > until {
-            self.emitted_until = self.emitted_until.max(until);
+        self.emitted_until = self.emitted_until.max(until);
+        if self.open.keys().next().is_none_or(|first| first + width_ms > until) {
             return Ok(None);
         }
         self.seal_player();
         self.seal_commerce();
-        let cut = until; // events with ts < cut belong to final windows
-        let p = split(&mut self.player_batches, cut, width_ms, Table::PlayerEvents)?;
-        let c = split(&mut self.commerce_batches, cut, width_ms, Table::CommerceEvents)?;
-        self.open = self.open.split_off(&cut); // keep windows starting at or after the cut
-        self.emitted_until = self.emitted_until.max(until);
+        // Events with ts < until belong to final windows; windows starting at or after it stay.
+        let p = split(&mut self.player_batches, until, width_ms, Table::PlayerEvents)?;
+        let c = split(&mut self.commerce_batches, until, width_ms, Table::CommerceEvents)?;
+        self.open = self.open.split_off(&until);
         Ok(Some((p, c)))
     }
 }

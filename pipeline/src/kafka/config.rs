@@ -20,9 +20,14 @@ impl KafkaConfig {
         KafkaConfig { brokers: brokers.into(), properties: BTreeMap::new() }
     }
 
-    /// Add a librdkafka property (`key=value` from the command line or config).
-    pub fn with_property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.properties.insert(key.into(), value.into());
+    /// Add librdkafka properties (from `--kafka-property` flags or the `[kafka]` config).
+    pub fn with_properties<K: Into<String>, V: Into<String>>(
+        mut self,
+        props: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        for (k, v) in props {
+            self.properties.insert(k.into(), v.into());
+        }
         self
     }
 
