@@ -1,69 +1,100 @@
 -- stream_minute: one row per stream × region × window (shared/METRICS.md, "stream_minute").
 --
--- Inputs, registered by the window operator for the windows that just became final:
---   player   — player_events rows (LAKE.md columns) + region, window_start, window_end
---   commerce — commerce_events rows (LAKE.md columns) + region, window_start, window_end
--- Only events of final windows that arrived before the window was final are here (late events
--- are stored raw and folded in by the nightly rollup).
+-- Inputs, registered by the window job for the windows being computed:
+--   player    — player_events rows (LAKE.md columns) + region, window_start, window_end
+--   commerce  — commerce_events rows (LAKE.md columns) + region, window_start, window_end
+--   exits     — one row per session whose end falls in these windows: stream_id, region (of the
+--               event that ends it), session_id, window_start, window_end, after_stall (it had a
+--               stall_start or stall_end in the 60 s up to its end)
+--   suspects  — stream_id, session_id of the suspect sessions (suspects.sql)
+-- In the streaming job these are the events that arrived before their window was final; late
+-- events are stored raw and folded in by the rollup, which runs this same SQL over the raw tables.
 --
--- Columns that need per-session state across windows (exits, exits_after_stall) and the cleaned
--- columns that need suspect-session detection (sessions_active, sessions_started) are NULL here
--- until the session-state operator provides them; every other column is exact. Percentiles are
--- exact (percentile_cont, linear interpolation, ~1e-7 relative rounding): a window holds few
--- enough values, and exact results do not depend on arrival order, which keeps restarts
--- reproducible.
-WITH p AS (
+-- Suspect sessions count in the `_raw` columns only. Percentiles are exact (percentile_cont,
+-- linear interpolation, ~1e-7 relative rounding): a window holds few enough values, and exact
+-- results do not depend on arrival order, which keeps restarts reproducible.
+WITH pe AS (
+    SELECT player.*, suspects.session_id IS NOT NULL AS suspect
+    FROM player
+    LEFT JOIN suspects ON player.stream_id = suspects.stream_id AND player.session_id = suspects.session_id
+),
+ce AS (
+    SELECT commerce.*, suspects.session_id IS NOT NULL AS suspect
+    FROM commerce
+    LEFT JOIN suspects ON commerce.stream_id = suspects.stream_id AND commerce.session_id = suspects.session_id
+),
+p AS (
     SELECT
         stream_id, region, window_start, window_end,
-        count(DISTINCT session_id)                                          AS sessions_active_raw,
-        count(*) FILTER (WHERE type = 'session_start')                      AS sessions_started_raw,
-        coalesce(sum(play_ms), 0) / 1000.0                                  AS play_seconds,
-        coalesce(sum(stall_ms), 0) / 1000.0                                 AS stall_seconds,
-        count(*) FILTER (WHERE type = 'stall_end')                          AS stall_count,
-        count(DISTINCT CASE WHEN type = 'stall_end' THEN session_id END)    AS sessions_stalled,
+        count(DISTINCT session_id)                                                  AS sessions_active_raw,
+        count(DISTINCT CASE WHEN NOT suspect THEN session_id END)                   AS sessions_active,
+        count(*) FILTER (WHERE type = 'session_start')                              AS sessions_started_raw,
+        count(*) FILTER (WHERE type = 'session_start' AND NOT suspect)              AS sessions_started,
+        coalesce(sum(play_ms) FILTER (WHERE NOT suspect), 0) / 1000.0               AS play_seconds,
+        coalesce(sum(stall_ms) FILTER (WHERE NOT suspect), 0) / 1000.0              AS stall_seconds,
+        count(*) FILTER (WHERE type = 'stall_end' AND NOT suspect)                  AS stall_count,
+        count(DISTINCT CASE WHEN type = 'stall_end' AND NOT suspect THEN session_id END) AS sessions_stalled,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(startup_ms AS DOUBLE))
-            FILTER (WHERE type = 'first_frame')                             AS startup_ms_p50,
+            FILTER (WHERE type = 'first_frame' AND NOT suspect)                     AS startup_ms_p50,
         percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(startup_ms AS DOUBLE))
-            FILTER (WHERE type = 'first_frame')                             AS startup_ms_p95,
+            FILTER (WHERE type = 'first_frame' AND NOT suspect)                     AS startup_ms_p95,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(latency_ms AS DOUBLE))
-            FILTER (WHERE type = 'heartbeat')                               AS latency_ms_p50,
+            FILTER (WHERE type = 'heartbeat' AND NOT suspect)                       AS latency_ms_p50,
         percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(latency_ms AS DOUBLE))
-            FILTER (WHERE type = 'heartbeat')                               AS latency_ms_p95,
+            FILTER (WHERE type = 'heartbeat' AND NOT suspect)                       AS latency_ms_p95,
         percentile_cont(0.99) WITHIN GROUP (ORDER BY CAST(latency_ms AS DOUBLE))
-            FILTER (WHERE type = 'heartbeat')                               AS latency_ms_p99,
-        avg(CAST(bitrate_kbps AS DOUBLE)) FILTER (WHERE type = 'heartbeat') AS bitrate_kbps_avg,
-        count(*) FILTER (WHERE type = 'error' AND fatal)                    AS fatal_errors
-    FROM player
+            FILTER (WHERE type = 'heartbeat' AND NOT suspect)                       AS latency_ms_p99,
+        avg(CAST(bitrate_kbps AS DOUBLE)) FILTER (WHERE type = 'heartbeat' AND NOT suspect) AS bitrate_kbps_avg,
+        count(*) FILTER (WHERE type = 'error' AND fatal AND NOT suspect)            AS fatal_errors
+    FROM pe
     GROUP BY stream_id, region, window_start, window_end
 ),
 c AS (
     SELECT
         stream_id, region, window_start, window_end,
-        count(*) FILTER (WHERE type = 'comment')                            AS comments,
-        coalesce(sum(like_count) FILTER (WHERE type = 'like'), 0)           AS likes,
-        count(*) FILTER (WHERE type = 'gift')                               AS gifts,
-        coalesce(sum(amount_usd) FILTER (WHERE type = 'gift'), 0)           AS gift_value_usd,
-        count(*) FILTER (WHERE type = 'share')                              AS shares,
-        count(*) FILTER (WHERE type = 'follow')                             AS follows,
-        count(*) FILTER (WHERE type = 'product_click')                      AS product_clicks,
-        count(*) FILTER (WHERE type = 'add_to_cart')                        AS add_to_carts,
-        count(*) FILTER (WHERE type = 'order')                              AS orders,
-        coalesce(sum(quantity) FILTER (WHERE type = 'order'), 0)            AS units,
-        coalesce(sum(amount_usd) FILTER (WHERE type = 'order'), 0)          AS gmv_usd,
-        count(DISTINCT CASE WHEN type = 'order' THEN viewer_id END)         AS buyers
-    FROM commerce
+        count(*) FILTER (WHERE type = 'comment')                                    AS comments,
+        coalesce(sum(like_count) FILTER (WHERE type = 'like'), 0)                   AS likes,
+        count(*) FILTER (WHERE type = 'gift')                                       AS gifts,
+        coalesce(sum(amount_usd) FILTER (WHERE type = 'gift'), 0)                   AS gift_value_usd,
+        count(*) FILTER (WHERE type = 'share')                                      AS shares,
+        count(*) FILTER (WHERE type = 'follow')                                     AS follows,
+        count(*) FILTER (WHERE type = 'product_click')                              AS product_clicks,
+        count(*) FILTER (WHERE type = 'add_to_cart')                                AS add_to_carts,
+        count(*) FILTER (WHERE type = 'order')                                      AS orders,
+        coalesce(sum(quantity) FILTER (WHERE type = 'order'), 0)                    AS units,
+        coalesce(sum(amount_usd) FILTER (WHERE type = 'order'), 0)                  AS gmv_usd,
+        count(DISTINCT CASE WHEN type = 'order' THEN viewer_id END)                 AS buyers
+    FROM ce
+    WHERE NOT suspect
     GROUP BY stream_id, region, window_start, window_end
+),
+x AS (
+    SELECT
+        exits.stream_id, exits.region, exits.window_start, exits.window_end,
+        count(*)                                                                    AS exits,
+        count(*) FILTER (WHERE exits.after_stall)                                   AS exits_after_stall
+    FROM exits
+    LEFT JOIN suspects ON exits.stream_id = suspects.stream_id AND exits.session_id = suspects.session_id
+    WHERE suspects.session_id IS NULL
+    GROUP BY exits.stream_id, exits.region, exits.window_start, exits.window_end
+),
+-- Every (stream, region, window) with an event: suspects' events too, so a window of bots only
+-- still has its row (with its `_raw` columns).
+keys AS (
+    SELECT stream_id, region, window_start, window_end FROM pe
+    UNION
+    SELECT stream_id, region, window_start, window_end FROM ce
 )
 SELECT
-    coalesce(p.stream_id, c.stream_id)                 AS stream_id,
-    coalesce(p.window_start, c.window_start)           AS window_start,
-    coalesce(p.window_end, c.window_end)               AS window_end,
-    CAST(NULL AS BIGINT)                               AS sessions_active,
+    k.stream_id,
+    k.window_start,
+    k.window_end,
+    coalesce(p.sessions_active, 0)                     AS sessions_active,
     coalesce(p.sessions_active_raw, 0)                 AS sessions_active_raw,
-    CAST(NULL AS BIGINT)                               AS sessions_started,
+    coalesce(p.sessions_started, 0)                    AS sessions_started,
     coalesce(p.sessions_started_raw, 0)                AS sessions_started_raw,
-    CAST(NULL AS BIGINT)                               AS exits,
-    CAST(NULL AS BIGINT)                               AS exits_after_stall,
+    coalesce(x.exits, 0)                               AS exits,
+    coalesce(x.exits_after_stall, 0)                   AS exits_after_stall,
     coalesce(p.play_seconds, 0.0)                      AS play_seconds,
     coalesce(p.stall_seconds, 0.0)                     AS stall_seconds,
     coalesce(p.stall_count, 0)                         AS stall_count,
@@ -88,8 +119,9 @@ SELECT
     coalesce(c.units, 0)                               AS units,
     coalesce(c.gmv_usd, 0)                             AS gmv_usd,
     coalesce(c.buyers, 0)                              AS buyers,
-    coalesce(p.region, c.region)                       AS region
-FROM p
-FULL OUTER JOIN c
-    ON p.stream_id = c.stream_id AND p.region = c.region AND p.window_start = c.window_start
-ORDER BY stream_id, window_start, region
+    k.region
+FROM keys k
+LEFT JOIN p ON p.stream_id = k.stream_id AND p.region = k.region AND p.window_start = k.window_start
+LEFT JOIN c ON c.stream_id = k.stream_id AND c.region = k.region AND c.window_start = k.window_start
+LEFT JOIN x ON x.stream_id = k.stream_id AND x.region = k.region AND x.window_start = k.window_start
+ORDER BY k.stream_id, k.window_start, k.region

@@ -9,7 +9,10 @@ mod window;
 
 pub use conform::conform;
 pub use lake::register_lake;
-pub use window::{STREAM_MINUTE_SQL, stream_minute, window_input_schema};
+pub use window::{
+    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput,
+    window_input_schema, window_metrics,
+};
 
 /// Errors of the jobs.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
-//! The per-window job: events of final windows → `stream_minute` rows, by the SQL in
-//! `jobs/sql/stream_minute.sql`.
+//! The per-window job: events of final windows, plus the session facts the streaming engine
+//! keeps (exits, start probes, earlier windows' start counts, known suspects) → suspect sessions
+//! by `jobs/sql/suspects.sql`, then `stream_minute` rows by `jobs/sql/stream_minute.sql`.
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -13,10 +14,12 @@ use crate::{JobError, Result, conform};
 
 /// The SQL of `stream_minute`.
 pub const STREAM_MINUTE_SQL: &str = include_str!("../sql/stream_minute.sql");
+/// The SQL that finds suspect sessions (join spikes, METRICS.md).
+pub const SUSPECTS_SQL: &str = include_str!("../sql/suspects.sql");
 
 const JOB: &str = "stream_minute";
 
-/// Schema of the window job's inputs: the raw table's batch schema (with `region`) plus
+/// Schema of the window job's event inputs: the raw table's batch schema (with `region`) plus
 /// `window_start` and `window_end`.
 pub fn window_input_schema(table: Table) -> SchemaRef {
     let base = batch_schema(table);
@@ -34,16 +37,218 @@ fn output_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Compute `stream_minute` rows (with a trailing `region` column) from the events of final
-/// windows. Inputs must have [`window_input_schema`].
-pub async fn stream_minute(player: Vec<RecordBatch>, commerce: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+/// A session's end (explicit `session_end`, or its last player event once the session timeout
+/// passed without another): the `exits` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitRow {
+    /// Stream.
+    pub stream_id: String,
+    /// Region of the event that ends the session.
+    pub region: String,
+    /// Session.
+    pub session_id: String,
+    /// Event time of the end (ms).
+    pub end_ts: i64,
+    /// A `stall_start` or `stall_end` in the 60 s up to the end.
+    pub after_stall: bool,
+}
+
+/// What a session did in the 60 s after its `session_start`: the `probes` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRow {
+    /// Stream.
+    pub stream_id: String,
+    /// Region of the `session_start`.
+    pub region: String,
+    /// Session.
+    pub session_id: String,
+    /// Event time of the `session_start` (ms).
+    pub start_ts: i64,
+    /// Σ play_ms + Σ stall_ms of its player events with ts in [start, start + 60 s].
+    pub watch_ms: i64,
+    /// A commerce/interaction event with ts in [start, start + 60 s].
+    pub interacted: bool,
+}
+
+/// `sessions_started_raw` of an earlier window: the `history` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// Stream.
+    pub stream_id: String,
+    /// Region.
+    pub region: String,
+    /// Window start (ms).
+    pub window_start: i64,
+    /// `session_start` events in it.
+    pub sessions_started_raw: i64,
+}
+
+/// A suspect session: (stream_id, session_id).
+pub type Suspect = (String, String);
+
+/// Everything the window job reads.
+#[derive(Debug, Default)]
+pub struct WindowInputs {
+    /// Window width (ms), to place exits, probes and history rows in their windows.
+    pub width_ms: i64,
+    /// Player events of the windows ([`window_input_schema`]).
+    pub player: Vec<RecordBatch>,
+    /// Commerce events of the windows ([`window_input_schema`]).
+    pub commerce: Vec<RecordBatch>,
+    /// Sessions ending in the windows.
+    pub exits: Vec<ExitRow>,
+    /// Sessions starting in the windows.
+    pub probes: Vec<ProbeRow>,
+    /// Start counts of earlier windows.
+    pub history: Vec<HistoryRow>,
+    /// Suspects found before (their later events are excluded too).
+    pub suspects: Vec<Suspect>,
+}
+
+/// What the window job produced.
+#[derive(Debug)]
+pub struct WindowOutput {
+    /// `stream_minute` rows (with a trailing `region` column).
+    pub minute: Vec<RecordBatch>,
+    /// Suspects found among this run's probes.
+    pub new_suspects: Vec<Suspect>,
+}
+
+fn strings<'a>(v: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(v))
+}
+
+fn times(v: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from_iter_values(v).with_timezone("UTC"))
+}
+
+fn field(name: &str, t: DataType) -> Field {
+    Field::new(name, t, false)
+}
+
+fn start_of(ts: i64, width: i64) -> i64 {
+    ts.div_euclid(width) * width
+}
+
+fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| JobError::Schema { job: JOB, detail: e.to_string() })
+}
+
+fn exits_batch(rows: &[ExitRow], w: i64) -> Result<RecordBatch> {
+    let fields = vec![
+        field("stream_id", DataType::Utf8),
+        field("region", DataType::Utf8),
+        field("session_id", DataType::Utf8),
+        field("window_start", ts_type()),
+        field("window_end", ts_type()),
+        field("after_stall", DataType::Boolean),
+    ];
+    batch(
+        fields,
+        vec![
+            strings(rows.iter().map(|r| r.stream_id.as_str())),
+            strings(rows.iter().map(|r| r.region.as_str())),
+            strings(rows.iter().map(|r| r.session_id.as_str())),
+            times(rows.iter().map(|r| start_of(r.end_ts, w))),
+            times(rows.iter().map(|r| start_of(r.end_ts, w) + w)),
+            Arc::new(rows.iter().map(|r| Some(r.after_stall)).collect::<BooleanArray>()),
+        ],
+    )
+}
+
+fn probes_batch(rows: &[ProbeRow], w: i64) -> Result<RecordBatch> {
+    let fields = vec![
+        field("stream_id", DataType::Utf8),
+        field("region", DataType::Utf8),
+        field("session_id", DataType::Utf8),
+        field("window_start", ts_type()),
+        field("window_end", ts_type()),
+        field("watch_ms", DataType::Int64),
+        field("interacted", DataType::Boolean),
+    ];
+    batch(
+        fields,
+        vec![
+            strings(rows.iter().map(|r| r.stream_id.as_str())),
+            strings(rows.iter().map(|r| r.region.as_str())),
+            strings(rows.iter().map(|r| r.session_id.as_str())),
+            times(rows.iter().map(|r| start_of(r.start_ts, w))),
+            times(rows.iter().map(|r| start_of(r.start_ts, w) + w)),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.watch_ms))),
+            Arc::new(rows.iter().map(|r| Some(r.interacted)).collect::<BooleanArray>()),
+        ],
+    )
+}
+
+fn history_batch(rows: &[HistoryRow], w: i64) -> Result<RecordBatch> {
+    let fields = vec![
+        field("stream_id", DataType::Utf8),
+        field("region", DataType::Utf8),
+        field("window_start", ts_type()),
+        field("window_end", ts_type()),
+        field("sessions_started_raw", DataType::Int64),
+    ];
+    batch(
+        fields,
+        vec![
+            strings(rows.iter().map(|r| r.stream_id.as_str())),
+            strings(rows.iter().map(|r| r.region.as_str())),
+            times(rows.iter().map(|r| r.window_start)),
+            times(rows.iter().map(|r| r.window_start + w)),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.sessions_started_raw))),
+        ],
+    )
+}
+
+fn suspects_batch(rows: &[Suspect]) -> Result<RecordBatch> {
+    batch(
+        vec![field("stream_id", DataType::Utf8), field("session_id", DataType::Utf8)],
+        vec![strings(rows.iter().map(|r| r.0.as_str())), strings(rows.iter().map(|r| r.1.as_str()))],
+    )
+}
+
+fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
     let df_err = |source| JobError::DataFusion { job: JOB, source };
+    let t = MemTable::try_new(schema, vec![batches]).map_err(df_err)?;
+    ctx.register_table(name, Arc::new(t)).map_err(df_err)?;
+    Ok(())
+}
+
+/// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
+/// every suspect (earlier and new) excluded from the cleaned columns.
+pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
+    let df_err = |source| JobError::DataFusion { job: JOB, source };
+    let w = inputs.width_ms;
     let ctx = SessionContext::new();
-    let p = MemTable::try_new(window_input_schema(Table::PlayerEvents), vec![player]).map_err(df_err)?;
-    let c = MemTable::try_new(window_input_schema(Table::CommerceEvents), vec![commerce]).map_err(df_err)?;
-    ctx.register_table("player", Arc::new(p)).map_err(df_err)?;
-    ctx.register_table("commerce", Arc::new(c)).map_err(df_err)?;
+    register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
+    register(&ctx, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce)?;
+    let history = history_batch(&inputs.history, w)?;
+    register(&ctx, "history", history.schema(), vec![history])?;
+    let probes = probes_batch(&inputs.probes, w)?;
+    register(&ctx, "probes", probes.schema(), vec![probes])?;
+    let exits = exits_batch(&inputs.exits, w)?;
+    register(&ctx, "exits", exits.schema(), vec![exits])?;
+
+    let found = ctx.sql(SUSPECTS_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)?;
+    let mut new_suspects = Vec::new();
+    for b in &found {
+        let col = |i: usize| {
+            b.column(i).as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| JobError::Schema {
+                job: "suspects",
+                detail: format!("column {i} is {}, not utf8", b.column(i).data_type()),
+            })
+        };
+        let (s, id) = (col(0)?, col(1)?);
+        new_suspects.extend((0..b.num_rows()).map(|i| (s.value(i).to_string(), id.value(i).to_string())));
+    }
+    let mut all = inputs.suspects;
+    all.extend(new_suspects.iter().cloned());
+    let suspects = suspects_batch(&all)?;
+    register(&ctx, "suspects", suspects.schema(), vec![suspects])?;
+
     let out = ctx.sql(STREAM_MINUTE_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)?;
     let target = output_schema();
-    out.iter().filter(|b| b.num_rows() > 0).map(|b| conform(JOB, b, &target)).collect()
+    let minute = out.iter().filter(|b| b.num_rows() > 0).map(|b| conform(JOB, b, &target)).collect::<Result<_>>()?;
+    Ok(WindowOutput { minute, new_suspects })
 }

@@ -222,7 +222,10 @@ pub async fn run(
     let (lake, latest) = tokio::task::block_in_place(|| Lake::open(&cfg.lake.path, now))?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(rec) = &latest {
-        engine.restore(&rec.checkpoint, now);
+        engine.restore(&rec.checkpoint, now).map_err(|e| Error::CommitLog {
+            path: lake.root().join(rec.state.as_deref().unwrap_or("_livelake/log")),
+            detail: e.to_string(),
+        })?;
     }
     let resume = engine.next_offsets();
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {

@@ -36,4 +36,8 @@ pub struct Checkpoint {
     pub partitions: Vec<PartCheckpoint>,
     /// Streams.
     pub streams: Vec<StreamCheckpoint>,
+    /// Session state of every stream (`state::encode`): stored in its own file beside the commit
+    /// record, not in the record's JSON.
+    #[serde(skip)]
+    pub sessions: Vec<u8>,
 }

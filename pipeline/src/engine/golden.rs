@@ -1,7 +1,9 @@
 //! Golden tests of the window SQL: each folder of `jobs/golden/` holds hand-written events
 //! (`events.ndjson`) and the `stream_minute` rows worked out by hand (`stream_minute.csv`, with
-//! the reasoning in its README). The events run through the engine; the columns the CSV names
-//! must match (floats to 1e-9 relative, percentiles to 1e-6, decimals exactly, `NULL` for NULL).
+//! the reasoning in its README). The events run through the engine twice — windows closed all at
+//! once at the end, and closed one by one as the watermark passes them — and both times the
+//! columns the CSV names must match (floats to 1e-9 relative, percentiles to 1e-6, decimals
+//! exactly, `NULL` for NULL).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +17,7 @@ use super::*;
 
 const WALL: i64 = 1_795_780_800_000;
 
-async fn run_case(dir: &Path) -> Vec<RecordBatch> {
+async fn run_case(dir: &Path, incremental: bool) -> Vec<RecordBatch> {
     let mut e = Engine::new(EngineConfig::default(), Decoder::default(), Arc::new(Metrics::default()));
     e.set_ready();
     let part = PartId { topic: Arc::from("golden"), partition: 0 };
@@ -24,6 +26,9 @@ async fn run_case(dir: &Path) -> Vec<RecordBatch> {
         let out =
             e.process(Msg { part: &part, offset: i as i64 + 1, payload: line.as_bytes(), timestamp_ms: None }, WALL);
         assert!(!matches!(out, Outcome::Rejected(_)), "{}: line {} rejected: {out:?}", dir.display(), i + 1);
+        if incremental {
+            e.finalize(WALL).await.unwrap();
+        }
     }
     e.exhaust(&part);
     e.finalize(WALL).await.unwrap();
@@ -65,33 +70,38 @@ async fn golden_cases_match_their_hand_worked_rows() {
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
         let want: Vec<BTreeMap<&str, &str>> =
             lines.map(|l| header.iter().copied().zip(l.split(',')).collect()).collect();
-        let batches = run_case(&dir).await;
-        let mut got: Vec<BTreeMap<&str, String>> = Vec::new();
-        for b in &batches {
-            for i in 0..b.num_rows() {
-                got.push(header.iter().map(|c| (*c, cell(b, c, i))).collect());
+        for incremental in [false, true] {
+            let how = if incremental { "closed one by one" } else { "closed at the end" };
+            let batches = run_case(&dir, incremental).await;
+            let mut got: Vec<BTreeMap<&str, String>> = Vec::new();
+            for b in &batches {
+                for i in 0..b.num_rows() {
+                    got.push(header.iter().map(|c| (*c, cell(b, c, i))).collect());
+                }
             }
-        }
-        got.sort_by(|a, b| {
-            (&a["stream_id"], &a["region"], &a["window_start"]).cmp(&(
-                &b["stream_id"],
-                &b["region"],
-                &b["window_start"],
-            ))
-        });
-        assert_eq!(got.len(), want.len(), "{}: rows", dir.display());
-        for (g, w) in got.iter().zip(&want) {
-            for col in &header {
-                assert!(
-                    same(col, w[col], &g[col]),
-                    "{} {} {col}: want {} got {}",
-                    dir.display(),
-                    w["window_start"],
-                    w[col],
-                    g[col]
-                );
+            got.sort_by(|a, b| {
+                (&a["stream_id"], &a["region"], &a["window_start"]).cmp(&(
+                    &b["stream_id"],
+                    &b["region"],
+                    &b["window_start"],
+                ))
+            });
+            assert_eq!(got.len(), want.len(), "{} ({how}): rows", dir.display());
+            for (g, w) in got.iter().zip(&want) {
+                for col in &header {
+                    assert!(
+                        same(col, w[col], &g[col]),
+                        "{} ({how}) {} {} {} {col}: want {} got {}",
+                        dir.display(),
+                        w["stream_id"],
+                        w["region"],
+                        w["window_start"],
+                        w[col],
+                        g[col]
+                    );
+                }
             }
         }
     }
-    assert!(cases >= 1, "golden cases found under {}", root.display());
+    assert!(cases >= 3, "golden cases found under {}", root.display());
 }

@@ -15,17 +15,24 @@
 
 mod checkpoint;
 mod partition;
+mod sessions;
+mod state;
 mod windows;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use arrow::array::AsArray;
 use arrow::array::RecordBatch;
+use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use livelake_jobs::WindowInputs;
 use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Family, PlayerRows, Rejection, SourcePos};
 
 pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
 pub use partition::{PartId, PartState, event_key};
+use sessions::{Observation, Regions};
+pub use state::StateError;
 use windows::{StreamWindows, window_start};
 
 use crate::ops::Metrics;
@@ -136,6 +143,7 @@ pub struct Engine {
     /// Offsets below which a partition's messages are replayed (state only) after a restart.
     live_from: HashMap<PartId, i64>,
     streams: BTreeMap<String, StreamWindows>,
+    regions: Regions,
     pending: Pending,
     metrics: Arc<Metrics>,
     /// The source has told us its partitions: finality may proceed.
@@ -151,6 +159,7 @@ impl Engine {
             parts: BTreeMap::new(),
             live_from: HashMap::new(),
             streams: BTreeMap::new(),
+            regions: Regions::default(),
             pending: Pending::new(),
             metrics,
             ready: false,
@@ -221,6 +230,12 @@ impl Engine {
             window_end.saturating_add(self.cfg.session_timeout_ms) <= own_watermark || window_end <= sw.emitted_until;
         if !late {
             sw.add(&event, ws, m.part, pos, now);
+            if !replay {
+                // A replay rebuilds windows only: the session state came with the checkpoint.
+                let region = self.regions.id(&event.region);
+                let o = Observation { event: &event, region, watermark: own_watermark };
+                sw.sessions.observe(o, self.cfg.session_timeout_ms);
+            }
         }
         if replay {
             return Outcome::Replayed;
@@ -262,24 +277,50 @@ impl Engine {
         } else {
             window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms)
         };
-        let mut player = Vec::new();
-        let mut commerce = Vec::new();
-        for sw in self.streams.values_mut() {
+        let mut inputs = WindowInputs { width_ms: cfg.width_ms, ..Default::default() };
+        for (id, sw) in self.streams.iter_mut() {
             if until <= sw.emitted_until {
                 continue;
             }
-            if let Some((p, c)) = sw.take_final(until, cfg.width_ms)? {
-                player.extend(p);
-                commerce.extend(c);
-            }
+            let events = sw.take_final(until, cfg.width_ms)?;
+            let closed = sw.sessions.close(id, until, cfg.session_timeout_ms, &self.regions);
+            let Some((p, c)) = events else {
+                debug_assert!(closed.exits.is_empty(), "an exit always comes with its window's events");
+                continue;
+            };
+            inputs.player.extend(p);
+            inputs.commerce.extend(c);
+            inputs.exits.extend(closed.exits);
+            inputs.probes.extend(closed.probes);
+            inputs.history.extend(sw.sessions.history_rows(id, &self.regions));
+            inputs.suspects.extend(sw.sessions.suspects().map(|s| (id.clone(), s.to_string())));
         }
-        if player.is_empty() && commerce.is_empty() {
+        if inputs.player.is_empty() && inputs.commerce.is_empty() {
             return Ok(0);
         }
-        let rows = livelake_jobs::stream_minute(player, commerce).await?;
-        let n: usize = rows.iter().map(|b| b.num_rows()).sum();
+        let out = livelake_jobs::window_metrics(inputs).await?;
+        for (stream, session) in &out.new_suspects {
+            if let Some(sw) = self.streams.get_mut(stream) {
+                sw.sessions.add_suspect(session);
+            }
+        }
+        // Each final window's start count feeds the spike rule of the windows after it.
+        for b in &out.minute {
+            let col = |name: &str| b.column_by_name(name).expect("stream_minute column");
+            let streams = col("stream_id").as_string::<i32>();
+            let regions = col("region").as_string::<i32>();
+            let starts = col("window_start").as_primitive::<TimestampMillisecondType>();
+            let started = col("sessions_started_raw").as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                if let Some(sw) = self.streams.get_mut(streams.value(i)) {
+                    let region = self.regions.id(regions.value(i));
+                    sw.sessions.record_window(region, starts.value(i), started.value(i), until, cfg.width_ms);
+                }
+            }
+        }
+        let n: usize = out.minute.iter().map(|b| b.num_rows()).sum();
         self.metrics.windows_closed.fetch_add(n as u64, Ordering::Relaxed);
-        self.pending.minute.extend(rows);
+        self.pending.minute.extend(out.minute);
         self.pending.since_wall.get_or_insert(now);
         self.pending.minute_since.get_or_insert(now);
         Ok(n)
@@ -326,12 +367,14 @@ impl Engine {
             .iter()
             .map(|(s, sw)| StreamCheckpoint { stream_id: s.clone(), emitted_until: sw.emitted_until })
             .collect();
-        Checkpoint { partitions, streams }
+        let sessions = state::encode(self.streams.iter().map(|(id, sw)| (id.as_str(), &sw.sessions)), &self.regions);
+        Checkpoint { partitions, streams, sessions }
     }
 
     /// Start from a checkpoint: partitions resume at their replay point; messages below their
-    /// `next_offset` rebuild state without being written again.
-    pub fn restore(&mut self, cp: &Checkpoint, now: i64) {
+    /// `next_offset` rebuild dedup memory and open windows without being written again; the
+    /// session state is the checkpoint's.
+    pub fn restore(&mut self, cp: &Checkpoint, now: i64) -> Result<(), StateError> {
         for p in &cp.partitions {
             self.parts.insert(p.part.clone(), PartState::new(p.replay_from, p.replay_max_ts, now));
             self.live_from.insert(p.part.clone(), p.next_offset);
@@ -339,6 +382,10 @@ impl Engine {
         for s in &cp.streams {
             self.streams.insert(s.stream_id.clone(), StreamWindows::new(s.emitted_until));
         }
+        for (id, sessions) in state::decode(&cp.sessions, &mut self.regions)? {
+            self.streams.entry(id).or_insert_with(|| StreamWindows::new(i64::MIN)).sessions = sessions;
+        }
+        Ok(())
     }
 
     /// Next offset to process per partition: what a Kafka commit reports, and right after
@@ -355,6 +402,11 @@ impl Engine {
     /// Number of streams with state.
     pub fn streams(&self) -> usize {
         self.streams.len()
+    }
+
+    /// Sessions with state, and the heap bytes that state holds (state-size reporting).
+    pub fn session_state(&self) -> (usize, usize) {
+        self.streams.values().fold((0, 0), |(n, b), sw| (n + sw.sessions.len(), b + sw.sessions.heap_bytes()))
     }
 }
 

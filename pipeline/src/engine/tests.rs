@@ -143,7 +143,7 @@ async fn run_show(msgs: &[(PartId, i64, Vec<u8>)], every: usize, crash_at: Optio
     loop {
         if let Some(cp) = restart_from.take() {
             e = engine();
-            e.restore(&cp, W);
+            e.restore(&cp, W).unwrap();
             start = 0; // feed everything again: the engine skips and replays as needed
         }
         let mut crashed = false;

@@ -11,6 +11,7 @@ use arrow::error::ArrowError;
 use livelake_schemas::{CommerceRows, Event, Family, PlayerRows, SourcePos, Table};
 
 use super::partition::PartId;
+use super::sessions::StreamSessions;
 
 /// Events of windows that just became final: (player batches, commerce batches).
 pub type FinalEvents = (Vec<RecordBatch>, Vec<RecordBatch>);
@@ -25,6 +26,8 @@ pub struct StreamWindows {
     commerce: CommerceRows,
     player_batches: Vec<RecordBatch>,
     commerce_batches: Vec<RecordBatch>,
+    /// Per-session state of the stream.
+    pub sessions: StreamSessions,
 }
 
 impl StreamWindows {
@@ -37,6 +40,7 @@ impl StreamWindows {
             commerce: CommerceRows::with_capacity(256),
             player_batches: Vec::new(),
             commerce_batches: Vec::new(),
+            sessions: StreamSessions::default(),
         }
     }
 

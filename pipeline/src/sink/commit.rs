@@ -6,6 +6,10 @@
 //! (3) staged files are renamed into their table directories; (4) the staging directory is
 //! removed. On open, the latest record is completed (renames redone where the final file is
 //! missing), and staging directories of commits that never got a record are discarded.
+//!
+//! The engine's session state is too large for the JSON record: it goes to
+//! `_livelake/state/<seq>.bin` (written and fsynced before the record that names it); only the
+//! latest commit's state file is kept.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,8 +47,11 @@ pub struct CommitRecord {
     pub created_at_ms: i64,
     /// Files published by this commit.
     pub files: Vec<FileEntry>,
-    /// Engine state after this commit.
+    /// Engine state after this commit (its session state is in `state`).
     pub checkpoint: Checkpoint,
+    /// The session-state file of this commit, relative to the lake root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// Records kept in the log besides the latest (older ones are pruned).
@@ -95,6 +102,39 @@ impl Lake {
         self.log_dir().join(format!("{seq:020}.json"))
     }
 
+    fn state_rel(seq: u64) -> String {
+        format!("_livelake/state/{seq:020}.bin")
+    }
+
+    /// Write (and fsync) a commit's session state; returns its path relative to the root.
+    fn write_state(&self, seq: u64, bytes: &[u8]) -> Result<Option<String>> {
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let rel = Self::state_rel(seq);
+        let path = self.root.join(&rel);
+        let dir = path.parent().expect("state files live in a directory");
+        fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let tmp = path.with_extension("bin.tmp");
+        write_synced(&tmp, bytes)?;
+        fs::rename(&tmp, &path).map_err(io("renaming", &tmp))?;
+        fsync_dir(dir)?;
+        Ok(Some(rel))
+    }
+
+    /// Remove state files of commits before `seq` (recovery only reads the latest).
+    fn prune_state(&self, seq: u64) {
+        let dir = self.root.join("_livelake/state");
+        let Ok(entries) = fs::read_dir(&dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let old = name.split('.').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s < seq);
+            if old || name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     fn recover(&mut self) -> Result<Option<CommitRecord>> {
         let log = self.log_dir();
         let mut seqs = Vec::new();
@@ -113,9 +153,13 @@ impl Lake {
             Some(&seq) => {
                 let path = self.record_path(seq);
                 let text = fs::read(&path).map_err(io("reading", &path))?;
-                let rec: CommitRecord = serde_json::from_slice(&text)
+                let mut rec: CommitRecord = serde_json::from_slice(&text)
                     .map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
                 self.complete(&rec)?;
+                if let Some(state) = &rec.state {
+                    let p = self.root.join(state);
+                    rec.checkpoint.sessions = fs::read(&p).map_err(io("reading session state", &p))?;
+                }
                 Some(rec)
             }
             None => None,
@@ -192,17 +236,13 @@ impl Lake {
         }
         fsync_dir(&staging)?;
         failpoint::hit("after_stage");
+        let state = self.write_state(seq, &checkpoint.sessions)?;
         // Phase 2: the commit point.
-        let rec = CommitRecord { version: 1, seq, created_at_ms: now_ms, files, checkpoint };
+        let rec = CommitRecord { version: 1, seq, created_at_ms: now_ms, files, checkpoint, state };
         let path = self.record_path(seq);
         let tmp = path.with_extension("json.tmp");
         let body = serde_json::to_vec(&rec).expect("commit record serialises");
-        {
-            use std::io::Write;
-            let mut f = fs::File::create(&tmp).map_err(io("creating", &tmp))?;
-            f.write_all(&body).map_err(io("writing", &tmp))?;
-            f.sync_all().map_err(io("syncing", &tmp))?;
-        }
+        write_synced(&tmp, &body)?;
         fs::rename(&tmp, &path).map_err(io("renaming", &tmp))?;
         fsync_dir(&self.log_dir())?;
         failpoint::hit("after_log");
@@ -217,6 +257,7 @@ impl Lake {
         // Phase 4: done.
         fs::remove_dir_all(&staging).map_err(io("removing", &staging))?;
         self.prune_log(seq);
+        self.prune_state(seq);
         self.next_seq = seq + 1;
         debug!(seq, files = rec.files.len(), "committed");
         Ok(rec)
@@ -227,6 +268,13 @@ impl Lake {
             let _ = fs::remove_file(self.record_path(seq - KEEP_RECORDS));
         }
     }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = fs::File::create(path).map_err(io("creating", path))?;
+    f.write_all(bytes).map_err(io("writing", path))?;
+    f.sync_all().map_err(io("syncing", path))
 }
 
 fn file_name(rel: &str) -> &str {

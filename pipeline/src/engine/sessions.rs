@@ -1,0 +1,499 @@
+//! Per-session state of the streaming job (shared/METRICS.md, "Sessions, exits, windows" and
+//! "Cleaning"): when each session ends, whether it stalled just before, and what it did in the
+//! 60 s after its `session_start`; per region, the start counts of recent windows (join-spike
+//! detection); and the suspects found so far. The rules themselves (spikes, suspects, the metric
+//! columns) are SQL in `jobs/sql/`; this module only keeps the facts they read.
+//!
+//! Only on-time events (their window not final) update this state, and every decision is made
+//! either from the event's own partition (its watermark before the event) or when a window
+//! becomes final, so a replay of the same per-partition order decides the same way:
+//! - A session (a "view") ends at its `session_end`, or at its last player event `L` when its
+//!   next player event is later than `L + timeout`, or the partition's watermark reached
+//!   `L + timeout` before it came, or the window holding `L` becomes final. A later
+//!   player event within the timeout of the end belongs to the ended view; one after it starts a
+//!   new view of the same `session_id` (counted again when it ends).
+//! - The 60 s after a start count only events that were ahead of their partition's watermark when
+//!   they arrived ("fresh"): when the start's window is final, every partition's watermark has
+//!   passed start + 60 s, so no fresh event of that range can still come and the probe is complete.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use livelake_jobs::{ExitRow, HistoryRow, ProbeRow};
+use livelake_schemas::{Event, EventKind, Family, Payload};
+
+use super::state::{Reader, StateError, Writer};
+
+const NONE: i64 = i64::MIN;
+/// "Within 60 s of its start" and "in the 60 s up to its end" (METRICS.md).
+const PROBE_MS: i64 = 60_000;
+/// Windows of start counts kept per region for the median of the 10 before a window.
+const HISTORY_WINDOWS: i64 = 10;
+
+const ENDED: u8 = 1;
+const PROBED: u8 = 2;
+const INTERACTED: u8 = 4;
+
+/// Regions interned to small numbers (a handful per deployment).
+#[derive(Debug, Default)]
+pub struct Regions {
+    names: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u16>,
+}
+
+impl Regions {
+    /// The number of `name`, interning it.
+    pub fn id(&mut self, name: &str) -> u16 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = u16::try_from(self.names.len()).unwrap_or(u16::MAX);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// The name of region `id`.
+    pub fn name(&self, id: u16) -> &str {
+        self.names.get(id as usize).map_or("UNKNOWN", |n| n)
+    }
+}
+
+/// A fresh event's contribution to a start probe, kept until the session's start is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Contribution {
+    ts: i64,
+    watch_ms: u32,
+    interaction: bool,
+}
+
+/// One session's state (~48 bytes plus its id in the map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    /// `session_start` time of the current view, or NONE.
+    start_ts: i64,
+    /// Latest player event time of the current view, or NONE before any.
+    last_ts: i64,
+    /// End of the view when ENDED.
+    end_ts: i64,
+    /// Latest `stall_start`/`stall_end` time of the current view, or NONE.
+    last_stall_ts: i64,
+    /// Watch time (ms) in the 60 s after the start, from fresh events.
+    watch_ms: u32,
+    /// Region of the latest player event (an exit counts there).
+    region: u16,
+    /// Region of the `session_start`.
+    start_region: u16,
+    flags: u8,
+    /// Fresh contributions that arrived before the start was known.
+    early: Option<Box<Vec<Contribution>>>,
+}
+
+impl Session {
+    fn new() -> Self {
+        Session {
+            start_ts: NONE,
+            last_ts: NONE,
+            end_ts: NONE,
+            last_stall_ts: NONE,
+            watch_ms: 0,
+            region: 0,
+            start_region: 0,
+            flags: 0,
+            early: None,
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn open(&self) -> bool {
+        self.last_ts != NONE && !self.has(ENDED)
+    }
+
+    fn stalled_before(&self, end: i64) -> bool {
+        // A stall timestamped after an explicit session_end counts as one at the end.
+        self.last_stall_ts != NONE && self.last_stall_ts >= end - PROBE_MS
+    }
+
+    /// Add a fresh contribution to the start probe (or keep it until the start is known).
+    fn contribute(&mut self, c: Contribution) {
+        if self.start_ts != NONE && !self.has(PROBED) {
+            if c.ts >= self.start_ts && c.ts <= self.start_ts + PROBE_MS {
+                self.watch_ms = self.watch_ms.saturating_add(c.watch_ms);
+                if c.interaction {
+                    self.flags |= INTERACTED;
+                }
+            }
+        } else if self.start_ts == NONE || self.has(ENDED) {
+            // No start yet, or the view is over and a new one may start: keep it.
+            self.early.get_or_insert_with(Default::default).push(c);
+        }
+    }
+
+    fn set_start(&mut self, ts: i64, region: u16) {
+        self.start_ts = ts;
+        self.start_region = region;
+        if let Some(early) = self.early.take() {
+            for c in *early {
+                self.contribute(c);
+            }
+        }
+    }
+}
+
+/// An exit decided but not yet in a final window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingExit {
+    session_id: Box<str>,
+    end_ts: i64,
+    region: u16,
+    after_stall: bool,
+}
+
+/// Start counts of recent windows in one region of a stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct RegionHistory {
+    /// First window with an event of the stream in this region.
+    first_window: i64,
+    /// (window_start, sessions_started_raw) of the last windows, oldest first.
+    recent: VecDeque<(i64, i64)>,
+}
+
+/// What one event tells the session state.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'e> {
+    /// The event.
+    pub event: &'e Event<'e>,
+    /// Its region, interned.
+    pub region: u16,
+    /// Its partition's watermark before it arrived.
+    pub watermark: i64,
+}
+
+/// The session state of one stream.
+#[derive(Debug, Default)]
+pub struct StreamSessions {
+    sessions: HashMap<Box<str>, Session>,
+    exits: Vec<PendingExit>,
+    suspects: HashSet<Box<str>>,
+    history: BTreeMap<u16, RegionHistory>,
+}
+
+/// The session facts of the windows that just became final.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// Sessions ending in them.
+    pub exits: Vec<ExitRow>,
+    /// Sessions starting in them.
+    pub probes: Vec<ProbeRow>,
+}
+
+impl StreamSessions {
+    /// Update the state with an on-time event (see the module docs).
+    pub fn observe(&mut self, o: Observation<'_>, timeout_ms: i64) {
+        let e = o.event;
+        let ts = e.ts_ms;
+        let fresh = ts > o.watermark;
+        let s = match self.sessions.get_mut(&*e.session_id) {
+            Some(s) => s,
+            None => self.sessions.entry(e.session_id.as_ref().into()).or_insert_with(Session::new),
+        };
+        let kind = e.kind();
+        if kind.family() == Family::Player {
+            let deadline = s.last_ts.saturating_add(timeout_ms);
+            if s.open() && (ts > deadline || deadline <= o.watermark) {
+                // No player event followed within the timeout: this one comes after it, or the
+                // partition's watermark passed it first.
+                let after_stall = s.stalled_before(s.last_ts);
+                s.flags |= ENDED;
+                s.end_ts = s.last_ts;
+                self.exits.push(PendingExit {
+                    session_id: e.session_id.as_ref().into(),
+                    end_ts: s.end_ts,
+                    region: s.region,
+                    after_stall,
+                });
+            }
+            if s.has(ENDED) && ts > s.end_ts.saturating_add(timeout_ms) {
+                // A new view of the same session id: only early contributions carry over.
+                let early = s.early.take();
+                *s = Session::new();
+                s.early = early;
+            }
+            let stall = matches!(kind, EventKind::StallStart | EventKind::StallEnd);
+            if s.has(ENDED) {
+                // Part of the ended view: a stall just before the end still marks its exit.
+                if stall && ts <= s.end_ts && ts >= s.end_ts - PROBE_MS {
+                    let end = s.end_ts;
+                    if let Some(x) = self.exits.iter_mut().find(|x| *x.session_id == *e.session_id && x.end_ts == end) {
+                        x.after_stall = true;
+                    }
+                }
+            } else {
+                if kind == EventKind::SessionStart && s.start_ts == NONE {
+                    s.set_start(ts, o.region);
+                }
+                if ts >= s.last_ts {
+                    s.last_ts = ts;
+                    s.region = o.region;
+                }
+                if stall {
+                    s.last_stall_ts = s.last_stall_ts.max(ts);
+                }
+                if kind == EventKind::SessionEnd {
+                    s.flags |= ENDED;
+                    s.end_ts = ts;
+                    s.region = o.region;
+                    self.exits.push(PendingExit {
+                        session_id: e.session_id.as_ref().into(),
+                        end_ts: ts,
+                        region: o.region,
+                        after_stall: s.stalled_before(ts),
+                    });
+                }
+            }
+        }
+        if fresh {
+            let watch_ms = match &e.payload {
+                Payload::Heartbeat { play_ms, .. } => *play_ms,
+                Payload::StallEnd { stall_ms } => *stall_ms,
+                _ => 0,
+            };
+            let interaction = kind.family() == Family::Commerce;
+            if watch_ms > 0 || interaction {
+                let watch_ms = u32::try_from(watch_ms).unwrap_or(u32::MAX);
+                s.contribute(Contribution { ts, watch_ms, interaction });
+            }
+        }
+    }
+
+    /// Windows before `until` became final: end the sessions whose last event is in them (the
+    /// timeout has passed), and hand over the exits and start probes of those windows. Forgets
+    /// what can no longer matter.
+    pub fn close(&mut self, stream_id: &str, until: i64, timeout_ms: i64, regions: &Regions) -> Closed {
+        let mut out = Closed::default();
+        self.sessions.retain(|id, s| {
+            if s.start_ts != NONE && s.start_ts < until && !s.has(PROBED) {
+                out.probes.push(ProbeRow {
+                    stream_id: stream_id.to_string(),
+                    region: regions.name(s.start_region).to_string(),
+                    session_id: id.to_string(),
+                    start_ts: s.start_ts,
+                    watch_ms: s.watch_ms as i64,
+                    interacted: s.has(INTERACTED),
+                });
+                s.flags |= PROBED;
+            }
+            if s.open() && s.last_ts < until {
+                s.flags |= ENDED;
+                s.end_ts = s.last_ts;
+                self.exits.push(PendingExit {
+                    session_id: id.clone(),
+                    end_ts: s.end_ts,
+                    region: s.region,
+                    after_stall: s.stalled_before(s.end_ts),
+                });
+            }
+            // An early contribution before `until` cannot belong to a start still to come (that
+            // start would be in a final window, hence late).
+            if let Some(early) = &mut s.early {
+                early.retain(|c| c.ts >= until);
+                if early.is_empty() {
+                    s.early = None;
+                }
+            }
+            // Keep what a later on-time event could still need.
+            let view_done = s.last_ts == NONE || (s.has(ENDED) && s.end_ts.saturating_add(timeout_ms) < until);
+            let probe_done = s.start_ts == NONE || s.has(PROBED);
+            !(view_done && probe_done && s.early.is_none() && !s.open())
+        });
+        self.exits.retain(|x| {
+            if x.end_ts >= until {
+                return true;
+            }
+            out.exits.push(ExitRow {
+                stream_id: stream_id.to_string(),
+                region: regions.name(x.region).to_string(),
+                session_id: x.session_id.to_string(),
+                end_ts: x.end_ts,
+                after_stall: x.after_stall,
+            });
+            false
+        });
+        out
+    }
+
+    /// Start counts of earlier windows for the spike rule: the last 10 windows before `from`
+    /// per region, and the region's first window.
+    pub fn history_rows(&self, stream_id: &str, regions: &Regions) -> Vec<HistoryRow> {
+        let mut rows = Vec::new();
+        for (region, h) in &self.history {
+            let row = |window_start, n| HistoryRow {
+                stream_id: stream_id.to_string(),
+                region: regions.name(*region).to_string(),
+                window_start,
+                sessions_started_raw: n,
+            };
+            if h.recent.front().is_none_or(|(ws, _)| *ws > h.first_window) {
+                rows.push(row(h.first_window, 0));
+            }
+            rows.extend(h.recent.iter().map(|(ws, n)| row(*ws, *n)));
+        }
+        rows
+    }
+
+    /// Record a final window's `sessions_started_raw` (from its `stream_minute` row); keep the
+    /// last 10 windows before `until`.
+    pub fn record_window(&mut self, region: u16, window_start: i64, started: i64, until: i64, width_ms: i64) {
+        let h = self
+            .history
+            .entry(region)
+            .or_insert_with(|| RegionHistory { first_window: window_start, ..Default::default() });
+        h.first_window = h.first_window.min(window_start);
+        let pos = h.recent.iter().position(|(ws, _)| *ws > window_start).unwrap_or(h.recent.len());
+        h.recent.insert(pos, (window_start, started));
+        let keep_from = until - HISTORY_WINDOWS * width_ms;
+        while h.recent.front().is_some_and(|(ws, _)| *ws < keep_from) {
+            h.recent.pop_front();
+        }
+    }
+
+    /// Mark a session suspect (its later events are excluded too).
+    pub fn add_suspect(&mut self, session_id: &str) {
+        self.suspects.insert(session_id.into());
+    }
+
+    /// The suspects found so far.
+    pub fn suspects(&self) -> impl Iterator<Item = &str> {
+        self.suspects.iter().map(|s| &**s)
+    }
+
+    /// Sessions with state.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// True when no session has state.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.exits.is_empty()
+    }
+
+    /// Heap bytes held (an estimate from capacities: map slots, ids, early contributions).
+    pub fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(Box<str>, Session)>() + 1;
+        let ids: usize = self.sessions.keys().map(|k| alloc_size(k.len())).sum();
+        let early: usize = self
+            .sessions
+            .values()
+            .filter_map(|s| s.early.as_ref())
+            .map(|e| 24 + alloc_size(e.capacity() * std::mem::size_of::<Contribution>()))
+            .sum();
+        let exits: usize = self.exits.iter().map(|x| alloc_size(x.session_id.len())).sum::<usize>()
+            + self.exits.capacity() * std::mem::size_of::<PendingExit>();
+        let suspects: usize = self.suspects.iter().map(|s| alloc_size(s.len()) + 17).sum();
+        self.sessions.capacity() * slot + ids + early + exits + suspects
+    }
+
+    /// Serialise into `w` (see [`super::state`]).
+    pub fn encode(&self, w: &mut Writer, regions: &Regions) {
+        w.u64(self.sessions.len() as u64);
+        let mut ids: Vec<&Box<str>> = self.sessions.keys().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let s = &self.sessions[id];
+            w.str(id);
+            for v in [s.start_ts, s.last_ts, s.end_ts, s.last_stall_ts] {
+                w.i64(v);
+            }
+            w.u64(s.watch_ms as u64);
+            w.str(regions.name(s.region));
+            w.str(regions.name(s.start_region));
+            w.u8(s.flags);
+            let early = s.early.as_deref().map_or(&[][..], |e| &e[..]);
+            w.u64(early.len() as u64);
+            for c in early {
+                w.i64(c.ts);
+                w.u64(c.watch_ms as u64);
+                w.u8(c.interaction as u8);
+            }
+        }
+        w.u64(self.exits.len() as u64);
+        for x in &self.exits {
+            w.str(&x.session_id);
+            w.i64(x.end_ts);
+            w.str(regions.name(x.region));
+            w.u8(x.after_stall as u8);
+        }
+        let mut suspects: Vec<&Box<str>> = self.suspects.iter().collect();
+        suspects.sort_unstable();
+        w.u64(suspects.len() as u64);
+        for s in suspects {
+            w.str(s);
+        }
+        w.u64(self.history.len() as u64);
+        for (region, h) in &self.history {
+            w.str(regions.name(*region));
+            w.i64(h.first_window);
+            w.u64(h.recent.len() as u64);
+            for (ws, n) in &h.recent {
+                w.i64(*ws);
+                w.i64(*n);
+            }
+        }
+    }
+
+    /// Read what [`StreamSessions::encode`] wrote.
+    pub fn decode(r: &mut Reader<'_>, regions: &mut Regions) -> Result<Self, StateError> {
+        let mut out = StreamSessions::default();
+        let n = r.len()?;
+        out.sessions.reserve(n);
+        for _ in 0..n {
+            let id: Box<str> = r.str()?.into();
+            let mut s = Session::new();
+            s.start_ts = r.i64()?;
+            s.last_ts = r.i64()?;
+            s.end_ts = r.i64()?;
+            s.last_stall_ts = r.i64()?;
+            s.watch_ms = u32::try_from(r.u64()?).map_err(|_| StateError::Corrupt("watch_ms"))?;
+            s.region = regions.id(r.str()?);
+            s.start_region = regions.id(r.str()?);
+            s.flags = r.u8()?;
+            let k = r.len()?;
+            if k > 0 {
+                let mut early = Vec::with_capacity(k);
+                for _ in 0..k {
+                    let ts = r.i64()?;
+                    let watch_ms = u32::try_from(r.u64()?).map_err(|_| StateError::Corrupt("watch_ms"))?;
+                    early.push(Contribution { ts, watch_ms, interaction: r.u8()? != 0 });
+                }
+                s.early = Some(Box::new(early));
+            }
+            out.sessions.insert(id, s);
+        }
+        for _ in 0..r.len()? {
+            let session_id = r.str()?.into();
+            let end_ts = r.i64()?;
+            let region = regions.id(r.str()?);
+            out.exits.push(PendingExit { session_id, end_ts, region, after_stall: r.u8()? != 0 });
+        }
+        for _ in 0..r.len()? {
+            out.suspects.insert(r.str()?.into());
+        }
+        for _ in 0..r.len()? {
+            let region = regions.id(r.str()?);
+            let first_window = r.i64()?;
+            let mut recent = VecDeque::new();
+            for _ in 0..r.len()? {
+                recent.push_back((r.i64()?, r.i64()?));
+            }
+            out.history.insert(region, RegionHistory { first_window, recent });
+        }
+        Ok(out)
+    }
+}
+
+/// Bytes malloc hands out for a request of `n` (16-byte granules, at least 16).
+fn alloc_size(n: usize) -> usize {
+    if n == 0 { 0 } else { n.div_ceil(16).max(1) * 16 }
+}
