@@ -42,6 +42,17 @@ fn raw_counts(lake: &Path, table: &str) -> BTreeMap<(String, i64, String), u64> 
     out
 }
 
+/// Assert that `x` is a `q`-quantile of `sorted` within 1% rank error (METRICS.md): it lies
+/// between the values at ranks (q − 0.01)·(n − 1) and (q + 0.01)·(n − 1).
+pub fn assert_within_rank_error(x: f64, q: f64, sorted: &[i64], what: &str) {
+    let n = sorted.len();
+    let last = (n - 1) as f64;
+    let lo = sorted[((q - 0.01).max(0.0) * last).floor() as usize] as f64;
+    let hi = sorted[((q + 0.01).min(1.0) * last).ceil() as usize] as f64;
+    let slack = 1e-6 * x.abs().max(1.0); // percentile_cont's float rounding
+    assert!(x >= lo - slack && x <= hi + slack, "{what}: {x} is not within 1% rank of q={q} ({lo}..{hi}, n={n})");
+}
+
 /// Assert the lake holds exactly what the simulator generated.
 pub fn assert_lake_matches_truth(lake: &Path, truth: &Truth) {
     let t = &truth.totals;
@@ -92,23 +103,25 @@ pub fn assert_lake_matches_truth(lake: &Path, truth: &Truth) {
                 seen += 1;
                 let key = (sid.value(i).to_string(), region.clone(), ws.value(i));
                 let m = by_key.get(&key).unwrap_or_else(|| panic!("stream_minute row without on-time events: {key:?}"));
-                let w = &m.window;
+                let raw = &m.window;
+                let w = &m.window_clean;
                 let at = format!("{key:?}");
                 assert_eq!(we.value(i) - ws.value(i), 60_000, "{at}");
                 let ev = |ty: &str| w.events.get(ty).copied().unwrap_or(0) as i64;
-                assert_eq!(
-                    i64_at(b, "sessions_active_raw", i),
-                    w.sessions_active_raw as i64,
-                    "{at} sessions_active_raw"
-                );
-                assert_eq!(
-                    i64_at(b, "sessions_started_raw", i),
-                    w.sessions_started_raw as i64,
-                    "{at} sessions_started_raw"
-                );
-                assert_eq!(i64_at(b, "stall_count", i), w.stall_count as i64, "{at} stall_count");
-                assert_eq!(i64_at(b, "sessions_stalled", i), w.sessions_stalled as i64, "{at} sessions_stalled");
-                assert_eq!(i64_at(b, "fatal_errors", i), w.fatal_errors as i64, "{at} fatal_errors");
+                for (col, want) in [
+                    ("sessions_active_raw", raw.sessions_active),
+                    ("sessions_started_raw", raw.sessions_started),
+                    ("sessions_active", w.sessions_active),
+                    ("sessions_started", w.sessions_started),
+                    ("exits", w.exits),
+                    ("exits_after_stall", w.exits_after_stall),
+                    ("stall_count", w.stall_count),
+                    ("sessions_stalled", w.sessions_stalled),
+                    ("fatal_errors", w.fatal_errors),
+                    ("buyers", w.buyers),
+                ] {
+                    assert_eq!(i64_at(b, col, i), want as i64, "{at} {col}");
+                }
                 for (col, ty) in [
                     ("comments", "comment"),
                     ("gifts", "gift"),
@@ -122,7 +135,6 @@ pub fn assert_lake_matches_truth(lake: &Path, truth: &Truth) {
                 }
                 assert_eq!(i64_at(b, "likes", i), w.likes, "{at} likes");
                 assert_eq!(i64_at(b, "units", i), w.units, "{at} units");
-                assert_eq!(i64_at(b, "buyers", i), w.buyers as i64, "{at} buyers");
                 assert_eq!(dec_at(b, "gmv_usd", i), Decimal4::parse(&w.gmv_usd).unwrap(), "{at} gmv_usd");
                 assert_eq!(
                     dec_at(b, "gift_value_usd", i),
@@ -133,9 +145,33 @@ pub fn assert_lake_matches_truth(lake: &Path, truth: &Truth) {
                 let stall = w.stall_ms as f64 / 1000.0;
                 assert!((f64_at(b, "play_seconds", i).unwrap() - play).abs() < 1e-6, "{at} play_seconds");
                 assert!((f64_at(b, "stall_seconds", i).unwrap() - stall).abs() < 1e-6, "{at} stall_seconds");
-                match f64_at(b, "stall_ratio", i) {
-                    Some(r) => assert!((r - stall / (play + stall)).abs() < 1e-9, "{at} stall_ratio"),
-                    None => assert_eq!(play + stall, 0.0, "{at}: stall_ratio NULL only on an empty denominator"),
+                let watch = play + stall;
+                let ratio = (watch > 0.0).then(|| stall / watch);
+                let per_minute = (watch > 0.0).then(|| w.stall_count as f64 / (watch / 60.0));
+                for (col, want) in [
+                    ("stall_ratio", ratio),
+                    ("stalls_per_minute", per_minute),
+                    ("bitrate_kbps_avg", w.bitrate_kbps_avg),
+                ] {
+                    match (f64_at(b, col, i), want) {
+                        (Some(g), Some(x)) => {
+                            assert!((g - x).abs() <= 1e-9 * x.abs().max(1.0), "{at} {col}: {g} vs {x}")
+                        }
+                        (g, x) => assert_eq!(g, x, "{at} {col}: NULL exactly when the denominator is empty"),
+                    }
+                }
+                for (col, q, values) in [
+                    ("startup_ms_p50", 0.5, &w.startup_ms),
+                    ("startup_ms_p95", 0.95, &w.startup_ms),
+                    ("latency_ms_p50", 0.5, &w.latency_ms),
+                    ("latency_ms_p95", 0.95, &w.latency_ms),
+                    ("latency_ms_p99", 0.99, &w.latency_ms),
+                ] {
+                    let got = f64_at(b, col, i);
+                    assert_eq!(got.is_some(), !values.is_empty(), "{at} {col}: NULL exactly when there are no values");
+                    if let Some(x) = got {
+                        assert_within_rank_error(x, q, values, &format!("{at} {col}"));
+                    }
                 }
             }
         }

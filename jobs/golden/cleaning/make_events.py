@@ -27,6 +27,8 @@ for i in range(50):  # bots: start, one heartbeat 3 s later with 2 s of play, no
     t = T0 + 10 * MIN + i * SEC
     ev("spike", "SEA", f"bot{i}", "session_start", t)
     ev("spike", "SEA", f"bot{i}", "heartbeat", t + 3 * SEC, play_ms=2000)
+# bot49 also ends (12:10:53), and its session_start arrives only after that (see below)
+ev("spike", "SEA", "bot49", "session_end", T0 + 10 * MIN + 53 * SEC)
 # bot0 lingers: 1 s more play at 12:10:50 (within its 60 s) and at 12:11:20 (after them)
 ev("spike", "SEA", "bot0", "heartbeat", T0 + 10 * MIN + 50 * SEC, play_ms=1000)
 ev("spike", "SEA", "bot0", "heartbeat", T0 + 11 * MIN + 20 * SEC, play_ms=1000)
@@ -63,6 +65,10 @@ for m in range(4):
 starts("gaps", "LATAM", 10, 50)
 
 lines.sort(key=lambda e: e["ts"])
+# Delivered out of order: bot49's session_start arrives after its session_end (4 s late, on time).
+late_start = next(e for e in lines if e["session_id"] == "bot49" and e["type"] == "session_start")
+lines.remove(late_start)
+lines.insert(next(i for i, e in enumerate(lines) if e["session_id"] == "bot49" and e["type"] == "session_end") + 1, late_start)
 with open("events.ndjson", "w") as f:
     for n, e in enumerate(lines, 1):
         f.write(json.dumps({"event_id": f"c-{n}", **e}) + "\n")

@@ -223,7 +223,11 @@ impl StreamSessions {
             }
             let stall = matches!(kind, EventKind::StallStart | EventKind::StallEnd);
             if s.has(ENDED) {
-                // Part of the ended view: a stall just before the end still marks its exit.
+                // Part of the ended view, arriving after its end: its start (for the probe), or a
+                // stall just before the end (for the exit).
+                if kind == EventKind::SessionStart && s.start_ts == NONE {
+                    s.set_start(ts, o.region);
+                }
                 if stall && ts <= s.end_ts && ts >= s.end_ts - PROBE_MS {
                     let end = s.end_ts;
                     if let Some(x) = self.exits.iter_mut().find(|x| *x.session_id == *e.session_id && x.end_ts == end) {

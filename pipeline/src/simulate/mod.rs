@@ -98,6 +98,9 @@ pub fn simulate(cfg: &SimConfig) -> Simulation {
                     lines: &mut Vec<Line>,
                     delivery: &mut Rng| {
             truth.record_session(session_no, &events, fake);
+            // A bot is recognisable when its session_start arrives on time (in its spike minute).
+            let mut recognised_bot = false;
+            let mut on_time_player = Vec::new();
             for e in &events {
                 let opts = EncodeOptions {
                     ts_rfc3339: delivery.chance(0.1),
@@ -111,7 +114,13 @@ pub fn simulate(cfg: &SimConfig) -> Simulation {
                 // kept out of the last minutes so the stream's own traffic outruns them.
                 let late = e.ts_ms < end_ms - 5 * 60_000 && delivery.chance(cfg.late_share);
                 let reordered = !late && delivery.chance(cfg.reorder_share);
-                truth.record_delay(e, late, reordered);
+                if fake && e.kind() == livelake_schemas::EventKind::SessionStart {
+                    recognised_bot = !late;
+                }
+                truth.record_delay(e, late, reordered, recognised_bot);
+                if !late && !recognised_bot && e.kind().family() == Family::Player {
+                    on_time_player.push(e);
+                }
                 let delay = delivery.exp(250.0) as i64
                     + if late { delivery.range(180_000, 420_000) } else { 0 }
                     + if reordered { delivery.range(2_000, 20_000) } else { 0 };
@@ -132,6 +141,7 @@ pub fn simulate(cfg: &SimConfig) -> Simulation {
                 }
                 lines.push(Line { arrival_ms: e.ts_ms + delay, family, stream, bytes, class: LineClass::Valid });
             }
+            truth.record_exits(&on_time_player);
         };
 
         // Real viewers.

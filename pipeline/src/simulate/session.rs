@@ -58,6 +58,12 @@ impl ShowCtx<'_> {
         }
     }
 
+    /// A viewer joining in the fake-viewer spike's minute and region: real viewers there stay at
+    /// least a minute, so the suspect rule (< 10 s watched in the first 60 s) only catches bots.
+    fn joins_in_spike(&self, region: &str, ts: i64) -> bool {
+        self.cfg.spike.as_ref().is_some_and(|s| s.region == region && self.minute_of(ts) == s.minute)
+    }
+
     fn active_pitch(&self, ts: i64) -> Option<&Pitch> {
         let m = self.minute_of(ts);
         self.cfg.pitches.iter().find(|p| m >= p.minute && m < p.minute + 4)
@@ -113,12 +119,13 @@ pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) ->
     let mut em = Emitter { v, seq: 0, events: Vec::with_capacity(128) };
     em.push(start, Payload::SessionStart);
 
+    let stays_until = if ctx.joins_in_spike(prof.region, start) { start + 60_000 } else { start };
     // Exits before video start, and start-up failures.
-    if rng.chance(0.03) {
+    if stays_until == start && rng.chance(0.03) {
         em.push(start + rng.range(1500, 8000), Payload::SessionEnd { reason: Some(s("user_left")) });
         return em.events;
     }
-    if rng.chance(0.008) {
+    if stays_until == start && rng.chance(0.008) {
         let at = start + rng.range(500, 3000);
         em.push(at, Payload::Error { code: s("MANIFEST_404"), fatal: true });
         em.push(at + 100, Payload::SessionEnd { reason: Some(s("error")) });
@@ -238,7 +245,7 @@ pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) ->
 
         // Leaving: far more likely in the half minute after a stall.
         let hazard = (1.0 / MEAN_TICKS) * if t - last_stall_end < 30_000 { 8.0 } else { 1.0 };
-        if rng.chance(hazard) {
+        if t >= stays_until && rng.chance(hazard) {
             if rng.chance(0.88) {
                 end_ts = t + rng.range(200, 3000);
                 em.push(end_ts, Payload::SessionEnd { reason: Some(s("user_left")) });
@@ -247,7 +254,7 @@ pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) ->
             }
             break;
         }
-        if rng.chance(0.0004) {
+        if t >= stays_until && rng.chance(0.0004) {
             let at = t + rng.range(100, 5000);
             em.push(at, Payload::Error { code: s("DECODER_CRASH"), fatal: true });
             end_ts = at + 50;

@@ -54,6 +54,9 @@ pub struct MinuteTruth {
     /// What `stream_minute` must show for this minute at raw level (fake viewers included):
     /// computed from the events that arrive before the window is final.
     pub window: WindowTruth,
+    /// The same without the bots the cleaning can recognise (those whose `session_start` arrives
+    /// on time, in the spike minute): what the cleaned columns must show, exits included.
+    pub window_clean: WindowTruth,
     #[serde(skip)]
     gmv: Decimal4,
     #[serde(skip)]
@@ -64,13 +67,28 @@ pub struct MinuteTruth {
     buyer_set: BTreeSet<String>,
 }
 
-/// Raw-level window aggregates of on-time events (late deliveries excluded).
+/// Window aggregates of on-time events (late deliveries excluded).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct WindowTruth {
+    /// Sessions whose end (METRICS.md: `session_end`, or the last player event before a gap
+    /// longer than the 60 s timeout) falls in the window, from on-time events (cleaned only).
+    pub exits: u64,
+    /// Of `exits`, those with a stall event in the 60 s up to the end.
+    pub exits_after_stall: u64,
+    /// Mean bitrate of heartbeats that carry one.
+    pub bitrate_kbps_avg: Option<f64>,
+    /// `startup_ms` of `first_frame` events (for percentile checks).
+    #[serde(skip)]
+    pub startup_ms: Vec<i64>,
+    /// `latency_ms` of heartbeats that carry one.
+    #[serde(skip)]
+    pub latency_ms: Vec<i64>,
+    #[serde(skip)]
+    bitrate: (i64, i64),
     /// Distinct sessions with a player event.
-    pub sessions_active_raw: u64,
+    pub sessions_active: u64,
     /// `session_start` events.
-    pub sessions_started_raw: u64,
+    pub sessions_started: u64,
     /// Σ play_ms.
     pub play_ms: i64,
     /// Σ stall_ms.
@@ -113,8 +131,15 @@ impl WindowTruth {
             self.active.insert(e.session_id.to_string());
         }
         match &e.payload {
-            Payload::SessionStart => self.sessions_started_raw += 1,
-            Payload::Heartbeat { play_ms, .. } => self.play_ms += play_ms,
+            Payload::SessionStart => self.sessions_started += 1,
+            Payload::FirstFrame { startup_ms } => self.startup_ms.push(*startup_ms),
+            Payload::Heartbeat { play_ms, latency_ms, bitrate_kbps, .. } => {
+                self.play_ms += play_ms;
+                self.latency_ms.extend(latency_ms);
+                if let Some(b) = bitrate_kbps {
+                    self.bitrate = (self.bitrate.0 + b, self.bitrate.1 + 1);
+                }
+            }
             Payload::StallEnd { stall_ms } => {
                 self.stall_ms += stall_ms;
                 self.stall_count += 1;
@@ -133,8 +158,11 @@ impl WindowTruth {
     }
 
     fn finish(&mut self) {
-        self.sessions_active_raw = self.active.len() as u64;
+        self.sessions_active = self.active.len() as u64;
         self.sessions_stalled = self.stalled.len() as u64;
+        self.bitrate_kbps_avg = (self.bitrate.1 > 0).then(|| self.bitrate.0 as f64 / self.bitrate.1 as f64);
+        self.startup_ms.sort_unstable();
+        self.latency_ms.sort_unstable();
         self.buyers = self.buyer_set.len() as u64;
         self.gift_value_usd = self.gift.to_string();
         self.gmv_usd = self.gmv.to_string();
@@ -294,8 +322,9 @@ impl Truth {
         }
     }
 
-    /// Count an event delivered with a delay class.
-    pub fn record_delay(&mut self, e: &Event<'_>, late: bool, reordered: bool) {
+    /// Count an event delivered with a delay class; `recognised_bot` when it belongs to a bot
+    /// the cleaning can recognise.
+    pub fn record_delay(&mut self, e: &Event<'_>, late: bool, reordered: bool, recognised_bot: bool) {
         self.totals.delayed_late += late as u64;
         self.totals.delayed_reordered += reordered as u64;
         let c = self.cell(e, e.ts_ms);
@@ -303,6 +332,53 @@ impl Truth {
             *c.late_raw.entry(e.kind().as_str()).or_default() += 1;
         } else {
             c.window.add(e);
+            if !recognised_bot {
+                c.window_clean.add(e);
+            }
+        }
+    }
+
+    /// Count the exits of one session from its on-time player events (any order), as METRICS.md
+    /// defines them: a view ends at its `session_end`, or at its last player event when the next
+    /// one is more than the 60 s timeout later (or none follows); a player event more than the
+    /// timeout after an ended view starts a new view; events within it belong to the ended view.
+    pub fn record_exits(&mut self, on_time_player: &[&Event<'_>]) {
+        const TIMEOUT: i64 = 60_000;
+        let mut events: Vec<&Event<'_>> = on_time_player.to_vec();
+        events.sort_by_key(|e| e.ts_ms);
+        let stalls: Vec<i64> = events
+            .iter()
+            .filter(|e| matches!(e.kind(), EventKind::StallStart | EventKind::StallEnd))
+            .map(|e| e.ts_ms)
+            .collect();
+        let mut ends: Vec<&Event<'_>> = Vec::new();
+        let mut last: Option<&Event<'_>> = None; // latest event of the open view
+        let mut ended: Option<i64> = None; // end of the view that ended last
+        for e in events {
+            if let Some(end) = ended {
+                if e.ts_ms <= end + TIMEOUT {
+                    continue; // belongs to the ended view
+                }
+                ended = None;
+            }
+            if let Some(l) = last
+                && e.ts_ms > l.ts_ms + TIMEOUT
+            {
+                ends.push(l); // the gap ended the open view; `e` begins a new one
+            }
+            last = Some(e);
+            if e.kind() == EventKind::SessionEnd {
+                ends.push(e);
+                ended = Some(e.ts_ms);
+                last = None;
+            }
+        }
+        ends.extend(last);
+        for end in ends {
+            let after_stall = stalls.iter().any(|t| *t <= end.ts_ms && *t >= end.ts_ms - TIMEOUT);
+            let c = &mut self.cell(end, end.ts_ms).window_clean;
+            c.exits += 1;
+            c.exits_after_stall += after_stall as u64;
         }
     }
 
@@ -322,6 +398,7 @@ impl Truth {
                 m.buyers = m.buyer_set.len() as u64;
                 m.gmv_usd = m.gmv.to_string();
                 m.window.finish();
+                m.window_clean.finish();
                 m
             })
             .collect();
