@@ -37,3 +37,6 @@ ceiling=$(grep -oE '= [0-9]+ msg/s' "$OUT.ceiling.txt" | grep -oE '[0-9]+')
 ours=$(grep -oE '= [0-9]+ events/s' "$OUT.run.txt" | grep -oE '[0-9]+')
 python3 -c "print(f'== livelake {int($ours):,} events/s vs ceiling {int($ceiling):,} msg/s: {int($ours)/int($ceiling):.2f}x')"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%F)"
+
+echo "== session state: bytes per active session at 100 k concurrent sessions"
+cargo run --release --features bench --example state_size -- 100000 | tee "$OUT.state.txt"

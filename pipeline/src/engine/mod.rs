@@ -15,7 +15,7 @@
 
 mod checkpoint;
 mod partition;
-mod sessions;
+pub mod sessions;
 mod state;
 mod windows;
 
@@ -33,6 +33,11 @@ pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
 pub use partition::{PartId, PartState, event_key};
 use sessions::{Observation, Regions};
 pub use state::StateError;
+
+/// The session snapshot of one stream's state, as a commit writes it (for size measurements).
+pub fn encode_sessions(s: &sessions::StreamSessions, stream_id: &str, regions: &Regions) -> Vec<u8> {
+    state::encode(std::iter::once((stream_id, s)), regions)
+}
 use windows::{StreamWindows, window_start};
 
 use crate::ops::Metrics;
@@ -299,6 +304,7 @@ impl Engine {
             return Ok(0);
         }
         let out = livelake_jobs::window_metrics(inputs).await?;
+        self.metrics.suspects.fetch_add(out.new_suspects.len() as u64, Ordering::Relaxed);
         for (stream, session) in &out.new_suspects {
             if let Some(sw) = self.streams.get_mut(stream) {
                 sw.sessions.add_suspect(session);
@@ -368,6 +374,9 @@ impl Engine {
             .map(|(s, sw)| StreamCheckpoint { stream_id: s.clone(), emitted_until: sw.emitted_until })
             .collect();
         let sessions = state::encode(self.streams.iter().map(|(id, sw)| (id.as_str(), &sw.sessions)), &self.regions);
+        let (tracked, bytes) = self.session_state();
+        self.metrics.sessions_tracked.store(tracked as u64, Ordering::Relaxed);
+        self.metrics.session_state_bytes.store(bytes as u64, Ordering::Relaxed);
         Checkpoint { partitions, streams, sessions }
     }
 

@@ -144,3 +144,62 @@ pub fn decode(bytes: &[u8], regions: &mut Regions) -> Result<BTreeMap<String, St
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use livelake_schemas::{Event, Payload};
+
+    use super::*;
+    use crate::engine::sessions::Observation;
+
+    fn ev<'a>(session: &'a str, ts_ms: i64, payload: Payload<'a>, region: &'a str) -> Event<'a> {
+        Event {
+            event_id: Cow::Borrowed("e"),
+            ts_ms,
+            stream_id: Cow::Borrowed("s"),
+            session_id: Cow::Borrowed(session),
+            viewer_id: Cow::Borrowed(session),
+            region: Cow::Borrowed(region),
+            country: None,
+            platform: None,
+            cdn: None,
+            source: None,
+            payload,
+        }
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_damage_is_an_error() {
+        let mut regions = Regions::default();
+        let mut s = StreamSessions::default();
+        let events = [
+            ev("a", 1_000, Payload::SessionStart, "EU"),
+            ev("a", 4_000, Payload::StallStart, "EU"),
+            ev("a", 6_000, Payload::StallEnd { stall_ms: 2_000 }, "EU"),
+            ev("a", 9_000, Payload::SessionEnd { reason: None }, "EU"),
+            ev("b", 2_000, Payload::Like { count: 1 }, "SEA"),
+        ];
+        for e in &events {
+            let region = regions.id(&e.region);
+            s.observe(Observation { event: e, region, watermark: 0 }, 60_000);
+        }
+        s.add_suspect("c");
+        s.record_window(regions.id("EU"), 0, 1, 60_000, 60_000);
+        let bytes = encode(std::iter::once(("s", &s)), &regions);
+        assert!(bytes.starts_with(MAGIC));
+        // Decode into other interned numbers: equal state must encode to equal bytes.
+        let mut other = Regions::default();
+        other.id("ME");
+        let back = decode(&bytes, &mut other).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back["s"].len(), 2);
+        assert_eq!(encode(back.iter().map(|(k, v)| (k.as_str(), v)), &other), bytes);
+        assert!(decode(b"nonsense", &mut other).is_err());
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() - 3);
+        assert!(decode(&cut, &mut other).is_err());
+        assert!(decode(&[], &mut other).unwrap().is_empty());
+    }
+}

@@ -29,6 +29,12 @@ pub struct Metrics {
     pub last_commit_ms: AtomicI64,
     /// Messages replayed to rebuild state after a restart.
     pub replayed: AtomicU64,
+    /// Sessions flagged suspect (join-spike cleaning).
+    pub suspects: AtomicU64,
+    /// Sessions with state, as of the last commit.
+    pub sessions_tracked: AtomicU64,
+    /// Heap bytes of that session state, as of the last commit.
+    pub session_state_bytes: AtomicU64,
 }
 
 fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str, n: u64) {
@@ -104,9 +110,21 @@ impl Metrics {
             ("livelake_rows_written_total", "Rows published.", &self.rows_written),
             ("livelake_commits_total", "Lake commits.", &self.commits),
             ("livelake_replayed_total", "Messages replayed to rebuild state after a restart.", &self.replayed),
+            ("livelake_suspect_sessions_total", "Sessions flagged suspect by join-spike cleaning.", &self.suspects),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+        }
+        let gauges = [
+            ("livelake_sessions_tracked", "Sessions with state, as of the last commit.", &self.sessions_tracked),
+            (
+                "livelake_session_state_bytes",
+                "Heap bytes of session state, as of the last commit.",
+                &self.session_state_bytes,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Ordering::Relaxed));
         }
         let _ = writeln!(
             s,
