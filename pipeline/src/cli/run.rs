@@ -104,12 +104,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         println!("lake: {}", cfg.lake.path.display());
         match livelake_jobs::headlines(&cfg.lake.path).await {
-            Ok(table) => println!("\nheadline figures (all shows in the lake, raw counts):\n{table}"),
+            Ok(table) => println!("\nheadline figures (all shows in the lake; sessions cleaned of join-spike bots):\n{table}"),
             Err(e) => tracing::warn!(error = %e, "could not compute headline figures"),
         }
         println!(
             "\nexample query (DuckDB, Spark, pyarrow and any Hive-aware Parquet reader see the same tables):\n  \
-             SELECT window_start, sessions_active_raw, stall_ratio, orders, gmv_usd\n  \
+             SELECT window_start, sessions_active, stall_ratio, exits_after_stall, orders, gmv_usd\n  \
              FROM read_parquet('{}/stream_minute/**/*.parquet', hive_partitioning = true)\n  \
              WHERE region = 'EU' ORDER BY stream_id, window_start;",
             cfg.lake.path.display()
