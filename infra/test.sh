@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run every test against a real Kafka broker: start it (infra/kafka.sh up), build the binary and
-# all test targets once (the binary is built as part of them), run `cargo test --workspace`, and stop the broker even when tests fail.
+# Run every test against a real Kafka broker: start it (infra/kafka.sh up), install DuckDB and
+# pyarrow into .cache/venv (the SQL tests read the lake with them), build the binary and all test
+# targets once (the binary is built as part of them), run `cargo test --workspace`, and stop the
+# broker even when tests fail.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -9,6 +11,14 @@ started_here=0
 if ! infra/kafka.sh status >/dev/null 2>&1; then started_here=1; fi
 cleanup() { if [[ $started_here == 1 ]]; then infra/kafka.sh down || true; fi; }
 trap cleanup EXIT
+
+# Engines that are not ours read the lake in the SQL tests: DuckDB and pyarrow, pinned, from PyPI.
+VENV="$ROOT/.cache/venv"
+if ! "$VENV/bin/python" -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.1 pyarrow==26.0.1
+fi
+export LIVELAKE_PYTHON="$VENV/bin/python"
 
 infra/kafka.sh up
 export KAFKA_BOOTSTRAP="$(infra/kafka.sh bootstrap)"

@@ -1,18 +1,22 @@
 //! The lake as SQL tables: every table of `shared/LAKE.md` registered by name over its Hive
-//! directory, with the partition columns typed (`region` utf8, `date` date, `hour` int).
+//! directory, with the partition columns typed (`region` utf8, `date` date, `hour` int), so a
+//! filter on them lists only the matching folders. A table without a directory yet is registered
+//! empty with the same columns: queries over it return no rows instead of "table not found".
 
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{PartitionLevel, Table};
 
 use crate::{JobError, Result};
 
-fn level_type(level: PartitionLevel) -> DataType {
+/// The SQL type of a partition column.
+pub fn level_type(level: PartitionLevel) -> DataType {
     match level {
         PartitionLevel::Region => DataType::Utf8,
         PartitionLevel::Date => DataType::Date32,
@@ -20,12 +24,33 @@ fn level_type(level: PartitionLevel) -> DataType {
     }
 }
 
-/// Register every table whose directory exists under `root`; returns their names.
+/// A table's columns as SQL sees them: the file columns, then the partition columns.
+pub fn sql_schema(table: Table) -> SchemaRef {
+    let mut fields: Vec<Field> = table.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(table.partitioning().iter().map(|l| Field::new(l.name(), level_type(*l), false)));
+    Arc::new(Schema::new(fields))
+}
+
+/// A session for queries over a lake: `information_schema` on (`SHOW TABLES`, `SHOW COLUMNS`),
+/// Parquet filters pushed into the scan (row-group statistics and page indexes prune).
+pub fn lake_session() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+    SessionContext::new_with_config(config)
+}
+
+/// Register every table of the lake at `root` (see the module docs); returns the names of the
+/// tables that have a directory.
 pub async fn register_lake(ctx: &SessionContext, root: &Path) -> Result<Vec<&'static str>> {
-    let mut names = Vec::new();
+    let err = |source| JobError::DataFusion { job: "register lake", source };
+    let mut present = Vec::new();
     for table in Table::ALL {
         let dir = root.join(table.name());
         if !dir.is_dir() {
+            let empty = MemTable::try_new(sql_schema(table), vec![vec![]]).map_err(err)?;
+            ctx.register_table(table.name(), Arc::new(empty)).map_err(err)?;
             continue;
         }
         let partition_cols =
@@ -34,10 +59,8 @@ pub async fn register_lake(ctx: &SessionContext, root: &Path) -> Result<Vec<&'st
             .with_file_extension(".parquet")
             .with_table_partition_cols(partition_cols);
         let url = format!("{}/", dir.display());
-        ctx.register_listing_table(table.name(), &url, options, Some(table.schema()), None)
-            .await
-            .map_err(|source| JobError::DataFusion { job: "register lake", source })?;
-        names.push(table.name());
+        ctx.register_listing_table(table.name(), &url, options, Some(table.schema()), None).await.map_err(err)?;
+        present.push(table.name());
     }
-    Ok(names)
+    Ok(present)
 }

@@ -3,12 +3,16 @@
 //! schema of `shared/LAKE.md`.
 #![warn(missing_docs)]
 
+mod catalog;
 mod conform;
 mod lake;
+mod query;
 mod window;
 
+pub use catalog::{CatalogError, PartitionStats, TableInfo, describe};
 pub use conform::conform;
-pub use lake::register_lake;
+pub use lake::{lake_session, level_type, register_lake, sql_schema};
+pub use query::{QueryError, run_query};
 pub use window::{
     ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput,
     window_input_schema, window_metrics,
@@ -44,7 +48,7 @@ pub const HEADLINES_SQL: &str = include_str!("../sql/headlines.sql");
 /// Headline figures of the lake at `root`, as a printable table.
 pub async fn headlines(root: &std::path::Path) -> Result<String> {
     let err = |source| JobError::DataFusion { job: "headlines", source };
-    let ctx = datafusion::prelude::SessionContext::new();
+    let ctx = lake_session();
     let tables = register_lake(&ctx, root).await?;
     if !tables.contains(&"stream_minute") {
         return Ok("(no stream_minute rows yet)".to_string());

@@ -1,8 +1,11 @@
 //! Subcommands of the `livelake` binary and the plumbing they share (logging, exit codes).
 
 mod ceiling;
+mod output;
 mod run;
 mod simulate;
+mod sql;
+mod tables;
 mod validate;
 
 use std::process::ExitCode;
@@ -33,6 +36,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Check NDJSON events against the contract and count accepted types and rejection reasons.
     Validate(validate::Args),
+    /// Ad hoc SQL over the lake (read-only): one query, or an interactive prompt.
+    Sql(sql::Args),
+    /// The lake's tables: columns, and files and rows per partition.
+    Tables(tables::Args),
 }
 
 /// Run the parsed command.
@@ -42,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ConsumeRate(a) => ceiling::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Sql(a) => sql::run(a),
+        Command::Tables(a) => tables::run(a),
     }
 }
 

@@ -104,7 +104,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         println!("lake: {}", cfg.lake.path.display());
         match livelake_jobs::headlines(&cfg.lake.path).await {
-            Ok(table) => println!("\nheadline figures (all shows in the lake; sessions cleaned of join-spike bots):\n{table}"),
+            Ok(table) => {
+                println!("\nheadline figures (all shows in the lake; sessions cleaned of join-spike bots):\n{table}")
+            }
             Err(e) => tracing::warn!(error = %e, "could not compute headline figures"),
         }
         println!(

@@ -1,0 +1,76 @@
+//! Writing query results: an aligned table (default), CSV, JSON lines or Parquet, to stdout or a
+//! file.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+/// Output format of `livelake sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table with a row count.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per row.
+    Json,
+    /// A Parquet file (needs --output).
+    Parquet,
+}
+
+/// Write `batches` (of `schema`) as `format` to `out`, or stdout.
+pub fn write(schema: &SchemaRef, batches: &[RecordBatch], format: Format, out: Option<&Path>) -> anyhow::Result<()> {
+    if format == Format::Parquet {
+        let Some(path) = out else { bail!("--format parquet needs --output FILE") };
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+        for b in batches {
+            w.write(b)?;
+        }
+        w.close()?;
+        return Ok(());
+    }
+    let mut sink: Box<dyn Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    match format {
+        Format::Table => {
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let empty = [RecordBatch::new_empty(schema.clone())];
+            let shown = if batches.is_empty() { &empty[..] } else { batches };
+            let options = arrow::util::display::FormatOptions::default().with_null("NULL");
+            let table = arrow::util::pretty::pretty_format_batches_with_options(shown, &options)?;
+            writeln!(sink, "{table}\n({rows} row{})", if rows == 1 { "" } else { "s" })?;
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut sink);
+            if batches.is_empty() {
+                w.write(&RecordBatch::new_empty(schema.clone()))?;
+            }
+            for b in batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(&mut sink);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+        }
+        Format::Parquet => unreachable!("written above"),
+    }
+    sink.flush()?;
+    Ok(())
+}

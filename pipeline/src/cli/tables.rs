@@ -1,0 +1,106 @@
+//! `livelake tables [NAME]`: the lake's tables, their columns, and files and rows per partition
+//! (from Parquet footers). The interactive `\d` / `\d NAME` print the same.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use arrow::datatypes::{DataType, TimeUnit};
+use livelake_jobs::{TableInfo, describe};
+use livelake_schemas::Table;
+
+/// Arguments of `livelake tables`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One table to describe in full (columns, every partition); all tables when omitted.
+    name: Option<String>,
+    /// One line per table (rows, files, partition columns) instead of columns and partitions.
+    #[arg(long)]
+    brief: bool,
+    /// The lake directory.
+    #[arg(long, env = "LIVELAKE__LAKE__PATH", default_value = "lake")]
+    lake: PathBuf,
+}
+
+/// Run `livelake tables`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    super::sql::check_lake(&a.lake)?;
+    print!("{}", render(&a.lake, a.name.as_deref(), !a.brief)?);
+    Ok(())
+}
+
+/// A short SQL-ish name of a column type.
+fn type_name(t: &DataType) -> String {
+    match t {
+        DataType::Utf8 => "utf8".into(),
+        DataType::Int32 => "int32".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::Binary => "binary".into(),
+        DataType::Date32 => "date".into(),
+        DataType::Timestamp(TimeUnit::Millisecond, Some(tz)) => format!("timestamp(ms, {tz})"),
+        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
+        other => other.to_string(),
+    }
+}
+
+fn one_table(info: &TableInfo, full: bool, out: &mut String) {
+    let t = info.table;
+    let parts: Vec<&str> = t.partitioning().iter().map(|l| l.name()).collect();
+    let _ = writeln!(
+        out,
+        "{} — {} rows in {} file{}; partitioned by {}",
+        t.name(),
+        info.rows(),
+        info.files(),
+        if info.files() == 1 { "" } else { "s" },
+        if parts.is_empty() { "nothing".to_string() } else { parts.join(", ") }
+    );
+    if !full {
+        return;
+    }
+    let _ = writeln!(out, "  columns:");
+    for f in info.schema.fields() {
+        let partition = parts.contains(&f.name().as_str());
+        let _ = writeln!(
+            out,
+            "    {:<24} {}{}{}",
+            f.name(),
+            type_name(f.data_type()),
+            if f.is_nullable() { "" } else { " not null" },
+            if partition { " (partition)" } else { "" }
+        );
+    }
+    if info.partitions.is_empty() {
+        let _ = writeln!(out, "  no files yet");
+        return;
+    }
+    let _ = writeln!(out, "  partitions:");
+    for p in &info.partitions {
+        let name = if p.partition.is_empty() { "(none)" } else { &p.partition };
+        let files = if p.files == 1 { "file " } else { "files" };
+        let _ = writeln!(out, "    {:<40} {:>4} {files} {:>10} rows", name, p.files, p.rows);
+    }
+}
+
+/// The text of `livelake tables [NAME]` for the lake at `root`: one table always in full, all
+/// tables in full or `brief`ly.
+pub fn render(root: &Path, name: Option<&str>, full: bool) -> anyhow::Result<String> {
+    let mut out = String::new();
+    match name {
+        Some(n) => {
+            let Some(t) = Table::from_name(n) else {
+                let known: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+                bail!("unknown table {n} (the lake has: {})", known.join(", "));
+            };
+            one_table(&describe(root, t)?, true, &mut out);
+        }
+        None => {
+            for t in Table::ALL {
+                one_table(&describe(root, t)?, full, &mut out);
+            }
+        }
+    }
+    Ok(out)
+}
