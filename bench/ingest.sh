@@ -40,3 +40,6 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -
 
 echo "== session state: bytes per active session at 100 k concurrent sessions"
 cargo run --release --features bench --example state_size -- 100000 | tee "$OUT.state.txt"
+
+echo "== Parquet codecs: the bench lake's player_events rewritten with each codec"
+cargo run --release --features bench --example parquet_codecs -- "$OUT.lake" player_events | tee "$OUT.codecs.txt"

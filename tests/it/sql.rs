@@ -371,3 +371,57 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
     }
     snapshot("sql_errors.txt", &text);
 }
+
+#[test]
+fn lake_files_are_laid_out_for_queries() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::TimestampMillisecondType;
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::serialized_reader::ReadOptionsBuilder;
+
+    let f = six_shows();
+    for (table, time) in [("player_events", "ts"), ("commerce_events", "ts"), ("stream_minute", "window_start")] {
+        let mut files = Vec::new();
+        let mut stack = vec![f.lake.join(table)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() { stack.push(p) } else { files.push(p) }
+            }
+        }
+        assert!(!files.is_empty(), "{table}: files");
+        for path in files {
+            let what = path.display().to_string();
+            let options = ReadOptionsBuilder::new().with_page_index().build();
+            let reader = SerializedFileReader::new_with_options(std::fs::File::open(&path).unwrap(), options).unwrap();
+            let meta = reader.metadata();
+            assert!(meta.column_index().is_some() && meta.offset_index().is_some(), "{what}: page indexes");
+            for rg in meta.row_groups() {
+                assert!(rg.num_rows() as usize <= livelake_pipeline::sink::ROW_GROUP_ROWS, "{what}: row group size");
+                for c in rg.columns() {
+                    assert!(matches!(c.compression(), Compression::ZSTD(_)), "{what}: {} compression", c.column_path());
+                }
+                let sid = rg.columns().iter().find(|c| c.column_path().string() == "stream_id").unwrap();
+                assert!(sid.statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "{what}: stream_id statistics");
+            }
+            // Rows sorted by stream_id, then time.
+            let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            let mut last: Option<(String, i64)> = None;
+            for b in batches {
+                let b = b.unwrap();
+                let s = b.column_by_name("stream_id").unwrap().as_string::<i32>().clone();
+                let t = b.column_by_name(time).unwrap().as_primitive::<TimestampMillisecondType>().clone();
+                for i in 0..b.num_rows() {
+                    let key = (s.value(i).to_string(), t.value(i));
+                    assert!(last.as_ref().is_none_or(|l| *l <= key), "{what}: row {i} out of order");
+                    last = Some(key);
+                }
+                assert_eq!(s.null_count(), 0);
+            }
+        }
+    }
+}
