@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -53,8 +53,12 @@ fn main() {
         let mut paths = Vec::new();
         for (i, file_batches) in batches.iter().enumerate() {
             let path = out.join(format!("{i}.parquet"));
-            let mut w = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), file_batches[0].schema(), Some(props.clone()))
-                .unwrap();
+            let mut w = ArrowWriter::try_new(
+                std::fs::File::create(&path).unwrap(),
+                file_batches[0].schema(),
+                Some(props.clone()),
+            )
+            .unwrap();
             for b in file_batches {
                 w.write(b).unwrap();
             }

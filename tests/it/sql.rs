@@ -406,10 +406,12 @@ fn lake_files_are_laid_out_for_queries() {
                 assert!(sid.statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "{what}: stream_id statistics");
             }
             // Rows sorted by stream_id, then time.
-            let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
-                .unwrap()
-                .build()
-                .unwrap();
+            let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&path).unwrap(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
             let mut last: Option<(String, i64)> = None;
             for b in batches {
                 let b = b.unwrap();

@@ -84,7 +84,9 @@ struct Session {
     /// Region of the `session_start`.
     start_region: u16,
     flags: u8,
-    /// Fresh contributions that arrived before the start was known.
+    /// Fresh contributions that arrived before the start was known. Boxed: 8 bytes instead of 24
+    /// in every session, and most sessions never need it.
+    #[allow(clippy::box_collection)]
     early: Option<Box<Vec<Contribution>>>,
 }
 
