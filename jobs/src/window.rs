@@ -135,50 +135,45 @@ fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
         .map_err(|e| JobError::Schema { job: JOB, detail: e.to_string() })
 }
 
-fn exits_batch(rows: &[ExitRow], w: i64) -> Result<RecordBatch> {
+/// The columns every session-fact input starts with: stream_id, region, session_id and the
+/// window holding `ts`.
+fn session_columns<'a>(
+    rows: impl Iterator<Item = (&'a str, &'a str, &'a str, i64)> + Clone,
+    w: i64,
+) -> (Vec<Field>, Vec<ArrayRef>) {
     let fields = vec![
         field("stream_id", DataType::Utf8),
         field("region", DataType::Utf8),
         field("session_id", DataType::Utf8),
         field("window_start", ts_type()),
         field("window_end", ts_type()),
-        field("after_stall", DataType::Boolean),
     ];
-    batch(
-        fields,
-        vec![
-            strings(rows.iter().map(|r| r.stream_id.as_str())),
-            strings(rows.iter().map(|r| r.region.as_str())),
-            strings(rows.iter().map(|r| r.session_id.as_str())),
-            times(rows.iter().map(|r| start_of(r.end_ts, w))),
-            times(rows.iter().map(|r| start_of(r.end_ts, w) + w)),
-            Arc::new(rows.iter().map(|r| Some(r.after_stall)).collect::<BooleanArray>()),
-        ],
-    )
+    let cols = vec![
+        strings(rows.clone().map(|r| r.0)),
+        strings(rows.clone().map(|r| r.1)),
+        strings(rows.clone().map(|r| r.2)),
+        times(rows.clone().map(|r| start_of(r.3, w))),
+        times(rows.map(|r| start_of(r.3, w) + w)),
+    ];
+    (fields, cols)
+}
+
+fn exits_batch(rows: &[ExitRow], w: i64) -> Result<RecordBatch> {
+    let keys = rows.iter().map(|r| (r.stream_id.as_str(), r.region.as_str(), r.session_id.as_str(), r.end_ts));
+    let (mut fields, mut cols) = session_columns(keys, w);
+    fields.push(field("after_stall", DataType::Boolean));
+    cols.push(Arc::new(rows.iter().map(|r| Some(r.after_stall)).collect::<BooleanArray>()));
+    batch(fields, cols)
 }
 
 fn probes_batch(rows: &[ProbeRow], w: i64) -> Result<RecordBatch> {
-    let fields = vec![
-        field("stream_id", DataType::Utf8),
-        field("region", DataType::Utf8),
-        field("session_id", DataType::Utf8),
-        field("window_start", ts_type()),
-        field("window_end", ts_type()),
-        field("watch_ms", DataType::Int64),
-        field("interacted", DataType::Boolean),
-    ];
-    batch(
-        fields,
-        vec![
-            strings(rows.iter().map(|r| r.stream_id.as_str())),
-            strings(rows.iter().map(|r| r.region.as_str())),
-            strings(rows.iter().map(|r| r.session_id.as_str())),
-            times(rows.iter().map(|r| start_of(r.start_ts, w))),
-            times(rows.iter().map(|r| start_of(r.start_ts, w) + w)),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.watch_ms))),
-            Arc::new(rows.iter().map(|r| Some(r.interacted)).collect::<BooleanArray>()),
-        ],
-    )
+    let keys = rows.iter().map(|r| (r.stream_id.as_str(), r.region.as_str(), r.session_id.as_str(), r.start_ts));
+    let (mut fields, mut cols) = session_columns(keys, w);
+    fields.push(field("watch_ms", DataType::Int64));
+    fields.push(field("interacted", DataType::Boolean));
+    cols.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.watch_ms))));
+    cols.push(Arc::new(rows.iter().map(|r| Some(r.interacted)).collect::<BooleanArray>()));
+    batch(fields, cols)
 }
 
 fn history_batch(rows: &[HistoryRow], w: i64) -> Result<RecordBatch> {

@@ -46,17 +46,22 @@ fn six_shows() -> &'static Fixture {
         }
         let events = dir.join("shows.ndjson");
         std::fs::write(&events, body).unwrap();
-        let lake = dir.join("lake");
-        let out = Command::new(livelake_bin())
-            .args(["run", "--metrics-listen", "off", "--lake"])
-            .arg(&lake)
-            .arg("--source")
-            .arg(format!("file:{}", events.display()))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "livelake run: {}", String::from_utf8_lossy(&out.stderr));
-        Fixture { lake, incidents }
+        Fixture { lake: run_into_lake(&events, &dir), incidents }
     })
+}
+
+/// `livelake run` on the file source `events`, into `dir/lake`.
+fn run_into_lake(events: &Path, dir: &Path) -> PathBuf {
+    let lake = dir.join("lake");
+    let out = Command::new(livelake_bin())
+        .args(["run", "--metrics-listen", "off", "--lake"])
+        .arg(&lake)
+        .arg("--source")
+        .arg(format!("file:{}", events.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "livelake run: {}", String::from_utf8_lossy(&out.stderr));
+    lake
 }
 
 /// `livelake sql --lake LAKE ARGS…`.
@@ -255,16 +260,7 @@ fn golden_lake() -> &'static Path {
     LAKE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
         let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jobs/golden/qoe_and_counts/events.ndjson");
-        let lake = dir.join("lake");
-        let out = Command::new(livelake_bin())
-            .args(["run", "--metrics-listen", "off", "--lake"])
-            .arg(&lake)
-            .arg("--source")
-            .arg(format!("file:{}", events.display()))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "livelake run: {}", String::from_utf8_lossy(&out.stderr));
-        lake
+        run_into_lake(&events, &dir)
     })
 }
 
