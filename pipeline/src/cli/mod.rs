@@ -3,6 +3,7 @@
 mod ceiling;
 mod output;
 mod run;
+mod shows;
 mod simulate;
 mod sql;
 mod tables;
@@ -40,6 +41,8 @@ enum Command {
     Sql(sql::Args),
     /// The lake's tables: columns, and files and rows per partition.
     Tables(tables::Args),
+    /// The shows dimension: import a plan (upsert by stream_id), list it.
+    Shows(shows::Args),
 }
 
 /// Run the parsed command.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(a) => validate::run(a),
         Command::Sql(a) => sql::run(a),
         Command::Tables(a) => tables::run(a),
+        Command::Shows(a) => shows::run(a),
     }
 }
 
