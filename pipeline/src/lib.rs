@@ -13,6 +13,7 @@ mod error;
 pub mod kafka;
 pub mod ops;
 pub mod run;
+pub mod schedule;
 pub mod shows;
 pub mod simulate;
 pub mod sink;
