@@ -43,3 +43,24 @@ cargo run --release --features bench --example state_size -- 100000 | tee "$OUT.
 
 echo "== Parquet codecs: the bench lake's player_events rewritten with each codec"
 cargo run --release --features bench --example parquet_codecs -- "$OUT.lake" player_events | tee "$OUT.codecs.txt"
+
+echo "== queries: docs/queries over the bench lake, livelake vs DuckDB, best of 5 each"
+PY="${LIVELAKE_PYTHON:-$ROOT/.cache/venv/bin/python}"
+if ! "$PY" -c 'import duckdb' >/dev/null 2>&1; then
+  python3 -m venv "$ROOT/.cache/venv" && "$ROOT/.cache/venv/bin/pip" install --quiet duckdb==2.0.1 pyarrow==26.0.1
+  PY="$ROOT/.cache/venv/bin/python"
+fi
+cargo run --release --features bench --example query_bench -- "$OUT.lake" docs/queries > "$OUT.queries.livelake.txt"
+"$PY" bench/duckdb_queries.py "$OUT.lake" docs/queries > "$OUT.queries.duckdb.txt"
+python3 - "$OUT.queries.livelake.txt" "$OUT.queries.duckdb.txt" <<'PY'
+import statistics, sys
+ours = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[1])}
+duck = {l.split()[0]: float(l.split()[1]) for l in open(sys.argv[2])}
+ratios = []
+print(f"{'query':<32} {'livelake s':>10} {'duckdb s':>10} {'ratio':>7}")
+for q in sorted(ours):
+    r = ours[q] / duck[q]
+    ratios.append(r)
+    print(f"{q:<32} {ours[q]:>10.4f} {duck[q]:>10.4f} {r:>6.2f}x")
+print(f"median ratio (livelake / DuckDB, lower is faster): {statistics.median(ratios):.2f}x")
+PY
