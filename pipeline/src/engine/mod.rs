@@ -33,14 +33,14 @@ pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
 pub use partition::{PartId, PartState, event_key};
 use sessions::{Observation, Regions};
 pub use state::StateError;
+use windows::{StreamWindows, window_start};
+
+use crate::ops::Metrics;
 
 /// The session snapshot of one stream's state, as a commit writes it (for size measurements).
 pub fn encode_sessions(s: &sessions::StreamSessions, stream_id: &str, regions: &Regions) -> Vec<u8> {
     state::encode(std::iter::once((stream_id, s)), regions)
 }
-use windows::{StreamWindows, window_start};
-
-use crate::ops::Metrics;
 
 /// Event-time settings of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -385,6 +385,11 @@ impl StreamSessions {
         self.sessions.is_empty() && self.exits.is_empty()
     }
 
+    /// True when there is anything to snapshot (sessions, pending exits, suspects, start counts).
+    pub fn has_state(&self) -> bool {
+        !self.is_empty() || !self.suspects.is_empty() || !self.history.is_empty()
+    }
+
     /// Heap bytes held (an estimate from capacities: map slots, ids, early contributions).
     pub fn heap_bytes(&self) -> usize {
         let slot = std::mem::size_of::<(Box<str>, Session)>() + 1;

@@ -109,7 +109,7 @@ impl<'a> Reader<'a> {
 
 /// Encode the session state of every stream (sorted, so equal states give equal bytes).
 pub fn encode<'s>(streams: impl Iterator<Item = (&'s str, &'s StreamSessions)>, regions: &Regions) -> Vec<u8> {
-    let streams: Vec<_> = streams.filter(|(_, s)| !s.is_empty() || s.suspects().next().is_some()).collect();
+    let streams: Vec<_> = streams.filter(|(_, s)| s.has_state()).collect();
     if streams.is_empty() {
         return Vec::new();
     }
@@ -201,5 +201,12 @@ mod tests {
         cut.truncate(bytes.len() - 3);
         assert!(decode(&cut, &mut other).is_err());
         assert!(decode(&[], &mut other).unwrap().is_empty());
+
+        // Start counts alone (every session gone) still matter to the spike rule: kept.
+        let mut quiet = StreamSessions::default();
+        quiet.record_window(regions.id("EU"), 0, 3, 60_000, 60_000);
+        let bytes = encode(std::iter::once(("q", &quiet)), &regions);
+        assert_eq!(decode(&bytes, &mut other).unwrap()["q"].history_rows("q", &other).len(), 1);
+        assert!(encode(std::iter::once(("e", &StreamSessions::default())), &regions).is_empty());
     }
 }
