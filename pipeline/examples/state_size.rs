@@ -83,7 +83,7 @@ fn main() {
             ),
         ];
         for e in &events {
-            state.observe(Observation { event: e, region, watermark: wm }, 60_000);
+            state.observe(Observation::of(e, region, wm), 60_000);
         }
     }
     let after = rss_bytes();

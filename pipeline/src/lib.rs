@@ -12,6 +12,7 @@ pub mod engine;
 mod error;
 pub mod kafka;
 pub mod ops;
+pub mod rollup;
 pub mod run;
 pub mod schedule;
 pub mod shows;

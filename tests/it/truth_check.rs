@@ -12,16 +12,16 @@ use livelake_schemas::Decimal4;
 
 use crate::lake::{count_rows, read_table};
 
-fn i64_at(b: &RecordBatch, col: &str, i: usize) -> i64 {
+pub fn i64_at(b: &RecordBatch, col: &str, i: usize) -> i64 {
     b.column_by_name(col).unwrap_or_else(|| panic!("no {col}")).as_primitive::<Int64Type>().value(i)
 }
 
-fn f64_at(b: &RecordBatch, col: &str, i: usize) -> Option<f64> {
+pub fn f64_at(b: &RecordBatch, col: &str, i: usize) -> Option<f64> {
     let a = b.column_by_name(col).unwrap().as_primitive::<Float64Type>();
     (!a.is_null(i)).then(|| a.value(i))
 }
 
-fn dec_at(b: &RecordBatch, col: &str, i: usize) -> Decimal4 {
+pub fn dec_at(b: &RecordBatch, col: &str, i: usize) -> Decimal4 {
     Decimal4(b.column_by_name(col).unwrap().as_primitive::<Decimal128Type>().value(i))
 }
 

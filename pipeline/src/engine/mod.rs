@@ -33,6 +33,7 @@ pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
 pub use partition::{PartId, PartState, event_key};
 use sessions::{Observation, Regions};
 pub use state::StateError;
+pub(crate) use windows::with_windows;
 use windows::{StreamWindows, window_start};
 
 use crate::ops::Metrics;
@@ -238,7 +239,7 @@ impl Engine {
             if !replay {
                 // A replay rebuilds windows only: the session state came with the checkpoint.
                 let region = self.regions.id(&event.region);
-                let o = Observation { event: &event, region, watermark: own_watermark };
+                let o = Observation::of(&event, region, own_watermark);
                 sw.sessions.observe(o, self.cfg.session_timeout_ms);
             }
         }

@@ -165,12 +165,31 @@ struct RegionHistory {
 /// What one event tells the session state.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation<'e> {
-    /// The event.
-    pub event: &'e Event<'e>,
+    /// Its session.
+    pub session_id: &'e str,
+    /// Its type.
+    pub kind: EventKind,
+    /// Its event time (ms).
+    pub ts: i64,
+    /// Watch time it reports: `play_ms` of a heartbeat, `stall_ms` of a stall_end, else 0.
+    pub watch_ms: i64,
     /// Its region, interned.
     pub region: u16,
-    /// Its partition's watermark before it arrived.
+    /// Its partition's watermark before it arrived (`i64::MIN` when every event counts as fresh,
+    /// as in a rollup over the raw tables).
     pub watermark: i64,
+}
+
+impl<'e> Observation<'e> {
+    /// The observation of a decoded event.
+    pub fn of(e: &'e Event<'e>, region: u16, watermark: i64) -> Self {
+        let watch_ms = match &e.payload {
+            Payload::Heartbeat { play_ms, .. } => *play_ms,
+            Payload::StallEnd { stall_ms } => *stall_ms,
+            _ => 0,
+        };
+        Observation { session_id: &e.session_id, kind: e.kind(), ts: e.ts_ms, watch_ms, region, watermark }
+    }
 }
 
 /// The session state of one stream.
@@ -194,14 +213,13 @@ pub struct Closed {
 impl StreamSessions {
     /// Update the state with an on-time event (see the module docs).
     pub fn observe(&mut self, o: Observation<'_>, timeout_ms: i64) {
-        let e = o.event;
-        let ts = e.ts_ms;
+        let ts = o.ts;
         let fresh = ts > o.watermark;
-        let s = match self.sessions.get_mut(&*e.session_id) {
+        let s = match self.sessions.get_mut(o.session_id) {
             Some(s) => s,
-            None => self.sessions.entry(e.session_id.as_ref().into()).or_insert_with(Session::new),
+            None => self.sessions.entry(o.session_id.into()).or_insert_with(Session::new),
         };
-        let kind = e.kind();
+        let kind = o.kind;
         if kind.family() == Family::Player {
             let deadline = s.last_ts.saturating_add(timeout_ms);
             if s.open() && (ts > deadline || deadline <= o.watermark) {
@@ -211,7 +229,7 @@ impl StreamSessions {
                 s.flags |= ENDED;
                 s.end_ts = s.last_ts;
                 self.exits.push(PendingExit {
-                    session_id: e.session_id.as_ref().into(),
+                    session_id: o.session_id.into(),
                     end_ts: s.end_ts,
                     region: s.region,
                     after_stall,
@@ -232,7 +250,7 @@ impl StreamSessions {
                 }
                 if stall && ts <= s.end_ts && ts >= s.end_ts - PROBE_MS {
                     let end = s.end_ts;
-                    if let Some(x) = self.exits.iter_mut().find(|x| *x.session_id == *e.session_id && x.end_ts == end) {
+                    if let Some(x) = self.exits.iter_mut().find(|x| *x.session_id == *o.session_id && x.end_ts == end) {
                         x.after_stall = true;
                     }
                 }
@@ -252,7 +270,7 @@ impl StreamSessions {
                     s.end_ts = ts;
                     s.region = o.region;
                     self.exits.push(PendingExit {
-                        session_id: e.session_id.as_ref().into(),
+                        session_id: o.session_id.into(),
                         end_ts: ts,
                         region: o.region,
                         after_stall: s.stalled_before(ts),
@@ -261,14 +279,9 @@ impl StreamSessions {
             }
         }
         if fresh {
-            let watch_ms = match &e.payload {
-                Payload::Heartbeat { play_ms, .. } => *play_ms,
-                Payload::StallEnd { stall_ms } => *stall_ms,
-                _ => 0,
-            };
             let interaction = kind.family() == Family::Commerce;
-            if watch_ms > 0 || interaction {
-                let watch_ms = u32::try_from(watch_ms).unwrap_or(u32::MAX);
+            if o.watch_ms > 0 || interaction {
+                let watch_ms = u32::try_from(o.watch_ms).unwrap_or(u32::MAX);
                 s.contribute(Contribution { ts, watch_ms, interaction });
             }
         }

@@ -183,7 +183,7 @@ mod tests {
         ];
         for e in &events {
             let region = regions.id(&e.region);
-            s.observe(Observation { event: e, region, watermark: 0 }, 60_000);
+            s.observe(Observation::of(e, region, 0), 60_000);
         }
         s.add_suspect("c");
         s.record_window(regions.id("EU"), 0, 1, 60_000, 60_000);

@@ -133,7 +133,7 @@ fn split(
 }
 
 /// Add `window_start` and `window_end` (tumbling windows of `width_ms` on `ts`).
-fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> Result<RecordBatch, ArrowError> {
     let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
     let starts: TimestampMillisecondArray = ts
         .iter()

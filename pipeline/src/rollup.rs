@@ -1,0 +1,116 @@
+//! Recomputing metrics from the raw tables — the nightly rollup's first step (issue 6 builds
+//! `stream_daily`, `show_summary` and `show_sources` on it). Every event of the chosen streams,
+//! late ones included and duplicates removed, goes through the same session rules as the
+//! streaming job (`engine::sessions`, every event fresh, in event-time order) and the same SQL
+//! (`livelake_jobs::window_metrics`): one definition of every metric for both paths.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use livelake_jobs::{Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics};
+use livelake_schemas::{EventKind, Table, batch_schema};
+
+use crate::engine::sessions::{Observation, Regions, StreamSessions};
+use crate::engine::{EngineConfig, with_windows};
+use crate::error::{Error, Result};
+
+/// Metrics recomputed from the raw tables.
+#[derive(Debug)]
+pub struct Recomputed {
+    /// `stream_minute` rows (with `region`) of every window of the streams.
+    pub minute: Vec<RecordBatch>,
+    /// The suspect sessions.
+    pub suspects: Vec<Suspect>,
+}
+
+fn sql_list(ids: &[String]) -> String {
+    ids.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
+}
+
+/// The raw events of `streams` in `table`, deduplicated by (stream, event_id) — the first
+/// ingested wins — sorted by stream and time, with window columns.
+async fn events(
+    ctx: &datafusion::prelude::SessionContext,
+    table: Table,
+    streams: &[String],
+    width_ms: i64,
+) -> Result<Vec<RecordBatch>> {
+    let sql = format!(
+        "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY stream_id, event_id \
+         ORDER BY ingested_at, src_partition, src_offset) AS copy FROM {} WHERE stream_id IN ({})) \
+         WHERE copy = 1 ORDER BY stream_id, ts, event_id",
+        table.name(),
+        sql_list(streams)
+    );
+    let (_, batches) = run_query(ctx, &sql).await.map_err(|e| Error::Config(format!("rollup query: {e}")))?;
+    let target = batch_schema(table);
+    batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| Ok(with_windows(&conform("rollup", b, &target)?, width_ms, table)?))
+        .collect()
+}
+
+/// Feed events (sorted by stream, time) to per-stream session state; every event is fresh.
+fn observe(
+    batches: &[RecordBatch],
+    states: &mut BTreeMap<String, StreamSessions>,
+    regions: &mut Regions,
+    timeout_ms: i64,
+) {
+    for b in batches {
+        let col = |n: &str| b.column_by_name(n).expect("raw column").clone();
+        let (stream, session, region, ty) = (col("stream_id"), col("session_id"), col("region"), col("type"));
+        let (stream, session, region, ty) =
+            (stream.as_string::<i32>(), session.as_string::<i32>(), region.as_string::<i32>(), ty.as_string::<i32>());
+        let ts = col("ts");
+        let ts = ts.as_primitive::<TimestampMillisecondType>();
+        let watch = |name: &str| b.column_by_name(name).map(|c| c.as_primitive::<Int64Type>().clone());
+        let (play, stall) = (watch("play_ms"), watch("stall_ms"));
+        for i in 0..b.num_rows() {
+            let Some(kind) = EventKind::parse(ty.value(i)) else { continue };
+            let watch_ms = match kind {
+                EventKind::Heartbeat => play.as_ref().filter(|a| a.is_valid(i)).map_or(0, |a| a.value(i)),
+                EventKind::StallEnd => stall.as_ref().filter(|a| a.is_valid(i)).map_or(0, |a| a.value(i)),
+                _ => 0,
+            };
+            let state = match states.get_mut(stream.value(i)) {
+                Some(s) => s,
+                None => states.entry(stream.value(i).to_string()).or_default(),
+            };
+            let o = Observation {
+                session_id: session.value(i),
+                kind,
+                ts: ts.value(i),
+                watch_ms,
+                region: regions.id(region.value(i)),
+                watermark: i64::MIN,
+            };
+            state.observe(o, timeout_ms);
+        }
+    }
+}
+
+/// Recompute `stream_minute` (and the suspects) of `streams` from the lake's raw tables.
+pub async fn recompute_minutes(lake: &Path, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
+    let ctx = lake_session();
+    register_lake(&ctx, lake).await?;
+    let player = events(&ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
+    let commerce = events(&ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
+    let mut states = BTreeMap::new();
+    let mut regions = Regions::default();
+    // Player events first, in time order (views end on gaps); commerce events only add to the
+    // probes, whose early contributions wait for the start either way.
+    observe(&player, &mut states, &mut regions, cfg.session_timeout_ms);
+    observe(&commerce, &mut states, &mut regions, cfg.session_timeout_ms);
+    let mut inputs = WindowInputs { width_ms: cfg.width_ms, player, commerce, ..Default::default() };
+    for (id, s) in &mut states {
+        let closed = s.close(id, i64::MAX, cfg.session_timeout_ms, &regions);
+        inputs.exits.extend(closed.exits);
+        inputs.probes.extend(closed.probes);
+    }
+    let out = window_metrics(inputs).await?;
+    Ok(Recomputed { minute: out.minute, suspects: out.new_suspects })
+}
