@@ -54,7 +54,8 @@ pub struct CatalogError {
     pub detail: String,
 }
 
-fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CatalogError> {
+/// Every Parquet file below `dir`, appended to `out`.
+pub fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CatalogError> {
     let err = |e: std::io::Error| CatalogError { path: dir.to_path_buf(), detail: e.to_string() };
     for entry in std::fs::read_dir(dir).map_err(err)? {
         let path = entry.map_err(err)?.path();

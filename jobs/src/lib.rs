@@ -9,7 +9,7 @@ mod lake;
 mod query;
 mod window;
 
-pub use catalog::{CatalogError, PartitionStats, TableInfo, describe};
+pub use catalog::{CatalogError, PartitionStats, TableInfo, describe, parquet_files};
 pub use conform::conform;
 pub use lake::{lake_session, level_type, register_lake, sql_schema};
 pub use query::{QueryError, run_query};

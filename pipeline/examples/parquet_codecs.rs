@@ -3,7 +3,7 @@
 //! disk, write time and the time to scan three columns back. Run by `make bench` on its lake:
 //! `cargo run --release --features bench --example parquet_codecs -- LAKE [TABLE]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use parquet::arrow::ArrowWriter;
@@ -11,23 +11,12 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "parquet") {
-            out.push(p);
-        }
-    }
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let lake = PathBuf::from(args.next().expect("usage: parquet_codecs LAKE [TABLE]"));
     let table = args.next().unwrap_or_else(|| "player_events".into());
     let mut inputs = Vec::new();
-    files(&lake.join(&table), &mut inputs);
+    livelake_jobs::parquet_files(&lake.join(&table), &mut inputs).unwrap_or_else(|e| panic!("{e}"));
     let batches: Vec<Vec<arrow::array::RecordBatch>> = inputs
         .iter()
         .map(|p| {

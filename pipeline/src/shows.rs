@@ -51,7 +51,7 @@ const COLUMNS: [&str; 8] = [
 
 /// Split CSV text into records (quoted fields may hold commas, quotes and newlines), with the
 /// line each record starts on.
-fn csv_records(text: &str) -> Vec<(usize, Vec<String>)> {
+pub fn csv_records(text: &str) -> Vec<(usize, Vec<String>)> {
     let mut out = Vec::new();
     let (mut row, mut cell, mut quoted, mut line, mut start) = (Vec::new(), String::new(), false, 1, 1);
     let mut chars = text.chars().peekable();
@@ -82,7 +82,6 @@ fn csv_records(text: &str) -> Vec<(usize, Vec<String>)> {
         row.push(cell);
         out.push((start, row));
     }
-    out.retain(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
     out
 }
 
@@ -99,7 +98,8 @@ pub struct Plan {
 /// Parse and validate a show plan (CSV with a header naming LAKE.md's `shows` columns, in any
 /// order; only `stream_id` is required). Returns every problem, one line each, when any row is bad.
 pub fn parse_plan(text: &str, source: &str) -> std::result::Result<Plan, Vec<String>> {
-    let mut records = csv_records(text).into_iter();
+    // Blank lines are not rows.
+    let mut records = csv_records(text).into_iter().filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
     let Some((_, header)) = records.next() else {
         return Err(vec![format!("{source}: empty file (expected a header: {})", COLUMNS.join(","))]);
     };

@@ -14,7 +14,8 @@ pub struct LakeFile {
     pub batches: Vec<RecordBatch>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every Parquet file below `dir`.
+pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let p = e.path();
@@ -57,6 +58,20 @@ pub fn count_rows(lake: &Path, table: &str) -> u64 {
     read_table(lake, table).iter().flat_map(|f| &f.batches).map(|b| b.num_rows() as u64).sum()
 }
 
+/// Row `i` of `b` as column → display text (`NULL` for null), skipping `skip` columns.
+pub fn render_row(b: &RecordBatch, i: usize, skip: &[&str]) -> BTreeMap<String, String> {
+    let mut row = BTreeMap::new();
+    for (j, field) in b.schema().fields().iter().enumerate() {
+        if skip.contains(&field.name().as_str()) {
+            continue;
+        }
+        let col = b.column(j);
+        let v = if col.is_null(i) { "NULL".to_string() } else { array_value_to_string(col, i).unwrap() };
+        row.insert(field.name().clone(), v);
+    }
+    row
+}
+
 /// Rows of a table as maps column → display text (partition values included), skipping
 /// `skip` columns (wall-clock columns that differ between runs).
 pub fn rows(lake: &Path, table: &str, skip: &[&str]) -> Vec<BTreeMap<String, String>> {
@@ -65,14 +80,7 @@ pub fn rows(lake: &Path, table: &str, skip: &[&str]) -> Vec<BTreeMap<String, Str
         for b in &f.batches {
             for i in 0..b.num_rows() {
                 let mut row: BTreeMap<String, String> = f.partition.clone();
-                for (j, field) in b.schema().fields().iter().enumerate() {
-                    if skip.contains(&field.name().as_str()) {
-                        continue;
-                    }
-                    let col = b.column(j);
-                    let v = if col.is_null(i) { "NULL".to_string() } else { array_value_to_string(col, i).unwrap() };
-                    row.insert(field.name().clone(), v);
-                }
+                row.extend(render_row(b, i, skip));
                 out.push(row);
             }
         }

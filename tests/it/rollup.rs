@@ -4,37 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use arrow::array::{Array, RecordBatch};
-use arrow::util::display::array_value_to_string;
 use livelake_pipeline::engine::EngineConfig;
 use livelake_pipeline::rollup::recompute_minutes;
 use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
 use livelake_schemas::Decimal4;
 
-use crate::lake::rows;
-use crate::support::livelake_bin;
+use crate::lake::{render_row, rows};
+use crate::support::{ndjson, run_into_lake};
 use crate::truth_check::{dec_at, f64_at, i64_at};
 
 fn show_into_lake(sim: &Simulation, dir: &Path) -> std::path::PathBuf {
     let events = dir.join("show.ndjson");
-    let mut body = Vec::new();
-    for l in &sim.lines {
-        body.extend_from_slice(&l.bytes);
-        body.push(b'\n');
-    }
-    std::fs::write(&events, body).unwrap();
-    let lake = dir.join("lake");
-    let out = Command::new(livelake_bin())
-        .args(["run", "--metrics-listen", "off", "--lake"])
-        .arg(&lake)
-        .arg("--source")
-        .arg(format!("file:{}", events.display()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    lake
+    std::fs::write(&events, ndjson(sim)).unwrap();
+    run_into_lake(&events, dir)
 }
 
 fn key(r: &BTreeMap<String, String>) -> (String, String, String) {
@@ -45,16 +29,7 @@ fn rendered(batches: &[RecordBatch]) -> BTreeMap<(String, String, String), BTree
     let mut out = BTreeMap::new();
     for b in batches {
         for i in 0..b.num_rows() {
-            let row: BTreeMap<String, String> = b
-                .schema()
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(j, f)| {
-                    let c = b.column(j);
-                    (f.name().clone(), if c.is_null(i) { "NULL".into() } else { array_value_to_string(c, i).unwrap() })
-                })
-                .collect();
+            let row = render_row(b, i, &[]);
             out.insert(key(&row), row);
         }
     }

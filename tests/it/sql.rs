@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use livelake_pipeline::simulate::{Incident, SimConfig, simulate};
 
-use crate::support::livelake_bin;
+use crate::support::{livelake_bin, ndjson, run_into_lake};
 
 /// Six shows on six days (one per day, 2026-11-21 … 26, 12:40–13:20 UTC, so they span two hour
 /// partitions), 40 minutes and 1,000 viewers each, each
@@ -38,30 +38,13 @@ fn six_shows() -> &'static Fixture {
             .with_default_pitches()
             .fit_incidents();
             let sim = simulate(&cfg);
-            for l in &sim.lines {
-                body.extend_from_slice(&l.bytes);
-                body.push(b'\n');
-            }
+            body.extend(ndjson(&sim));
             incidents.extend(sim.truth.incidents.clone());
         }
         let events = dir.join("shows.ndjson");
         std::fs::write(&events, body).unwrap();
         Fixture { lake: run_into_lake(&events, &dir), incidents }
     })
-}
-
-/// `livelake run` on the file source `events`, into `dir/lake`.
-fn run_into_lake(events: &Path, dir: &Path) -> PathBuf {
-    let lake = dir.join("lake");
-    let out = Command::new(livelake_bin())
-        .args(["run", "--metrics-listen", "off", "--lake"])
-        .arg(&lake)
-        .arg("--source")
-        .arg(format!("file:{}", events.display()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "livelake run: {}", String::from_utf8_lossy(&out.stderr));
-    lake
 }
 
 /// `livelake sql --lake LAKE ARGS…`.
@@ -89,28 +72,7 @@ fn python(args: &[&str]) -> String {
 
 /// Parse CSV (quoted fields allowed) into rows of cells.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let (mut row, mut cell, mut quoted, mut chars) = (Vec::new(), String::new(), false, text.chars().peekable());
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut cell)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut cell));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => cell.push(c),
-        }
-    }
-    if !cell.is_empty() || !row.is_empty() {
-        row.push(cell);
-        rows.push(row);
-    }
-    rows
+    livelake_pipeline::shows::csv_records(text).into_iter().map(|(_, row)| row).collect()
 }
 
 /// The same value? Numbers to 1e-9 relative, timestamps whatever their spelling (`Z` or
@@ -379,13 +341,7 @@ fn lake_files_are_laid_out_for_queries() {
     let f = six_shows();
     for (table, time) in [("player_events", "ts"), ("commerce_events", "ts"), ("stream_minute", "window_start")] {
         let mut files = Vec::new();
-        let mut stack = vec![f.lake.join(table)];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() { stack.push(p) } else { files.push(p) }
-            }
-        }
+        crate::lake::walk(&f.lake.join(table), &mut files);
         assert!(!files.is_empty(), "{table}: files");
         for path in files {
             let what = path.display().to_string();

@@ -13,7 +13,7 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::lake::{assert_all_files_complete, count_rows, rows, snapshot};
-use crate::support::{bootstrap, create_topics, kafka_exclusive, kafka_shared, livelake_bin, unique};
+use crate::support::{bootstrap, create_topics, kafka_exclusive, kafka_shared, livelake_bin, ndjson, unique};
 use crate::truth_check::assert_lake_matches_truth;
 
 fn small_show(seed: u64, shows: usize) -> Simulation {
@@ -24,12 +24,7 @@ fn small_show(seed: u64, shows: usize) -> Simulation {
 }
 
 fn write_ndjson(sim: &Simulation, path: &Path) {
-    let mut body = Vec::new();
-    for l in &sim.lines {
-        body.extend_from_slice(&l.bytes);
-        body.push(b'\n');
-    }
-    std::fs::write(path, body).unwrap();
+    std::fs::write(path, ndjson(sim)).unwrap();
 }
 
 /// Topics and group of one Kafka test.

@@ -33,6 +33,30 @@ pub async fn create_topics(names: &[&str], partitions: i32) {
     }
 }
 
+/// The simulation's messages as NDJSON, in delivery order.
+pub fn ndjson(sim: &livelake_pipeline::simulate::Simulation) -> Vec<u8> {
+    let mut body = Vec::new();
+    for l in &sim.lines {
+        body.extend_from_slice(&l.bytes);
+        body.push(b'\n');
+    }
+    body
+}
+
+/// `livelake run` on the file source `events`, into `dir/lake`; the lake's path.
+pub fn run_into_lake(events: &std::path::Path, dir: &std::path::Path) -> PathBuf {
+    let lake = dir.join("lake");
+    let out = std::process::Command::new(livelake_bin())
+        .args(["run", "--metrics-listen", "off", "--lake"])
+        .arg(&lake)
+        .arg("--source")
+        .arg(format!("file:{}", events.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "livelake run: {}", String::from_utf8_lossy(&out.stderr));
+    lake
+}
+
 /// The `livelake` binary cargo built for these tests.
 pub fn livelake_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_livelake"))

@@ -26,9 +26,8 @@ pub fn write(schema: &SchemaRef, batches: &[RecordBatch], format: Format, out: O
     if format == Format::Parquet {
         let Some(path) = out else { bail!("--format parquet needs --output FILE") };
         let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-            .build();
+        // The lake's own file settings: zstd, page statistics and indexes.
+        let props = livelake_pipeline::sink::writer_properties();
         let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props))?;
         for b in batches {
             w.write(b)?;
