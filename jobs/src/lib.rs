@@ -6,12 +6,14 @@
 mod catalog;
 mod conform;
 mod lake;
+mod period;
 mod query;
 mod window;
 
 pub use catalog::{CatalogError, PartitionStats, TableInfo, describe, parquet_files};
 pub use conform::conform;
 pub use lake::{lake_session, level_type, register_lake, sql_schema};
+pub use period::{PERIOD_SQL, PeriodInputs, PeriodOutput, period_metrics};
 pub use query::{QueryError, run_query};
 pub use window::{
     ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput,

@@ -114,15 +114,15 @@ pub struct WindowOutput {
     pub new_suspects: Vec<Suspect>,
 }
 
-fn strings<'a>(v: impl Iterator<Item = &'a str>) -> ArrayRef {
+pub(crate) fn strings<'a>(v: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(v))
 }
 
-fn times(v: impl Iterator<Item = i64>) -> ArrayRef {
+pub(crate) fn times(v: impl Iterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampMillisecondArray::from_iter_values(v).with_timezone("UTC"))
 }
 
-fn field(name: &str, t: DataType) -> Field {
+pub(crate) fn field(name: &str, t: DataType) -> Field {
     Field::new(name, t, false)
 }
 
@@ -130,7 +130,7 @@ fn start_of(ts: i64, width: i64) -> i64 {
     ts.div_euclid(width) * width
 }
 
-fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
+pub(crate) fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
         .map_err(|e| JobError::Schema { job: JOB, detail: e.to_string() })
 }
@@ -196,14 +196,14 @@ fn history_batch(rows: &[HistoryRow], w: i64) -> Result<RecordBatch> {
     )
 }
 
-fn suspects_batch(rows: &[Suspect]) -> Result<RecordBatch> {
+pub(crate) fn suspects_batch(rows: &[Suspect]) -> Result<RecordBatch> {
     batch(
         vec![field("stream_id", DataType::Utf8), field("session_id", DataType::Utf8)],
         vec![strings(rows.iter().map(|r| r.0.as_str())), strings(rows.iter().map(|r| r.1.as_str()))],
     )
 }
 
-fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
+pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
     let df_err = |source| JobError::DataFusion { job: JOB, source };
     let t = MemTable::try_new(schema, vec![batches]).map_err(df_err)?;
     ctx.register_table(name, Arc::new(t)).map_err(df_err)?;

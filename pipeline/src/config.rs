@@ -27,6 +27,40 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Reference data: USD rates and the country → region map.
     pub reference: ReferenceConfig,
+    /// The nightly rollup's schedule (`livelake schedule`).
+    pub rollup: RollupConfig,
+}
+
+/// `[rollup]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RollupConfig {
+    /// Cron expression (minute hour day-of-month month day-of-week) of the runs; each run rolls
+    /// up the day before its local date (default `0 3 * * *`).
+    pub schedule: String,
+    /// IANA time zone of the schedule (default `UTC`).
+    pub timezone: String,
+    /// Retries of a failed run before it is given up until the next one (default 5).
+    pub retries: u32,
+    /// First wait before a retry, seconds; it doubles each time (default 60).
+    pub retry_base_secs: u64,
+    /// Longest wait before a retry, seconds (default 1800).
+    pub retry_max_secs: u64,
+    /// Compact the day's raw partitions in the same run (default true).
+    pub compact: bool,
+}
+
+impl Default for RollupConfig {
+    fn default() -> Self {
+        RollupConfig {
+            schedule: crate::schedule::DEFAULT_CRON.into(),
+            timezone: "UTC".into(),
+            retries: 5,
+            retry_base_secs: 60,
+            retry_max_secs: 1800,
+            compact: true,
+        }
+    }
 }
 
 /// `[reference]`: additions to and overrides of the documented defaults of shared/EVENTS.md.
@@ -267,6 +301,11 @@ impl Config {
         }
         if self.kafka.player_topic.is_empty() || self.kafka.commerce_topic.is_empty() {
             return Err(Error::Config("kafka.player_topic and kafka.commerce_topic must be set".into()));
+        }
+        crate::schedule::CronSchedule::parse(&self.rollup.schedule, &self.rollup.timezone)
+            .map_err(|e| Error::Config(format!("rollup.schedule / rollup.timezone: {e}")))?;
+        if self.rollup.retry_base_secs == 0 || self.rollup.retry_max_secs < self.rollup.retry_base_secs {
+            return Err(Error::Config("rollup.retry_base_secs must be > 0 and ≤ rollup.retry_max_secs".into()));
         }
         self.reference.decoder().map(|_| ())
     }

@@ -7,11 +7,13 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod compact;
 pub mod config;
 pub mod engine;
 mod error;
 pub mod kafka;
 pub mod ops;
+pub mod progress;
 pub mod rollup;
 pub mod run;
 pub mod schedule;

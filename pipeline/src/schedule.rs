@@ -1,7 +1,8 @@
 //! When the nightly rollup runs: a cron expression (minute hour day-of-month month day-of-week)
 //! in a time zone, the date each run rolls up, and the back-off between retries. Pure
 //! computation from a given instant, so it is tested with an injected clock; the long-running
-//! `livelake schedule` loop (issue 6) sleeps until [`CronSchedule::next_after`].
+//! long-running loop of `livelake schedule` ([`run_schedule`]) takes its clock and its sleeps
+//! from a [`Timer`], so it is tested without sleeping as well.
 //!
 //! Fields: `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n` and `a-b/n`; months `jan`–`dec`
 //! and weekdays `sun`–`sat` (0 or 7 = Sunday) by name. When both day-of-month and day-of-week are
@@ -146,6 +147,101 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(max)
 }
 
+/// The time and the waiting of [`run_schedule`]: the system's, or a simulated one in tests.
+pub trait Timer {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+    /// Wait `d`; false when the loop is asked to stop instead.
+    fn sleep(&self, d: Duration) -> impl Future<Output = bool>;
+}
+
+/// How a failed run is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// First wait; it doubles per retry.
+    pub base: Duration,
+    /// Longest wait.
+    pub max: Duration,
+}
+
+/// One scheduled run: the date it rolled up, when it was due, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The UTC date rolled up.
+    pub date: NaiveDate,
+    /// When the run was due.
+    pub due: DateTime<Utc>,
+    /// Attempts made (1 + retries used).
+    pub attempts: u32,
+    /// The last attempt's result: its summary, or its error.
+    pub result: Result<String, String>,
+}
+
+/// Run `job` for each due date of `schedule`, one run at a time, until `timer` says stop or
+/// `max_runs` runs are done (None: forever). A failed attempt is retried with [`backoff`]; after
+/// the last retry the date is given up (logged) until the next run. Runs never overlap: a run
+/// that outlasts the next due instant makes that run start late, right after it, so no date is
+/// skipped. Each run and attempt is logged.
+pub async fn run_schedule<T, F, Fut>(
+    schedule: &CronSchedule,
+    retry: Retry,
+    timer: &T,
+    max_runs: Option<usize>,
+    mut job: F,
+) -> Vec<RunOutcome>
+where
+    T: Timer,
+    F: FnMut(NaiveDate) -> Fut,
+    Fut: Future<Output = Result<String, String>>,
+{
+    let mut outcomes = Vec::new();
+    let mut after = timer.now();
+    while max_runs.is_none_or(|m| outcomes.len() < m) {
+        let Some(due) = schedule.next_after(after) else {
+            tracing::warn!("the schedule has no further run");
+            break;
+        };
+        after = due;
+        let now = timer.now();
+        if due > now {
+            tracing::info!(next = %due, date = %schedule.rollup_date(due), "waiting for the next rollup");
+            if !timer.sleep((due - now).to_std().unwrap_or_default()).await {
+                break;
+            }
+        } else {
+            tracing::warn!(due = %due, "the previous run outlasted this one's start: running it late");
+        }
+        let date = schedule.rollup_date(due);
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            tracing::info!(%date, attempt = attempts, "rollup run starting");
+            match job(date).await {
+                Ok(summary) => {
+                    tracing::info!(%date, attempt = attempts, %summary, "rollup run succeeded");
+                    break Ok(summary);
+                }
+                Err(e) if attempts > retry.retries => {
+                    tracing::error!(%date, attempts, error = %e, "rollup run failed; giving up until the next run");
+                    break Err(e);
+                }
+                Err(e) => {
+                    let wait = backoff(attempts, retry.base, retry.max);
+                    tracing::warn!(%date, attempt = attempts, error = %e, retry_in_secs = wait.as_secs(), "rollup run failed");
+                    if !timer.sleep(wait).await {
+                        outcomes.push(RunOutcome { date, due, attempts, result: Err(e) });
+                        return outcomes;
+                    }
+                }
+            }
+        };
+        outcomes.push(RunOutcome { date, due, attempts, result });
+    }
+    outcomes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +317,83 @@ mod tests {
         let (base, max) = (Duration::from_secs(30), Duration::from_secs(600));
         let waits: Vec<u64> = (1..=7).map(|a| backoff(a, base, max).as_secs()).collect();
         assert_eq!(waits, [30, 60, 120, 240, 480, 600, 600]);
+    }
+
+    /// A simulated timer: sleeping moves the manual clock.
+    #[derive(Debug)]
+    struct Simulated(ManualClock, std::cell::RefCell<Vec<u64>>);
+
+    impl Timer for Simulated {
+        fn now(&self) -> DateTime<Utc> {
+            DateTime::from_timestamp_millis(self.0.now_ms()).unwrap()
+        }
+        async fn sleep(&self, d: Duration) -> bool {
+            self.1.borrow_mut().push(d.as_secs());
+            self.0.advance(d.as_millis() as i64);
+            true
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn the_loop_runs_each_date_once_and_retries_with_backoff() {
+        let clock = ManualClock::new(utc("2026-11-28T02:00:00Z").timestamp_millis());
+        let timer = Simulated(clock.clone(), Default::default());
+        let schedule = CronSchedule::parse(DEFAULT_CRON, "UTC").unwrap();
+        let retry = Retry { retries: 3, base: Duration::from_secs(60), max: Duration::from_secs(1800) };
+        let calls = std::cell::RefCell::new(Vec::new());
+        let out = block_on(run_schedule(&schedule, retry, &timer, Some(3), |date| {
+            let at = DateTime::from_timestamp_millis(clock.now_ms()).unwrap();
+            calls.borrow_mut().push((date.to_string(), at.to_rfc3339()));
+            let n = calls.borrow().len();
+            async move {
+                match n {
+                    1 | 2 => Err(format!("attempt {n} failed")),
+                    // The second date's run fails for good.
+                    4..=7 => Err("lake unreadable".to_string()),
+                    _ => Ok("done".to_string()),
+                }
+            }
+        }));
+        let calls = calls.into_inner();
+        assert_eq!(
+            calls[..3],
+            [
+                ("2026-11-27".to_string(), "2026-11-28T03:00:00+00:00".to_string()),
+                ("2026-11-27".to_string(), "2026-11-28T03:01:00+00:00".to_string()),
+                ("2026-11-27".to_string(), "2026-11-28T03:03:00+00:00".to_string()),
+            ]
+        );
+        assert_eq!(
+            out.iter().map(|o| (o.date.to_string(), o.attempts)).collect::<Vec<_>>(),
+            [("2026-11-27".to_string(), 3), ("2026-11-28".to_string(), 4), ("2026-11-29".to_string(), 1),]
+        );
+        assert!(out[1].result.is_err() && out[2].result.is_ok());
+        // Waits: until 03:00, 60 s, 120 s; until the next 03:00; 60, 120, 240 s; until the next.
+        assert_eq!(timer.1.borrow()[..3], [3600, 60, 120]);
+        assert_eq!(timer.1.borrow()[4..7], [60, 120, 240]);
+    }
+
+    #[test]
+    fn a_run_that_outlasts_the_next_start_delays_it_and_skips_no_date() {
+        let clock = ManualClock::new(utc("2026-11-28T02:59:00Z").timestamp_millis());
+        let timer = Simulated(clock.clone(), Default::default());
+        let schedule = CronSchedule::parse(DEFAULT_CRON, "UTC").unwrap();
+        let retry = Retry { retries: 0, base: Duration::from_secs(1), max: Duration::from_secs(1) };
+        let started = std::cell::RefCell::new(Vec::new());
+        let out = block_on(run_schedule(&schedule, retry, &timer, Some(2), |date| {
+            started.borrow_mut().push(DateTime::from_timestamp_millis(clock.now_ms()).unwrap().to_rfc3339());
+            clock.advance(25 * 3_600_000); // this run takes 25 hours
+            async move { Ok(date.to_string()) }
+        }));
+        assert_eq!(out.iter().map(|o| o.date.to_string()).collect::<Vec<_>>(), ["2026-11-27", "2026-11-28"]);
+        assert_eq!(
+            started.into_inner(),
+            ["2026-11-28T03:00:00+00:00", "2026-11-29T04:00:00+00:00"],
+            "the second run starts when the first ends, never beside it"
+        );
     }
 }

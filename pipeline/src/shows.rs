@@ -14,8 +14,8 @@ use arrow::array::{
 use arrow::datatypes::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use livelake_schemas::{Decimal4, MONEY, Table};
 
-use crate::error::{Error, Result, io};
-use crate::sink::{Maintenance, write_file};
+use crate::error::{Result, io};
+use crate::sink::{Maintenance, read_file, write_file};
 
 /// One show of the dimension (all but `stream_id` optional).
 #[derive(Debug, Clone, PartialEq)]
@@ -223,14 +223,7 @@ pub fn read_shows(root: &Path) -> Result<BTreeMap<String, ShowRow>> {
         if path.extension().is_none_or(|e| e != "parquet") {
             continue;
         }
-        let pq = |source| Error::Parquet { path: path.clone(), source };
-        let file = std::fs::File::open(&path).map_err(io("opening", &path))?;
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(pq)?
-            .build()
-            .map_err(pq)?;
-        for b in reader {
-            let b = b?;
+        for b in read_file(&path)? {
             let col = |name: &str| b.column_by_name(name).expect("shows column").clone();
             let (id, seller, title, cat) = (col("stream_id"), col("seller_id"), col("title"), col("category"));
             let (id, seller, title, cat) =

@@ -2,6 +2,7 @@
 
 mod ceiling;
 mod output;
+mod rollup;
 mod run;
 mod shows;
 mod simulate;
@@ -43,6 +44,11 @@ enum Command {
     Tables(tables::Args),
     /// The shows dimension: import a plan (upsert by stream_id), list it.
     Shows(shows::Args),
+    /// Recompute stream_daily, show_summary and show_sources of a day (or one show) from the raw
+    /// tables, late events included, and compact the day's files; replaces earlier results atomically.
+    Rollup(rollup::Args),
+    /// Run the rollup nightly on the `[rollup]` schedule (cron + time zone), with retries.
+    Schedule(rollup::ScheduleArgs),
 }
 
 /// Run the parsed command.
@@ -55,6 +61,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sql(a) => sql::run(a),
         Command::Tables(a) => tables::run(a),
         Command::Shows(a) => shows::run(a),
+        Command::Rollup(a) => rollup::run(a),
+        Command::Schedule(a) => rollup::schedule(a),
     }
 }
 

@@ -11,6 +11,7 @@
 //! `_livelake/state/<seq>.bin` (written and fsynced before the record that names it); only the
 //! latest commit's state file is kept.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -182,8 +183,13 @@ impl Lake {
     }
 
     /// Finish publishing a committed record: rename staged files whose final file is missing.
+    /// A record whose staging directory is gone was published in full (the directory goes last);
+    /// its files may since have been merged by compaction, so they are not looked for.
     fn complete(&self, rec: &CommitRecord) -> Result<()> {
         let staging = self.staging_dir(rec.seq);
+        if !staging.exists() {
+            return Ok(());
+        }
         for f in &rec.files {
             let dest = self.root.join(&f.path);
             if dest.exists() {
@@ -268,6 +274,34 @@ impl Lake {
             let _ = fs::remove_file(self.record_path(seq - KEEP_RECORDS));
         }
     }
+}
+
+/// The files (paths relative to the root) of a commit of `livelake run` that is still being
+/// published: the latest record's, while its staging directory exists. Maintenance leaves them
+/// alone, so the run's recovery can still find them.
+pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
+    let log = root.join("_livelake/log");
+    let Ok(entries) = fs::read_dir(&log) else { return Ok(BTreeSet::new()) };
+    let mut latest = None;
+    for entry in entries {
+        let name = entry.map_err(io("listing", &log))?.file_name().to_string_lossy().into_owned();
+        if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
+            latest = latest.max(Some(seq));
+        }
+    }
+    let Some(seq) = latest else { return Ok(BTreeSet::new()) };
+    if !root.join(format!("_livelake/staging/{seq:020}")).exists() {
+        return Ok(BTreeSet::new());
+    }
+    let path = log.join(format!("{seq:020}.json"));
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()), // pruned meanwhile
+        Err(e) => return Err(Error::Io { op: "reading", path, source: e }),
+    };
+    let rec: CommitRecord =
+        serde_json::from_slice(&text).map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
+    Ok(rec.files.into_iter().map(|f| f.path).collect())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -8,7 +8,7 @@ mod parquet;
 mod partitioning;
 mod swap;
 
-pub use commit::{CommitRecord, FileEntry, Lake};
-pub use parquet::{ROW_GROUP_ROWS, write_file, writer_properties};
+pub use commit::{CommitRecord, FileEntry, Lake, unfinished_files};
+pub use parquet::{ROW_GROUP_ROWS, read_file, write_file, writer_properties};
 pub use partitioning::{partition_dir, safe_region, split_by_partition, time_column};
 pub use swap::Maintenance;

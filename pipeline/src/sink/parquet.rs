@@ -37,3 +37,14 @@ pub fn write_file(path: &Path, batch: &RecordBatch) -> Result<u64> {
     file.sync_all().map_err(io("syncing", path))?;
     Ok(file.metadata().map_err(io("stat", path))?.len())
 }
+
+/// Read every row of the lake file at `path`.
+pub fn read_file(path: &Path) -> Result<Vec<RecordBatch>> {
+    let pq = |source| Error::Parquet { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io("opening", path))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
+    reader.map(|b| b.map_err(|e| pq(e.into()))).collect()
+}

@@ -9,6 +9,7 @@
 //! Each staged directory carries a marker file (`.livelake-new-<seq>`, hidden from Hive readers)
 //! until its swap is done, so recovery can tell whether an exchange already happened.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,11 @@ struct Swap {
     target: String,
     /// The new content, relative to the lake root.
     staged: String,
+    /// When set, the files of the old directory the new content replaces: any other file found
+    /// there after the exchange (published meanwhile by `livelake run`) is moved into the new
+    /// directory, so nothing is lost. When unset, the new content replaces all of the old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    consumed: Option<Vec<String>>,
 }
 
 /// The commit point of one maintenance job.
@@ -40,6 +46,7 @@ struct SwapRecord {
 pub struct Maintenance {
     root: PathBuf,
     seq: u64,
+    consumed: BTreeMap<String, Vec<String>>,
     _lock: fs::File,
 }
 
@@ -66,7 +73,7 @@ impl Maintenance {
                 lock_path.display()
             )));
         }
-        let mut m = Maintenance { root: root.to_path_buf(), seq: 0, _lock: lock };
+        let mut m = Maintenance { root: root.to_path_buf(), seq: 0, consumed: BTreeMap::new(), _lock: lock };
         let mut last = 0;
         let mut orphans = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io("listing", &dir))? {
@@ -121,11 +128,22 @@ impl Maintenance {
         Ok(dir)
     }
 
+    /// Like [`Maintenance::stage`], for a directory others may add files to while the job runs:
+    /// the new content replaces only the `consumed` files (names) of the old directory.
+    pub fn stage_replacing(&mut self, target: &str, consumed: Vec<String>) -> Result<PathBuf> {
+        self.consumed.insert(target.to_string(), consumed);
+        self.stage(target)
+    }
+
     /// Replace every staged target (see the module docs). Consumes the job.
     pub fn commit(self, targets: &[&str]) -> Result<()> {
         let swaps = targets
             .iter()
-            .map(|t| Swap { target: t.to_string(), staged: format!("_livelake/maintenance/m{:020}/new/{t}", self.seq) })
+            .map(|t| Swap {
+                target: t.to_string(),
+                staged: format!("_livelake/maintenance/m{:020}/new/{t}", self.seq),
+                consumed: self.consumed.get(*t).cloned(),
+            })
             .collect();
         let rec = SwapRecord { seq: self.seq, swaps };
         let path = self.record_path(self.seq);
@@ -157,6 +175,10 @@ impl Maintenance {
                 failpoint::hit("maintenance_mid_swap");
             }
             let _ = fs::remove_file(target.join(&mark));
+            if let Some(consumed) = &s.consumed {
+                // `staged` now holds the old directory: keep what the job did not replace.
+                move_others(&staged, &target, consumed)?;
+            }
         }
         let staging = self.staging(rec.seq);
         if staging.exists() {
@@ -166,4 +188,22 @@ impl Maintenance {
         fs::remove_file(&path).map_err(io("removing", &path))?;
         Ok(())
     }
+}
+
+/// Move the files of `old` that are not `consumed` (nor already in `new`) into `new`.
+fn move_others(old: &Path, new: &Path, consumed: &[String]) -> Result<()> {
+    let Ok(entries) = fs::read_dir(old) else { return Ok(()) };
+    for entry in entries {
+        let path = entry.map_err(io("listing", old))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        if !path.is_file() || name.starts_with(".livelake-new-") || consumed.iter().any(|c| c == name) {
+            continue;
+        }
+        let dest = new.join(name);
+        if !dest.exists() {
+            fs::rename(&path, &dest).map_err(io("keeping", &dest))?;
+            info!(file = %dest.display(), "kept a file published during maintenance");
+        }
+    }
+    Ok(())
 }

@@ -1,5 +1,4 @@
-//! Recomputing metrics from the raw tables — the nightly rollup's first step (issue 6 builds
-//! `stream_daily`, `show_summary` and `show_sources` on it). Every event of the chosen streams,
+//! Recomputing whole shows from the raw tables — the rollup's first step. Every event of the chosen streams,
 //! late ones included and duplicates removed, goes through the same session rules as the
 //! streaming job (`engine::sessions`, every event fresh, in event-time order) and the same SQL
 //! (`livelake_jobs::window_metrics`): one definition of every metric for both paths.
@@ -9,21 +8,13 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
-use livelake_jobs::{Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics};
+use datafusion::prelude::SessionContext;
+use livelake_jobs::{ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics};
 use livelake_schemas::{EventKind, Table, batch_schema};
 
 use crate::engine::sessions::{Observation, Regions, StreamSessions};
 use crate::engine::{EngineConfig, with_windows};
 use crate::error::{Error, Result};
-
-/// Metrics recomputed from the raw tables.
-#[derive(Debug)]
-pub struct Recomputed {
-    /// `stream_minute` rows (with `region`) of every window of the streams.
-    pub minute: Vec<RecordBatch>,
-    /// The suspect sessions.
-    pub suspects: Vec<Suspect>,
-}
 
 fn sql_list(ids: &[String]) -> String {
     ids.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
@@ -31,12 +22,7 @@ fn sql_list(ids: &[String]) -> String {
 
 /// The raw events of `streams` in `table`, deduplicated by (stream, event_id) — the first
 /// ingested wins — sorted by stream and time, with window columns.
-async fn events(
-    ctx: &datafusion::prelude::SessionContext,
-    table: Table,
-    streams: &[String],
-    width_ms: i64,
-) -> Result<Vec<RecordBatch>> {
+async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms: i64) -> Result<Vec<RecordBatch>> {
     let sql = format!(
         "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY stream_id, event_id \
          ORDER BY ingested_at, src_partition, src_offset) AS copy FROM {} WHERE stream_id IN ({})) \
@@ -93,24 +79,49 @@ fn observe(
     }
 }
 
+/// Whole shows recomputed from the raw tables.
+#[derive(Debug)]
+pub struct Recomputed {
+    /// `stream_minute` rows (with `region`) of every window of the streams.
+    pub minute: Vec<RecordBatch>,
+    /// The suspect sessions.
+    pub suspects: Vec<Suspect>,
+    /// Deduplicated player events, with `region` and window columns.
+    pub player: Vec<RecordBatch>,
+    /// Deduplicated commerce events, likewise.
+    pub commerce: Vec<RecordBatch>,
+    /// Every view's end.
+    pub exits: Vec<ExitRow>,
+}
+
 /// Recompute `stream_minute` (and the suspects) of `streams` from the lake's raw tables.
 pub async fn recompute_minutes(lake: &Path, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
-    let player = events(&ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
-    let commerce = events(&ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
+    recompute(&ctx, streams, cfg).await
+}
+
+pub(super) async fn recompute(ctx: &SessionContext, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
+    let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
+    let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
     let mut states = BTreeMap::new();
     let mut regions = Regions::default();
     // Player events first, in time order (views end on gaps); commerce events only add to the
     // probes, whose early contributions wait for the start either way.
     observe(&player, &mut states, &mut regions, cfg.session_timeout_ms);
     observe(&commerce, &mut states, &mut regions, cfg.session_timeout_ms);
-    let mut inputs = WindowInputs { width_ms: cfg.width_ms, player, commerce, ..Default::default() };
+    let mut inputs = WindowInputs {
+        width_ms: cfg.width_ms,
+        player: player.clone(),
+        commerce: commerce.clone(),
+        ..Default::default()
+    };
     for (id, s) in &mut states {
         let closed = s.close(id, i64::MAX, cfg.session_timeout_ms, &regions);
         inputs.exits.extend(closed.exits);
         inputs.probes.extend(closed.probes);
     }
+    let exits = inputs.exits.clone();
     let out = window_metrics(inputs).await?;
-    Ok(Recomputed { minute: out.minute, suspects: out.new_suspects })
+    Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
 }

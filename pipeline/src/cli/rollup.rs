@@ -1,0 +1,138 @@
+//! `livelake rollup` (one day, or one show right after it ends) and `livelake schedule` (the
+//! nightly loop that runs it).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use livelake_pipeline::config::Config;
+use livelake_pipeline::rollup::{RollupReport, RollupRequest, rollup};
+use livelake_pipeline::schedule::{CronSchedule, Retry, Timer, run_schedule};
+use tokio::sync::watch;
+use tracing::info;
+
+/// Arguments of `livelake rollup`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The UTC day to roll up (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    date: NaiveDate,
+    /// Only this show (e.g. right after it ends); default: every show with events on the day.
+    #[arg(long)]
+    stream: Option<String>,
+    /// Skip compacting the day's raw partitions.
+    #[arg(long)]
+    no_compact: bool,
+}
+
+/// Arguments of `livelake schedule`.
+#[derive(Debug, clap::Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// TOML config file (`[rollup]`: schedule, timezone, retries; see README).
+    #[arg(long, short, env = "LIVELAKE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Lake root directory [default: ./lake].
+    #[arg(long)]
+    lake: Option<PathBuf>,
+}
+
+impl Common {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut c = Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(l) = &self.lake {
+            c.lake.path = l.clone();
+        }
+        super::sql::check_lake(&c.lake.path)?;
+        Ok(c)
+    }
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date (want YYYY-MM-DD)"))
+}
+
+fn summary(r: &RollupReport) -> String {
+    let files: usize = r.compacted.iter().map(|c| c.files_before).sum();
+    format!(
+        "{} show(s): stream_daily {} rows, show_summary {} rows, show_sources {} rows; compacted {} partition(s), {} files → {}",
+        r.streams.len(),
+        r.daily_rows,
+        r.show_rows,
+        r.source_rows,
+        r.compacted.len(),
+        files,
+        r.compacted.iter().map(|c| c.files_after).sum::<usize>()
+    )
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+/// Run `livelake rollup`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let cfg = a.common.config()?;
+    let req = RollupRequest { date: a.date, stream: a.stream, compact: !a.no_compact };
+    let report = runtime()?.block_on(rollup(&cfg.lake.path, &req, cfg.engine()))?;
+    println!("rollup {}: {}", a.date, summary(&report));
+    Ok(())
+}
+
+/// The system clock; sleeps end early when a signal asks the loop to stop.
+struct SystemTimer(watch::Receiver<bool>);
+
+impl Timer for SystemTimer {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    async fn sleep(&self, d: Duration) -> bool {
+        let mut stop = self.0.clone();
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = stop.changed() => false,
+        }
+    }
+}
+
+/// Run `livelake schedule` until SIGINT/SIGTERM.
+pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
+    let cfg = a.common.config()?;
+    let r = &cfg.rollup;
+    let schedule = CronSchedule::parse(&r.schedule, &r.timezone).map_err(anyhow::Error::msg)?;
+    let retry = Retry {
+        retries: r.retries,
+        base: Duration::from_secs(r.retry_base_secs),
+        max: Duration::from_secs(r.retry_max_secs),
+    };
+    runtime()?.block_on(async {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            super::run::wait_for_signal().await;
+            info!("signal received: stopping after the current run");
+            let _ = tx.send(true);
+        });
+        info!(schedule = %r.schedule, timezone = %r.timezone, lake = %cfg.lake.path.display(), "scheduler started");
+        let timer = SystemTimer(rx);
+        run_schedule(&schedule, retry, &timer, None, |date| {
+            let req = RollupRequest { date, stream: None, compact: r.compact };
+            let (lake, engine) = (cfg.lake.path.clone(), cfg.engine());
+            async move { rollup(&lake, &req, engine).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
+        })
+        .await;
+    });
+    info!("scheduler stopped");
+    Ok(())
+}
