@@ -131,3 +131,111 @@ pub async fn period_metrics(inputs: PeriodInputs) -> Result<PeriodOutput> {
         )?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Decimal128Type, Float64Type, Int64Type};
+
+    /// Rows (NDJSON) of one table, in the window job's input schema: region EU, one window.
+    fn rows(table: Table, lines: &[&str]) -> Vec<RecordBatch> {
+        let schema = window_input_schema(table);
+        let text: String = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                format!(
+                    "{{{l}, \"event_id\": \"e{i}\", \"stream_id\": \"s\", \"ingested_at\": 0, \"src_partition\": 0, \
+                     \"src_offset\": {i}, \"region\": \"EU\", \"window_start\": 0, \"window_end\": 60000}}\n"
+                )
+            })
+            .collect();
+        let reader = arrow::json::ReaderBuilder::new(schema).build(text.as_bytes()).unwrap();
+        reader.collect::<std::result::Result<_, _>>().unwrap()
+    }
+
+    fn exit(session: &str, end_ts: i64, after_stall: bool) -> ExitRow {
+        ExitRow { stream_id: "s".into(), region: "EU".into(), session_id: session.into(), end_ts, after_stall }
+    }
+
+    /// A hand-built show whose answers are worked out by hand below.
+    async fn hand_built() -> PeriodOutput {
+        let player = rows(
+            Table::PlayerEvents,
+            &[
+                // A (session a): first frame, 9 s played, a 1 s stall.
+                r#""type": "first_frame", "ts": 1000, "session_id": "a", "viewer_id": "A", "startup_ms": 500"#,
+                r#""type": "heartbeat", "ts": 4000, "session_id": "a", "viewer_id": "A", "play_ms": 9000"#,
+                r#""type": "stall_end", "ts": 4500, "session_id": "a", "viewer_id": "A", "stall_ms": 1000"#,
+                r#""type": "first_frame", "ts": 1000, "session_id": "b", "viewer_id": "B", "startup_ms": 3000"#,
+                r#""type": "first_frame", "ts": 1000, "session_id": "c", "viewer_id": "C", "startup_ms": 1000"#,
+            ],
+        );
+        let commerce = rows(
+            Table::CommerceEvents,
+            &[
+                // A: cart before the click → clicked, not carted.
+                r#""type": "add_to_cart", "ts": 2000, "session_id": "a", "viewer_id": "A""#,
+                r#""type": "product_click", "ts": 3000, "session_id": "a", "viewer_id": "A""#,
+                // B: a click before the first frame, a buy-now order, then click → cart → order.
+                r#""type": "product_click", "ts": 500, "session_id": "b", "viewer_id": "B""#,
+                r#""type": "order", "ts": 1500, "session_id": "b", "viewer_id": "B", "quantity": 1, "amount_usd": "10.0000""#,
+                r#""type": "product_click", "ts": 4000, "session_id": "b", "viewer_id": "B""#,
+                r#""type": "add_to_cart", "ts": 5000, "session_id": "b", "viewer_id": "B""#,
+                r#""type": "order", "ts": 6000, "session_id": "b", "viewer_id": "B", "quantity": 2, "amount_usd": "20.0000""#,
+                // C: click → cart, but the order came before the cart.
+                r#""type": "product_click", "ts": 2000, "session_id": "c", "viewer_id": "C""#,
+                r#""type": "order", "ts": 2500, "session_id": "c", "viewer_id": "C", "quantity": 1, "amount_usd": "5.0000""#,
+                r#""type": "add_to_cart", "ts": 3000, "session_id": "c", "viewer_id": "C""#,
+                // D never saw a frame.
+                r#""type": "product_click", "ts": 1000, "session_id": "d", "viewer_id": "D""#,
+            ],
+        );
+        let exits = vec![exit("a", 4500, true), exit("b", 1000, false)];
+        period_metrics(PeriodInputs { player, commerce, exits, suspects: vec![] }).await.unwrap()
+    }
+
+    fn int(b: &RecordBatch, col: &str, i: usize) -> i64 {
+        b.column_by_name(col).unwrap().as_primitive::<Int64Type>().value(i)
+    }
+
+    fn float(b: &RecordBatch, col: &str, i: usize) -> Option<f64> {
+        let a = b.column_by_name(col).unwrap().as_primitive::<Float64Type>();
+        a.is_valid(i).then(|| a.value(i))
+    }
+
+    fn money(b: &RecordBatch, col: &str, i: usize) -> i128 {
+        b.column_by_name(col).unwrap().as_primitive::<Decimal128Type>().value(i)
+    }
+
+    #[tokio::test]
+    async fn ordered_funnel_smoothness_and_the_stall_exit_estimate_by_hand() {
+        let out = hand_built().await;
+        let show = &out.show[0];
+        assert_eq!(show.num_rows(), 2, "EU and ALL");
+        for i in 0..2 {
+            assert_eq!(int(show, "sessions", i), 3, "a, b, c played; d only clicked");
+            assert_eq!(int(show, "funnel_viewers", i), 3);
+            assert_eq!(int(show, "funnel_clicked", i), 3);
+            assert_eq!(int(show, "funnel_carted", i), 2, "B and C; A carted before clicking");
+            assert_eq!(int(show, "funnel_ordered", i), 1, "B; C ordered before carting");
+            assert_eq!(int(show, "orders", i), 3);
+            assert_eq!(money(show, "gmv_usd", i), 350_000);
+            assert_eq!(float(show, "click_to_order", i), Some(1.0 / 3.0));
+            // Session a: c = 1 stall, p = 1 s / 10 s; b and c have no watch time, no score.
+            let smooth = (100.0 / (1.0f64 + 0.25).sqrt() + 100.0 * (-1.0f64).exp()) / 2.0;
+            assert!((float(show, "smoothness_score", i).unwrap() - smooth).abs() < 1e-9);
+            // Startup score: mean of 100·8/(8 + s) over 0.5 s, 3 s and 1 s; two of three start ≤ 1 s.
+            let startup = [0.5, 3.0, 1.0].iter().map(|s| 800.0 / (8.0 + s)).sum::<f64>() / 3.0;
+            assert!((float(show, "startup_score", i).unwrap() - startup).abs() < 1e-9);
+            assert_eq!(float(show, "fast_start_pct", i), Some(2.0 / 3.0));
+            // Exits 2, after a stall 1, stalled sessions 1 of 3: 1 − 1 × 2 / 3 beyond the rate.
+            assert!((float(show, "stall_exit_excess", i).unwrap() - 1.0 / 3.0).abs() < 1e-12);
+            assert_eq!(money(show, "lost_gmv_usd_est", i), 38_889, "(1/3) × 35 / 3 = 3.8889");
+            assert_eq!(money(show, "gpm_usd", i), 116_666_667, "35 / 3 × 1000");
+            // A watched 10 s, capped at the show's 5.5 s (0.5 s … 6 s); B and C 0.
+            assert!((float(show, "avg_watch_seconds", i).unwrap() - 5.5 / 3.0).abs() < 1e-12);
+        }
+    }
+}

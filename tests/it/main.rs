@@ -4,6 +4,7 @@
 mod cli;
 mod kafka_roundtrip;
 mod lake;
+mod nightly;
 mod rollup;
 mod shows;
 mod sql;

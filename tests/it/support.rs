@@ -45,8 +45,14 @@ pub fn ndjson(sim: &livelake_pipeline::simulate::Simulation) -> Vec<u8> {
 
 /// `livelake run` on the file source `events`, into `dir/lake`; the lake's path.
 pub fn run_into_lake(events: &std::path::Path, dir: &std::path::Path) -> PathBuf {
+    run_into_lake_with(events, dir, &[])
+}
+
+/// [`run_into_lake`] with extra environment (e.g. `LIVELAKE__SINK__ROLL_MB`).
+pub fn run_into_lake_with(events: &std::path::Path, dir: &std::path::Path, env: &[(&str, &str)]) -> PathBuf {
     let lake = dir.join("lake");
     let out = std::process::Command::new(livelake_bin())
+        .envs(env.iter().copied())
         .args(["run", "--metrics-listen", "off", "--lake"])
         .arg(&lake)
         .arg("--source")

@@ -67,7 +67,9 @@ async fn strings(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
     let (_, batches) = run_query(ctx, sql).await.map_err(sql_err)?;
     let mut out = BTreeSet::new();
     for b in &batches {
-        let col = b.column(0).as_string::<i32>();
+        // DataFusion may hand strings over as views: read them as plain utf8.
+        let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let col = col.as_string::<i32>();
         out.extend((0..b.num_rows()).map(|i| col.value(i).to_string()));
     }
     Ok(out.into_iter().collect())

@@ -5,6 +5,7 @@
 
 mod malformed;
 mod model;
+mod periods;
 mod rng;
 mod session;
 mod truth;
@@ -12,6 +13,7 @@ mod truth;
 use livelake_schemas::{EncodeOptions, Family, Rates, encode_event, rfc3339_ms};
 
 pub use model::{FakeSpike, Pitch, REGIONS, RegionProfile, SimConfig, StallBurst};
+pub use periods::{PeriodTruths, TruthValue, period_truth};
 pub use rng::Rng;
 pub use truth::{Incident, MinuteTruth, Totals, Truth};
 
