@@ -3,6 +3,7 @@
 //! schema of `shared/LAKE.md`.
 #![warn(missing_docs)]
 
+mod baselines;
 mod catalog;
 mod conform;
 mod lake;
@@ -10,10 +11,11 @@ mod period;
 mod query;
 mod window;
 
+pub use baselines::{BASELINES_SQL, baselines};
 pub use catalog::{CatalogError, PartitionStats, TableInfo, describe, parquet_files};
 pub use conform::conform;
 pub use lake::{lake_session, level_type, register_lake, sql_schema};
-pub use period::{PERIOD_SQL, PeriodInputs, PeriodOutput, period_metrics};
+pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQL, period_metrics};
 pub use query::{QueryError, run_query};
 pub use window::{
     ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput,

@@ -14,6 +14,8 @@ use crate::{ExitRow, JobError, Result, Suspect, conform, window_input_schema};
 
 /// The SQL of the per-period tables.
 pub const PERIOD_SQL: &str = include_str!("../sql/period.sql");
+/// The SQL of the retention curve.
+pub const RETENTION_SQL: &str = include_str!("../sql/retention.sql");
 
 const JOB: &str = "period";
 
@@ -100,36 +102,61 @@ async fn run_scope(ctx: &SessionContext, kind: &str) -> Result<Vec<RecordBatch>>
     ctx.sql(PERIOD_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)
 }
 
+/// The period job's inputs, registered once for its queries.
+pub struct PeriodJob {
+    ctx: SessionContext,
+}
+
+impl PeriodJob {
+    /// Register the inputs.
+    pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
+        // One partition: sums and means of floats then add up in one fixed order, so a re-run
+        // gives bit-identical files.
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+        register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
+        register(&ctx, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce)?;
+        let exits = exits_batch(&inputs.exits)?;
+        register(&ctx, "exits", exits.schema(), vec![exits])?;
+        let suspects = suspects_batch(&inputs.suspects)?;
+        register(&ctx, "suspects", suspects.schema(), vec![suspects])?;
+        Ok(PeriodJob { ctx })
+    }
+
+    /// The retention curve (`jobs/sql/retention.sql`): stream_id, region (or `ALL`), minute
+    /// since a session's start, retained (share of sessions still watching).
+    pub async fn retention(&self) -> Result<Vec<RecordBatch>> {
+        let df_err = |source| JobError::DataFusion { job: "retention", source };
+        self.ctx.sql(RETENTION_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)
+    }
+
+    /// The three rollup tables' rows.
+    pub async fn tables(&self) -> Result<PeriodOutput> {
+        let ctx = &self.ctx;
+        let daily = run_scope(ctx, "daily").await?;
+        let show = run_scope(ctx, "show").await?;
+        let sources = run_scope(ctx, "sources").await?;
+
+        Ok(PeriodOutput {
+            daily: shape(
+                &daily,
+                "region",
+                "date",
+                &with_columns(Table::StreamDaily.schema(), &[("region", DataType::Utf8), ("date", DataType::Utf8)]),
+            )?,
+            show: shape(&show, "region", "period", &Table::ShowSummary.schema())?,
+            sources: shape(
+                &sources,
+                "source",
+                "period",
+                &with_columns(Table::ShowSources.schema(), &[("show_start", ts_type())]),
+            )?,
+        })
+    }
+}
+
 /// Run the period job over whole shows: the three rollup tables' rows.
 pub async fn period_metrics(inputs: PeriodInputs) -> Result<PeriodOutput> {
-    // One partition: sums and means of floats then add up in one fixed order, so a re-run gives
-    // bit-identical files.
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
-    register(&ctx, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce)?;
-    let exits = exits_batch(&inputs.exits)?;
-    register(&ctx, "exits", exits.schema(), vec![exits])?;
-    let suspects = suspects_batch(&inputs.suspects)?;
-    register(&ctx, "suspects", suspects.schema(), vec![suspects])?;
-
-    let daily = run_scope(&ctx, "daily").await?;
-    let show = run_scope(&ctx, "show").await?;
-    let sources = run_scope(&ctx, "sources").await?;
-    Ok(PeriodOutput {
-        daily: shape(
-            &daily,
-            "region",
-            "date",
-            &with_columns(Table::StreamDaily.schema(), &[("region", DataType::Utf8), ("date", DataType::Utf8)]),
-        )?,
-        show: shape(&show, "region", "period", &Table::ShowSummary.schema())?,
-        sources: shape(
-            &sources,
-            "source",
-            "period",
-            &with_columns(Table::ShowSources.schema(), &[("show_start", ts_type())]),
-        )?,
-    })
+    PeriodJob::new(inputs)?.tables().await
 }
 
 #[cfg(test)]

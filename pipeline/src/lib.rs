@@ -14,6 +14,7 @@ mod error;
 pub mod kafka;
 pub mod ops;
 pub mod progress;
+pub mod report;
 pub mod rollup;
 pub mod run;
 pub mod schedule;

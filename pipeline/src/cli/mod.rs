@@ -2,6 +2,7 @@
 
 mod ceiling;
 mod output;
+mod report;
 mod rollup;
 mod run;
 mod shows;
@@ -47,6 +48,9 @@ enum Command {
     /// Recompute stream_daily, show_summary and show_sources of a day (or one show) from the raw
     /// tables, late events included, and compact the day's files; replaces earlier results atomically.
     Rollup(rollup::Args),
+    /// The retrospective of one show: an HTML page and a Markdown file with charts, anomalies
+    /// and next-show actions.
+    Report(report::Args),
     /// Run the rollup nightly on the `[rollup]` schedule (cron + time zone), with retries.
     Schedule(rollup::ScheduleArgs),
 }
@@ -62,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tables(a) => tables::run(a),
         Command::Shows(a) => shows::run(a),
         Command::Rollup(a) => rollup::run(a),
+        Command::Report(a) => report::run(a),
         Command::Schedule(a) => rollup::schedule(a),
     }
 }

@@ -20,6 +20,7 @@ use livelake_schemas::Table;
 use tracing::info;
 
 pub use recompute::{Recomputed, recompute_minutes};
+pub(crate) use recompute::recompute;
 
 use self::replace::{split_rows, stage_partition, text};
 use crate::compact::{Compacted, compact_partition, day_partitions, subdirs};

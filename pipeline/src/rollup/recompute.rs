@@ -101,7 +101,7 @@ pub async fn recompute_minutes(lake: &Path, streams: &[String], cfg: EngineConfi
     recompute(&ctx, streams, cfg).await
 }
 
-pub(super) async fn recompute(ctx: &SessionContext, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
+pub(crate) async fn recompute(ctx: &SessionContext, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
     let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
     let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
     let mut states = BTreeMap::new();

@@ -1,0 +1,38 @@
+-- Retention curve of a show (the report's chart): of the non-suspect sessions that started
+-- watching, the share still watching k minutes after their first player event, per region and
+-- for 'ALL'. A session's watching ends at its last view's end (the streaming job's session
+-- rules: session_end, or its last player event before the timeout).
+--
+-- Inputs: player, exits, suspects — as registered for period.sql.
+WITH started AS (
+    SELECT p.stream_id, p.region, p.session_id, min(p.ts) AS started_at
+    FROM player p
+    LEFT JOIN suspects x ON p.stream_id = x.stream_id AND p.session_id = x.session_id
+    WHERE x.session_id IS NULL
+    GROUP BY p.stream_id, p.region, p.session_id
+),
+ended AS (
+    SELECT stream_id, session_id, max(end_ts) AS ended_at FROM exits GROUP BY stream_id, session_id
+),
+watched AS (
+    SELECT s.stream_id, s.region,
+           (CAST(e.ended_at AS BIGINT) - CAST(s.started_at AS BIGINT)) / 60000 AS whole_minutes
+    FROM started s
+    JOIN ended e ON e.stream_id = s.stream_id AND e.session_id = s.session_id
+),
+sliced AS (
+    SELECT stream_id, region, whole_minutes FROM watched
+    UNION ALL
+    SELECT stream_id, 'ALL' AS region, whole_minutes FROM watched
+),
+longest AS (
+    SELECT stream_id, region, max(whole_minutes) AS longest FROM sliced GROUP BY stream_id, region
+)
+SELECT s.stream_id, s.region, k.value AS minute,
+       avg(CASE WHEN s.whole_minutes >= k.value THEN 1.0 ELSE 0.0 END) AS retained
+FROM sliced s
+JOIN longest l ON l.stream_id = s.stream_id AND l.region = s.region
+CROSS JOIN generate_series(0, 1440) AS k
+WHERE k.value <= l.longest + 1
+GROUP BY s.stream_id, s.region, k.value
+ORDER BY s.stream_id, s.region, minute

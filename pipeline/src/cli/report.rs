@@ -1,0 +1,44 @@
+//! `livelake report --stream ID`: the show's retrospective page (HTML + Markdown).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use livelake_pipeline::config::Config;
+use livelake_pipeline::report::report;
+
+/// Arguments of `livelake report`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The show (stream_id).
+    #[arg(long)]
+    stream: String,
+    /// Lake root directory [default: ./lake].
+    #[arg(long)]
+    lake: Option<PathBuf>,
+    /// Where to write `<stream>.html`, `<stream>.md` and `charts/`.
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// TOML config file (window width and session timeout; see README).
+    #[arg(long, short, env = "LIVELAKE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Run `livelake report`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let mut cfg = Config::load(a.config.as_deref(), std::env::vars())?;
+    if let Some(l) = &a.lake {
+        cfg.lake.path = l.clone();
+    }
+    super::sql::check_lake(&cfg.lake.path)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let (files, findings) = rt.block_on(report(&cfg.lake.path, &a.stream, &a.out, cfg.engine()))?;
+    println!("report: {} and {} ({} charts)", files.html.display(), files.markdown.display(), files.charts.len());
+    for an in &findings.anomalies {
+        println!("  {} in {} at minute {}–{}: {}", an.kind, an.region, an.from_minute, an.to_minute, an.detail);
+    }
+    for (i, act) in findings.actions.iter().enumerate() {
+        println!("  action {}: {}", i + 1, act.what);
+    }
+    Ok(())
+}

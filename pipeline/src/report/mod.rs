@@ -1,0 +1,65 @@
+//! `livelake report --stream ID`: the retrospective (复盘) page of one show — goals vs actual,
+//! headlines vs the seller's previous shows and same-category shows, regions, traffic sources,
+//! minute-by-minute charts, anomalies with their region and minute, the stall → exit → lost-GMV
+//! estimate and 3–5 next-show actions — as a self-contained HTML page and a Markdown file.
+//!
+//! The show's figures are recomputed from the raw tables with the rollup's definitions (late
+//! events included), so the report is right before the nightly rollup has run; comparisons read
+//! earlier shows' `show_summary` rows.
+
+mod charts;
+mod data;
+mod findings;
+mod render;
+
+use std::path::{Path, PathBuf};
+
+pub use charts::Chart;
+pub use data::{Figures, MinutePoint, ReportData, gather};
+pub use findings::{Action, Anomaly, Estimate, Findings, Goal, find};
+
+use crate::engine::EngineConfig;
+use crate::error::{Result, io};
+
+/// The files a report wrote.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    /// The HTML page.
+    pub html: PathBuf,
+    /// The Markdown file.
+    pub markdown: PathBuf,
+    /// Chart images (SVG) the Markdown links to.
+    pub charts: Vec<PathBuf>,
+}
+
+/// A file name for `stream`: its characters outside `[A-Za-z0-9._-]` replaced, never a path.
+pub fn file_stem(stream: &str) -> String {
+    let s: String =
+        stream.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') { format!("_{s}") } else { s }
+}
+
+/// Build the report of `stream` from the lake at `lake` into `out`.
+pub async fn report(lake: &Path, stream: &str, out: &Path, cfg: EngineConfig) -> Result<(ReportFiles, Findings)> {
+    let data = gather(lake, stream, cfg).await?;
+    let findings = find(&data);
+    let charts = charts::charts(&data, &findings)?;
+    let stem = file_stem(stream);
+    let chart_dir = out.join("charts");
+    std::fs::create_dir_all(&chart_dir).map_err(io("creating", &chart_dir))?;
+    let rel = |id: &str| format!("charts/{stem}-{id}.svg");
+    let mut files = ReportFiles {
+        html: out.join(format!("{stem}.html")),
+        markdown: out.join(format!("{stem}.md")),
+        charts: Vec::new(),
+    };
+    for c in &charts {
+        let path = out.join(rel(c.id));
+        std::fs::write(&path, &c.svg).map_err(io("writing", &path))?;
+        files.charts.push(path);
+    }
+    std::fs::write(&files.html, render::html(&data, &findings, &charts)).map_err(io("writing", &files.html))?;
+    let md = render::markdown(&data, &findings, &charts, rel);
+    std::fs::write(&files.markdown, md).map_err(io("writing", &files.markdown))?;
+    Ok((files, findings))
+}
