@@ -10,10 +10,12 @@ SEED ?= 42
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-demo: build ## Simulate a show and run the whole pipeline on it (no broker): lake in ./lake, headline figures
+demo: build ## Simulate a show, run the pipeline on it (no broker), roll it up and write its 复盘 report to out/report
 	@mkdir -p $(OUT)
 	$(LIVELAKE) simulate --seed $(SEED) --out $(OUT)/show.ndjson --truth $(OUT)/truth.json
 	$(LIVELAKE) run --source file:$(OUT)/show.ndjson --lake lake --metrics-listen off
+	$(LIVELAKE) rollup --lake lake --date 2026-11-27
+	$(LIVELAKE) report --lake lake --stream show-$(SEED)-1 --out $(OUT)/report
 
 bench: ## Kafka → lake throughput beside the raw consume ceiling (starts Kafka; see BENCHMARKS.md)
 	bench/ingest.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test against a real Kafka broker: start it (infra/kafka.sh up), install DuckDB and
-# pyarrow into .cache/venv (the SQL tests read the lake with them), build the binary and all test
+# pyarrow into .cache/venv (the SQL tests read the lake with them) and Debian's chromium (the
+# report test renders the page headless), build the binary and all test
 # targets once (the binary is built as part of them), run `cargo test --workspace`, and stop the
 # broker even when tests fail.
 set -euo pipefail
@@ -19,6 +20,14 @@ if ! "$VENV/bin/python" -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.1 pyarrow==26.0.1
 fi
 export LIVELAKE_PYTHON="$VENV/bin/python"
+
+# The report test opens the HTML page in headless Chromium: Debian's package.
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; if [[ $(id -u) != 0 ]]; then SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
+export LIVELAKE_CHROMIUM="$(command -v chromium)"
 
 infra/kafka.sh up
 export KAFKA_BOOTSTRAP="$(infra/kafka.sh bootstrap)"

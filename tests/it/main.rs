@@ -5,6 +5,7 @@ mod cli;
 mod kafka_roundtrip;
 mod lake;
 mod nightly;
+mod report;
 mod rollup;
 mod shows;
 mod sql;

@@ -28,7 +28,13 @@ fn err<E: std::fmt::Debug>(e: E) -> Error {
 }
 
 /// Lines of `series` (name → points), x in minutes; x-ranges in `shade` drawn behind them.
-fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[(String, Vec<(f64, f64)>)], shade: &[(f64, f64)]) -> Result<String> {
+fn lines(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    shade: &[(f64, f64)],
+) -> Result<String> {
     let x_max = series.iter().flat_map(|s| &s.1).map(|p| p.0).fold(1.0, f64::max);
     let y_max = series.iter().flat_map(|s| &s.1).map(|p| p.1).fold(0.0, f64::max);
     let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
@@ -88,7 +94,11 @@ fn bars(title: &str, stages: &[(&str, f64)]) -> Result<String> {
             .x_labels(stages.len() * 2 + 1)
             .x_label_formatter(&|x| {
                 let i = (x - 0.5).round();
-                if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .y_desc("viewers")
             .draw()
@@ -141,17 +151,35 @@ pub fn charts(data: &ReportData, findings: &Findings) -> Result<Vec<Chart>> {
         Chart {
             id: "viewers",
             title: "Viewers watching, per region".into(),
-            svg: lines("Viewers watching (sessions active)", SHOW_MINUTE, "sessions", &per_region(data, "sessions_active"), &[])?,
+            svg: lines(
+                "Viewers watching (sessions active)",
+                SHOW_MINUTE,
+                "sessions",
+                &per_region(data, "sessions_active"),
+                &[],
+            )?,
         },
         Chart {
             id: "stall_ratio",
             title: "Stall ratio, per region (stall bursts shaded)".into(),
-            svg: lines("Stall ratio (%), stall bursts shaded", SHOW_MINUTE, "% of watch time stalled", &stall, &bursts)?,
+            svg: lines(
+                "Stall ratio (%), stall bursts shaded",
+                SHOW_MINUTE,
+                "% of watch time stalled",
+                &stall,
+                &bursts,
+            )?,
         },
         Chart {
             id: "exits",
             title: "Exits, per region".into(),
-            svg: lines("Exits per minute (stall bursts shaded)", SHOW_MINUTE, "exits", &per_region(data, "exits"), &bursts)?,
+            svg: lines(
+                "Exits per minute (stall bursts shaded)",
+                SHOW_MINUTE,
+                "exits",
+                &per_region(data, "exits"),
+                &bursts,
+            )?,
         },
         Chart {
             id: "orders",
@@ -161,7 +189,13 @@ pub fn charts(data: &ReportData, findings: &Findings) -> Result<Vec<Chart>> {
         Chart {
             id: "retention",
             title: "Retention: share of sessions still watching".into(),
-            svg: lines("Retention after the start of a session", "minutes since the session started", "% still watching", &retention, &[])?,
+            svg: lines(
+                "Retention after the start of a session",
+                "minutes since the session started",
+                "% still watching",
+                &retention,
+                &[],
+            )?,
         },
         Chart {
             id: "funnel",

@@ -152,7 +152,8 @@ pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<Repo
         }
     }
     for b in &job.retention().await? {
-        let (regions, figs) = (utf8(b, "region")?, (0..b.num_rows()).map(|i| figures(b, i)).collect::<Result<Vec<_>>>()?);
+        let (regions, figs) =
+            (utf8(b, "region")?, (0..b.num_rows()).map(|i| figures(b, i)).collect::<Result<Vec<_>>>()?);
         for (region, f) in regions.into_iter().zip(figs) {
             let point = (f["minute"].unwrap_or(0.0) as i64, f["retained"].unwrap_or(0.0));
             data.retention.entry(region).or_default().push(point);

@@ -182,9 +182,7 @@ pub fn exit_jumps(data: &ReportData, bursts: &[Anomaly]) -> Vec<Anomaly> {
             let (from, to) = (run[0].minute, run[run.len() - 1].minute);
             let exits: f64 = run.iter().map(|m| m.get("exits")).sum();
             let after_stall: f64 = run.iter().map(|m| m.get("exits_after_stall")).sum();
-            let stalled = bursts
-                .iter()
-                .any(|b| b.region == region && b.from_minute <= to && b.to_minute + 1 >= from);
+            let stalled = bursts.iter().any(|b| b.region == region && b.from_minute <= to && b.to_minute + 1 >= from);
             out.push(Anomaly {
                 kind: "exit_jump",
                 region: region.to_string(),
@@ -233,7 +231,9 @@ pub fn estimates(data: &ReportData, bursts: &[Anomaly]) -> Vec<Estimate> {
             let excess_exits: f64 = minutes
                 .iter()
                 .filter(|m| m.get("sessions_active") > 0.0 && in_burst(m))
-                .map(|m| m.get("exits_after_stall") - m.get("sessions_stalled") * m.get("exits") / m.get("sessions_active"))
+                .map(|m| {
+                    m.get("exits_after_stall") - m.get("sessions_stalled") * m.get("exits") / m.get("sessions_active")
+                })
                 .sum::<f64>();
             let excess_exits = if excess_exits > 0.0 { excess_exits } else { 0.0 }; // never −0
             let sessions = data.fig(region, "sessions").unwrap_or(0.0);
@@ -274,7 +274,9 @@ fn startup_actions(data: &ReportData) -> Vec<Action> {
         let slow = p95.is_some_and(|p| p > SLOW_START_P95_MS) || fast.is_some_and(|f| f < FAST_START_MIN);
         if slow {
             out.push(Action {
-                what: format!("Speed up video start in {region}: check the edge/CDN and first-GOP settings for that region"),
+                what: format!(
+                    "Speed up video start in {region}: check the edge/CDN and first-GOP settings for that region"
+                ),
                 because: format!(
                     "startup p95 {:.0} ms (limit {SLOW_START_P95_MS:.0}), fast-start rate (≤ 1 s) {} (want ≥ {})",
                     p95.unwrap_or(0.0),
@@ -351,7 +353,9 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
     if let Some((source, gpm, sessions)) = best {
         out.push(Action {
             what: format!("Put more of next show's promotion into `{source}` traffic"),
-            because: format!("`{source}` earned ${gpm:.2} GMV per 1,000 sessions over {sessions:.0} sessions, the best source"),
+            because: format!(
+                "`{source}` earned ${gpm:.2} GMV per 1,000 sessions over {sessions:.0} sessions, the best source"
+            ),
         });
     }
     // Observations that always apply, until there are three actions.
@@ -451,9 +455,25 @@ mod tests {
         let mut minutes = Vec::new();
         for m in 0..20 {
             let burst = (8..=10).contains(&m);
-            minutes.push(minute("EU", m, 30.0, if burst { 0.08 } else { 0.004 }, if burst { 6.0 } else { 1.0 }, if burst { 5.0 } else { 0.0 }, if burst { 12.0 } else { 1.0 }));
+            minutes.push(minute(
+                "EU",
+                m,
+                30.0,
+                if burst { 0.08 } else { 0.004 },
+                if burst { 6.0 } else { 1.0 },
+                if burst { 5.0 } else { 0.0 },
+                if burst { 12.0 } else { 1.0 },
+            ));
             // NA: a single stalled minute with too few viewers is not a burst.
-            minutes.push(minute("NA", m, if m == 5 { 3.0 } else { 20.0 }, if m == 5 { 0.5 } else { 0.004 }, 1.0, 0.0, 0.0));
+            minutes.push(minute(
+                "NA",
+                m,
+                if m == 5 { 3.0 } else { 20.0 },
+                if m == 5 { 0.5 } else { 0.004 },
+                1.0,
+                0.0,
+                0.0,
+            ));
         }
         let data = show(minutes);
         let f = find(&data);

@@ -111,7 +111,9 @@ fn figures_table<'a>(
         head: std::iter::once(first.to_string()).chain(cols.iter().map(|c| c.1.to_string())).collect(),
         rows: keys
             .iter()
-            .map(|k| std::iter::once(k.clone()).chain(cols.iter().map(|(c, _, fmt)| show(get(source(k), c), *fmt))).collect())
+            .map(|k| {
+                std::iter::once(k.clone()).chain(cols.iter().map(|(c, _, fmt)| show(get(source(k), c), *fmt))).collect()
+            })
             .collect(),
     }
 }
@@ -140,7 +142,15 @@ fn sections(data: &ReportData, f: &Findings, charts: &[Chart]) -> Vec<Section> {
             "No targets for this show: import them with `livelake shows import plan.csv` to compare.".into(),
         )]
     } else {
-        let fmt = |name: &str| if name.starts_with("stall") { Fmt::Pct } else if name.starts_with("GMV") { Fmt::Usd } else { Fmt::Int };
+        let fmt = |name: &str| {
+            if name.starts_with("stall") {
+                Fmt::Pct
+            } else if name.starts_with("GMV") {
+                Fmt::Usd
+            } else {
+                Fmt::Int
+            }
+        };
         vec![Block::Table {
             head: vec!["goal".into(), "target".into(), "actual".into(), "result".into()],
             rows: f
@@ -265,7 +275,9 @@ fn sections(data: &ReportData, f: &Findings, charts: &[Chart]) -> Vec<Section> {
 
     out.push(Section {
         title: "Next show: what to do differently".into(),
-        blocks: vec![Block::List(f.actions.iter().map(|a| format!("**{}** — because {}.", a.what, a.because)).collect())],
+        blocks: vec![Block::List(
+            f.actions.iter().map(|a| format!("**{}** — because {}.", a.what, a.because)).collect(),
+        )],
     });
     out
 }
@@ -302,7 +314,10 @@ figcaption{font-size:13px;color:#555}li{margin:.4em 0}code{background:#f3f3f3;pa
 /// The self-contained HTML page.
 pub fn html(data: &ReportData, f: &Findings, charts: &[Chart]) -> String {
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str(&format!("<title>Show review: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", esc(&data.stream_id)));
+    out.push_str(&format!(
+        "<title>Show review: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&data.stream_id)
+    ));
     for (i, s) in sections(data, f, charts).into_iter().enumerate() {
         let tag = if i == 0 { "h1" } else { "h2" };
         out.push_str(&format!("<section>\n<{tag}>{}</{tag}>\n", esc(&s.title)));
@@ -373,7 +388,10 @@ pub fn markdown(data: &ReportData, f: &Findings, charts: &[Chart], chart_path: i
                     out.push_str(&format!("| {} |\n", head.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | ")));
                     out.push_str(&format!("|{}\n", " --- |".repeat(head.len())));
                     for r in rows {
-                        out.push_str(&format!("| {} |\n", r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")));
+                        out.push_str(&format!(
+                            "| {} |\n",
+                            r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+                        ));
                     }
                     out.push('\n');
                 }

@@ -19,8 +19,8 @@ use livelake_jobs::{PeriodInputs, conform, lake_session, period_metrics, registe
 use livelake_schemas::Table;
 use tracing::info;
 
-pub use recompute::{Recomputed, recompute_minutes};
 pub(crate) use recompute::recompute;
+pub use recompute::{Recomputed, recompute_minutes};
 
 use self::replace::{split_rows, stage_partition, text};
 use crate::compact::{Compacted, compact_partition, day_partitions, subdirs};

@@ -1,0 +1,142 @@
+//! `livelake report`: a simulated show with earlier shows of the same seller in the lake; the
+//! report renders in headless Chromium (charts present, every chart image loads), and its
+//! findings name the region and minute where the simulator injected the stall burst.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
+
+use crate::support::{livelake_bin, ndjson, run_into_lake};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn show(seed: u64, start_ms: i64) -> Simulation {
+    let cfg = SimConfig { viewers: 600, duration_min: 45, start_ms, ..SimConfig::new(seed) }
+        .with_default_pitches()
+        .fit_incidents();
+    simulate(&cfg)
+}
+
+fn livelake(args: &[&str]) -> String {
+    let out = Command::new(livelake_bin()).args(args).output().unwrap();
+    assert!(out.status.success(), "livelake {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Chromium from `LIVELAKE_CHROMIUM` (set by `make test`, which installs Debian's chromium), or
+/// `chromium` on the PATH.
+fn chromium() -> PathBuf {
+    PathBuf::from(std::env::var("LIVELAKE_CHROMIUM").unwrap_or_else(|_| "chromium".into()))
+}
+
+/// Load `page` in headless Chromium and return the DOM after scripts ran.
+fn dump_dom(page: &Path, profile: &Path) -> String {
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("starting {} ({e}); `make test` installs chromium", chromium().display()));
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_report_renders_in_chromium_and_names_the_injected_stall_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = SimConfig::new(1).start_ms;
+    // Two earlier shows of the same seller, then the show under review.
+    let earlier = [show(71, start - 3 * DAY_MS), show(72, start - 2 * DAY_MS)];
+    let this = show(73, start);
+    let mut body = Vec::new();
+    for s in earlier.iter().chain([&this]) {
+        body.extend(ndjson(s));
+    }
+    let events = dir.path().join("shows.ndjson");
+    std::fs::write(&events, body).unwrap();
+    let lake = run_into_lake(&events, dir.path());
+    let lake_s = lake.to_str().unwrap();
+
+    let id = this.streams[0].clone();
+    let plan = dir.path().join("plan.csv");
+    std::fs::write(
+        &plan,
+        format!(
+            "stream_id,seller_id,title,category,target_gmv_usd,target_viewers,max_stall_ratio\n\
+             {},seller-9,Autumn sale,beauty,,,\n{},seller-9,Winter preview,beauty,,,\n\
+             {id},seller-9,\"Big <launch> & \"\"friends\"\"\",beauty,999999,10,0.5\n",
+            earlier[0].streams[0], earlier[1].streams[0]
+        ),
+    )
+    .unwrap();
+    livelake(&["shows", "import", plan.to_str().unwrap(), "--lake", lake_s]);
+    for days_back in [3, 2] {
+        let date = chrono::DateTime::from_timestamp_millis(start - days_back * DAY_MS).unwrap().format("%Y-%m-%d");
+        livelake(&["rollup", "--lake", lake_s, "--date", &date.to_string(), "--no-compact"]);
+    }
+
+    let out_dir = dir.path().join("report");
+    let printed = livelake(&["report", "--lake", lake_s, "--stream", &id, "--out", out_dir.to_str().unwrap()]);
+
+    // The simulator's stall burst: its region and minute of the show.
+    let burst = this.truth.incidents.iter().find(|i| i.kind == "stall_burst").expect("a stall burst");
+    let burst_ms = chrono::DateTime::parse_from_rfc3339(&burst.start).unwrap().timestamp_millis();
+    let minute = (burst_ms - start.div_euclid(60_000) * 60_000) / 60_000;
+    let named = format!("stall_burst in {} at minute {minute}–", burst.region);
+    assert!(printed.contains(&named), "findings name {named:?}:\n{printed}");
+    let spike = this.truth.incidents.iter().find(|i| i.kind == "fake_spike").expect("a fake spike");
+    assert!(printed.contains(&format!("fake_spike in {}", spike.region)), "{printed}");
+
+    let html_path = out_dir.join(format!("{id}.html"));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let md = std::fs::read_to_string(out_dir.join(format!("{id}.md"))).unwrap();
+    assert!(html.contains("Big &lt;launch&gt; &amp; &quot;friends&quot;"), "user text is escaped");
+    assert!(md.contains("| GMV (USD) | $999999.00 |") && md.contains("| missed |"), "the GMV goal missed");
+    assert!(md.contains("seller's previous 5 (median of 2)"), "two earlier shows of the seller");
+    assert!(md.contains(&format!("| stall burst | {} | {minute}–", burst.region)), "anomaly table:\n{md}");
+    assert!(md.contains("lost GMV (estimate)"), "the estimate is labelled");
+    let actions = md.split("## Next show").nth(1).unwrap();
+    let n = actions.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count();
+    assert!((3..=5).contains(&n), "3–5 actions: {actions}");
+    assert!(actions.contains(&format!("minute {minute}–")), "an action cites the burst's minutes: {actions}");
+
+    // The page in a browser: every section and chart present.
+    let dom = dump_dom(&html_path, &dir.path().join("chromium"));
+    assert!(dom.contains("Show review: Big &lt;launch&gt;"), "title rendered");
+    for chart in ["viewers", "stall_ratio", "exits", "orders", "retention", "funnel"] {
+        let at = dom.find(&format!("id=\"chart-{chart}\"")).unwrap_or_else(|| panic!("chart {chart} in the page"));
+        assert!(dom[at..].trim_start_matches(|c| c != '<').contains("<svg"), "chart {chart} is drawn");
+    }
+    // The Markdown's chart files are images a browser can decode.
+    let probe = dir.path().join("report/probe.html");
+    let imgs: String = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("![")?.split_once("](").map(|(_, p)| p.trim_end_matches(')').to_string()))
+        .map(|p| format!("<img src=\"{p}\">"))
+        .collect();
+    std::fs::write(
+        &probe,
+        format!(
+            "<!DOCTYPE html><html><body>{imgs}<pre id=\"out\"></pre><script>window.onload = () => {{ \
+             document.getElementById('out').textContent = 'decoded=' + \
+             [...document.images].filter(i => i.complete && i.naturalWidth > 0).length + ' of ' + \
+             document.images.length; }};</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let dom = dump_dom(&probe, &dir.path().join("chromium"));
+    assert!(dom.contains("decoded=6 of 6"), "every chart image decodes: {dom}");
+}
