@@ -207,3 +207,34 @@ fn move_others(old: &Path, new: &Path, consumed: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> =
+            fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_file_published_during_the_job_survives_the_swap() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("t/hour=01");
+        fs::create_dir_all(&target).unwrap();
+        for f in ["a.parquet", "b.parquet"] {
+            fs::write(target.join(f), f).unwrap();
+        }
+        let mut job = Maintenance::open(root.path()).unwrap();
+        let staged = job.stage_replacing("t/hour=01", vec!["a.parquet".into(), "b.parquet".into()]).unwrap();
+        fs::write(staged.join("merged.parquet"), "a+b").unwrap();
+        // `livelake run` publishes a file into the partition while the job runs.
+        fs::write(target.join("late.parquet"), "late").unwrap();
+        job.commit(&["t/hour=01"]).unwrap();
+        assert_eq!(names(&target), ["late.parquet", "merged.parquet"]);
+        assert_eq!(fs::read_to_string(target.join("late.parquet")).unwrap(), "late");
+        assert_eq!(names(&root.path().join("_livelake/maintenance")), Vec::<String>::new(), "nothing left behind");
+    }
+}
