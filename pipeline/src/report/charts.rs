@@ -27,6 +27,16 @@ fn err<E: std::fmt::Debug>(e: E) -> Error {
     Error::Config(format!("drawing a chart: {e:?}"))
 }
 
+/// Every chart's frame: its title, margins and axis label areas.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title, ("sans-serif", 18)).margin(12).x_label_area_size(32).y_label_area_size(56);
+    b
+}
+
 /// Lines of `series` (name → points), x in minutes; x-ranges in `shade` drawn behind them.
 fn lines(
     title: &str,
@@ -42,13 +52,7 @@ fn lines(
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-            .map_err(err)?;
+        let mut chart = frame(&root, title).build_cartesian_2d(0f64..x_max, 0f64..y_max).map_err(err)?;
         chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(err)?;
         chart
             .draw_series(shade.iter().map(|(a, b)| Rectangle::new([(*a, 0.0), (*b, y_max)], RED.mix(0.15).filled())))
@@ -80,13 +84,7 @@ fn bars(title: &str, stages: &[(&str, f64)]) -> Result<String> {
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..stages.len() as f64, 0f64..y_max)
-            .map_err(err)?;
+        let mut chart = frame(&root, title).build_cartesian_2d(0f64..stages.len() as f64, 0f64..y_max).map_err(err)?;
         let names: Vec<String> = stages.iter().map(|s| s.0.to_string()).collect();
         chart
             .configure_mesh()
