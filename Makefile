@@ -17,8 +17,8 @@ demo: build ## Simulate a show, run the pipeline on it (no broker), roll it up a
 	$(LIVELAKE) rollup --lake lake --date 2026-11-27
 	$(LIVELAKE) report --lake lake --stream show-$(SEED)-1 --out $(OUT)/report
 
-bench: ## Kafka → lake throughput beside the raw consume ceiling (starts Kafka; see BENCHMARKS.md)
-	bench/ingest.sh
+bench: ## livelake vs DuckDB and the Kafka ceiling: ingest, queries, freshness, memory, build (starts Kafka; see BENCHMARKS.md)
+	bench/run.sh
 
 test: ## Start Kafka (infra/), run every test, stop Kafka even when tests fail
 	infra/test.sh

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Collect the figures of one `make bench` run (the OUT.*.txt files bench/run.sh wrote) into a
+machine-readable JSON file, with the ratios the benchmark issue's targets are stated in.
+
+usage: results.py OUT_PREFIX RESULTS.json"""
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+out, dest = sys.argv[1], Path(sys.argv[2])
+
+
+def text(step):
+    p = Path(f"{out}.{step}.txt")
+    return p.read_text() if p.exists() else ""
+
+
+def num(pattern, s, cast=float):
+    m = re.search(pattern, s)
+    return cast(m.group(1).replace(",", "")) if m else None
+
+
+def fields(s):
+    """`key value key value …` on one line → dict of numbers."""
+    words = s.split()
+    return {k: float(v) for k, v in zip(words[::2], words[1::2]) if re.fullmatch(r"-?[0-9.]+|nan", v)}
+
+
+run, ceiling = text("run"), text("ceiling")
+ours = num(r"= ([0-9]+) events/s", run)
+ceil = num(r"= ([0-9]+) msg/s", ceiling)
+duck = fields(text("duckdb_ingest").strip().splitlines()[-1]) if text("duckdb_ingest") else {}
+file_rate = num(r"= ([0-9]+) events/s", text("filerun"))
+queries = {}
+lv = {l.split()[0]: float(l.split()[1]) for l in text("queries.livelake").splitlines() if l.strip()}
+dk = {l.split()[0]: float(l.split()[1]) for l in text("queries.duckdb").splitlines() if l.strip()}
+for q in sorted(lv):
+    if q in dk:
+        queries[q] = {"livelake_s": lv[q], "duckdb_s": dk[q], "ratio": lv[q] / dk[q]}
+fresh = fields(text("freshness").replace("freshness ", "").strip()) if text("freshness") else {}
+mem = fields(text("memory").strip()) if text("memory") else {}
+state = text("state")
+results = {
+    "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+    "machine": {"cores": os.cpu_count(), "system": platform.platform(),
+                "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+    "command": "make bench",
+    "ingest": {
+        "messages": num(r"read ([0-9]+) messages", run, int),
+        "livelake_kafka_events_per_s": ours,
+        "consume_ceiling_msgs_per_s": ceil,
+        "duckdb_ndjson_events_per_s": duck.get("events_per_s"),
+        "livelake_file_events_per_s": file_rate,
+        "ratio_to_ceiling": ours / ceil if ours and ceil else None,
+        "ratio_to_duckdb": ours / duck["events_per_s"] if ours and duck.get("events_per_s") else None,
+        "file_ratio_to_duckdb": file_rate / duck["events_per_s"] if file_rate and duck.get("events_per_s") else None,
+        "peak_rss_kib": num(r"peak RSS ([0-9]+) KiB", run, int),
+        "targets": {"ratio_to_duckdb": 1.0, "ratio_to_ceiling": 0.7},
+    },
+    "queries": {
+        "per_query": queries,
+        "median_ratio": statistics.median(q["ratio"] for q in queries.values()) if queries else None,
+        "target_median_ratio": 1.0,
+    },
+    "freshness": {
+        "events": fresh.get("events"), "p50_s": fresh.get("p50_s"), "p95_s": fresh.get("p95_s"),
+        "max_s": fresh.get("max_s"), "never_visible": fresh.get("never_visible"),
+        "target_p95_s": fresh.get("target_p95_s"),
+    },
+    "memory": {
+        "peak_concurrent_sessions": mem.get("peak_sessions"),
+        "state_bytes_per_session": mem.get("bytes_per_session"),
+        "peak_rss_kib": mem.get("peak_rss_kib"),
+        "micro_rss_bytes_per_session": num(r"\(RSS delta\): ([0-9]+)", state),
+        "micro_snapshot_bytes_per_session": num(r"\(zstd\):\s+([0-9.]+)", state),
+        "target_bytes_per_session": 300,
+    },
+    "build": {"cold_build_seconds": num(r"cold build seconds ([0-9]+)", text("build"), int)},
+}
+dest.write_text(json.dumps(results, indent=2) + "\n")
+i, q, f, m = results["ingest"], results["queries"], results["freshness"], results["memory"]
+fmt = lambda v, p="{:.2f}": "n/a" if v is None else p.format(v)  # noqa: E731
+print(f"ingest: livelake {fmt(i['livelake_kafka_events_per_s'], '{:,.0f}')} ev/s; "
+      f"{fmt(i['ratio_to_ceiling'])}x the ceiling (target 0.7), {fmt(i['ratio_to_duckdb'])}x DuckDB (target 1.0)")
+print(f"queries: median {fmt(q['median_ratio'])}x DuckDB (target <= 1.0)")
+print(f"freshness: p50 {fmt(f['p50_s'], '{:.1f}')} s, p95 {fmt(f['p95_s'], '{:.1f}')} s (target <= {fmt(f['target_p95_s'], '{:.0f}')} s)")
+print(f"memory: {fmt(m['state_bytes_per_session'], '{:.0f}')} B/session at {fmt(m['peak_concurrent_sessions'], '{:,.0f}')} "
+      f"sessions, peak RSS {fmt(m['peak_rss_kib'], '{:,.0f}')} KiB (target <= 300 B)")
+print(f"written: {dest}")

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# make bench: livelake measured beside the tools it must beat, in one run on the same data. Not part
+# of `make test`. Steps (each prints its figures; all go to bench/results.json):
+#   1. ingest — a simulated multi-region show (≥ 5 M events) produced to Kafka; the raw consume
+#      ceiling of those topics (a consumer that only reads); `livelake run` Kafka → lake; DuckDB
+#      (PyPI) doing the same job on the same events as NDJSON; `livelake run` on that NDJSON file
+#   2. queries — docs/queries over the bench lake, livelake vs DuckDB, best of 5 each
+#   3. freshness — a live show produced at its own pace: event production → stream_minute row
+#      queryable, p50/p95
+#   4. memory — peak RSS of `livelake run` and state bytes per session at ≥ 100 k concurrent
+#      sessions; the session-state micro-benchmark; Parquet codecs
+#   5. build — cold build time of the workspace (SKIP_BUILD_TIME=1 skips it)
+# Sizes: VIEWERS (25000) × SHOWS (4) × MINUTES (90); FRESH_MINUTES (5) × FRESH_VIEWERS (3000);
+# MEM_VIEWERS (110000) for the memory step.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VIEWERS="${VIEWERS:-25000}"; SHOWS="${SHOWS:-4}"; MINUTES="${MINUTES:-90}"; PARTITIONS="${PARTITIONS:-4}"
+FRESH_MINUTES="${FRESH_MINUTES:-5}"; FRESH_VIEWERS="${FRESH_VIEWERS:-3000}"; MEM_VIEWERS="${MEM_VIEWERS:-110000}"
+OUT="${BENCH_OUT:-$ROOT/out/bench}"
+mkdir -p "$(dirname "$OUT")"
+
+cargo build --release --bin livelake
+cargo build --release -p livelake-pipeline --features bench --examples
+BIN="$ROOT/target/release/livelake"
+EX="$ROOT/target/release/examples"
+PY="${LIVELAKE_PYTHON:-$ROOT/.cache/venv/bin/python}"
+if ! "$PY" -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
+  python3 -m venv "$ROOT/.cache/venv" && "$ROOT/.cache/venv/bin/pip" install --quiet duckdb==2.0.1 pyarrow==26.0.1
+  PY="$ROOT/.cache/venv/bin/python"
+fi
+started_here=0
+if ! infra/kafka.sh status >/dev/null 2>&1; then started_here=1; fi
+cleanup() { if [[ $started_here == 1 ]]; then infra/kafka.sh down || true; fi; }
+trap cleanup EXIT
+infra/kafka.sh up
+BOOT="$(infra/kafka.sh bootstrap)"
+RUN="bench-$(date +%s)"
+for t in player commerce dead fresh-player fresh-commerce fresh-dead; do
+  infra/kafka.sh create-topic "$RUN-$t" "$PARTITIONS"
+done
+
+echo "== 1. ingest: producing $SHOWS shows × $VIEWERS viewers × $MINUTES min"
+SIM=(--seed 7 --viewers "$VIEWERS" --shows "$SHOWS" --minutes "$MINUTES")
+"$BIN" simulate "${SIM[@]}" --kafka "$BOOT" --player-topic "$RUN-player" --commerce-topic "$RUN-commerce" \
+  --truth "$OUT.truth.json" 2>&1 | tail -n 1
+echo "-- ceiling: a consumer that only reads"
+"$BIN" consume-rate --brokers "$BOOT" --topic "$RUN-player" --topic "$RUN-commerce" | tee "$OUT.ceiling.txt"
+echo "-- livelake run: Kafka → lake (raw tables + stream_minute)"
+rm -rf "$OUT.lake"
+LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RUN-commerce" \
+LIVELAKE__KAFKA__DEADLETTER_TOPIC="$RUN-dead" RUST_LOG=warn \
+  /usr/bin/time -f "peak RSS %M KiB" "$BIN" run --source kafka --brokers "$BOOT" --group-id "$RUN" \
+  --until-idle 3 --metrics-listen off --lake "$OUT.lake" 2>&1 | grep -E "^(read|late|throughput|peak)" | tee "$OUT.run.txt"
+echo "-- the same events as NDJSON (same seed: byte for byte the same show)"
+"$BIN" simulate "${SIM[@]}" --out "$OUT.ndjson" 2>&1 | tail -n 1
+echo "-- DuckDB $("$PY" -c 'import duckdb; print(duckdb.__version__)'): NDJSON → raw tables + stream_minute columns, Hive Parquet"
+"$PY" bench/duckdb_ingest.py "$OUT.ndjson" "$OUT.duck" "$(nproc)" | tee "$OUT.duckdb_ingest.txt"
+echo "-- livelake run on the same NDJSON file (embedded source)"
+rm -rf "$OUT.filelake"
+RUST_LOG=warn "$BIN" run --source "file:$OUT.ndjson" --metrics-listen off --lake "$OUT.filelake" 2>&1 \
+  | grep -E "^throughput" | tee "$OUT.filerun.txt"
+
+echo "== 2. queries: docs/queries over the bench lake, livelake vs DuckDB, best of 5 each"
+"$EX/query_bench" "$OUT.lake" docs/queries > "$OUT.queries.livelake.txt"
+"$PY" bench/duckdb_queries.py "$OUT.lake" docs/queries > "$OUT.queries.duckdb.txt"
+paste "$OUT.queries.livelake.txt" "$OUT.queries.duckdb.txt" | awk '{printf "%-32s livelake %.4f s  duckdb %.4f s  %.2fx\n", $1, $2, $5, $2/$5}'
+
+echo "== 3. freshness: a live ${FRESH_MINUTES}-minute show, production → stream_minute row queryable"
+"$EX/freshness" "$BOOT" "$RUN-fresh-player" "$RUN-fresh-commerce" "$RUN-fresh-dead" "$BIN" "$(dirname "$OUT")" \
+  "$FRESH_MINUTES" "$FRESH_VIEWERS" | tee "$OUT.freshness.txt"
+
+echo "== 4. memory: livelake run at ≥ 100 k concurrent sessions ($MEM_VIEWERS viewers joining a 5-minute show)"
+"$BIN" simulate --seed 9 --viewers "$MEM_VIEWERS" --minutes 5 --spike 0 --out "$OUT.mem.ndjson" 2>&1 | tail -n 1
+rm -rf "$OUT.memlake"
+"$PY" bench/memory.py "$BIN" "$OUT.mem.ndjson" "$OUT.memlake" | tee "$OUT.memory.txt"
+echo "-- session state micro-benchmark: 100 k sessions"
+"$EX/state_size" 100000 | tee "$OUT.state.txt"
+echo "-- Parquet codecs: the bench lake's player_events rewritten with each codec"
+"$EX/parquet_codecs" "$OUT.lake" player_events | tee "$OUT.codecs.txt"
+
+if [[ "${SKIP_BUILD_TIME:-0}" != 1 ]]; then
+  echo "== 5. build: cold build of the workspace and its tests (dev profile, as CI), fresh target dir"
+  rm -rf "$OUT.target"
+  start=$(date +%s)
+  CARGO_TARGET_DIR="$OUT.target" cargo build --workspace --tests --quiet
+  echo "cold build seconds $(( $(date +%s) - start ))" | tee "$OUT.build.txt"
+  rm -rf "$OUT.target"
+fi
+
+echo "== results"
+"$PY" bench/results.py "$OUT" bench/results.json
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%F)"

@@ -1,0 +1,173 @@
+//! Freshness: how long after an event is produced its `stream_minute` row is queryable. A show is
+//! simulated live (event times = now) and produced to Kafka at the pace of its delivery times,
+//! while `livelake run` consumes it; a watcher lists the lake's `stream_minute` files and notes
+//! when each (stream, region, window) row first appears (published files are what `livelake sql`,
+//! DuckDB and pyarrow read). Each event's freshness = that moment − its production time.
+//! Run by `make bench`:
+//! `cargo run --release --features bench --example freshness -- BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN OUT_DIR [MINUTES] [VIEWERS]`
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::TimestampMillisecondType;
+use livelake_pipeline::kafka::KafkaConfig;
+use livelake_pipeline::simulate::{LineClass, SimConfig, simulate};
+use livelake_schemas::{Decoder, Family};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+/// (stream, region, window start ms).
+type Key = (String, String, i64);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+}
+
+fn rows(path: &Path) -> Vec<RecordBatch> {
+    let Ok(f) = std::fs::File::open(path) else { return Vec::new() };
+    let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f) else { return Vec::new() };
+    b.build().map(|r| r.flatten().collect()).unwrap_or_default()
+}
+
+/// Watch `lake/stream_minute` until `stop`: the first time each row's key is seen.
+fn watch(lake: PathBuf, seen: Arc<Mutex<BTreeMap<Key, i64>>>, stop: Arc<AtomicBool>) {
+    let mut files = BTreeSet::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut paths = Vec::new();
+        walk(&lake.join("stream_minute"), &mut paths);
+        let at = now_ms();
+        for p in paths {
+            if !files.insert(p.clone()) {
+                continue;
+            }
+            let region = p
+                .components()
+                .find_map(|c| c.as_os_str().to_str()?.strip_prefix("region=").map(String::from))
+                .unwrap_or_default();
+            for b in rows(&p) {
+                let ids = b.column_by_name("stream_id").unwrap().as_string::<i32>().clone();
+                let ws = b.column_by_name("window_start").unwrap().as_primitive::<TimestampMillisecondType>().clone();
+                let mut seen = seen.lock().unwrap();
+                for i in 0..b.num_rows() {
+                    seen.entry((ids.value(i).to_string(), region.clone(), ws.value(i))).or_insert(at);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn pct(sorted: &[i64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let (brokers, player, commerce, dead, bin, out) = (&a[1], &a[2], &a[3], &a[4], &a[5], PathBuf::from(&a[6]));
+    let minutes: i64 = a.get(7).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let viewers: usize = a.get(8).and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let lake = out.join("fresh.lake");
+    let _ = std::fs::remove_dir_all(&lake);
+
+    let group = format!("fresh-{}", now_ms());
+    let mut run = Command::new(bin)
+        .args(["run", "--source", "kafka", "--metrics-listen", "off", "--brokers", brokers, "--group-id", &group])
+        .arg("--lake")
+        .arg(&lake)
+        .env("LIVELAKE__KAFKA__PLAYER_TOPIC", player)
+        .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", commerce)
+        .env("LIVELAKE__KAFKA__DEADLETTER_TOPIC", dead)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting livelake run");
+
+    // A live show: it starts a few seconds from now; no minutes-late deliveries (those never
+    // reach stream_minute by definition) and no fake spike (placed ≥ 6 minutes in, it would
+    // outlast a short show).
+    let start = now_ms() + 5_000;
+    let cfg = SimConfig {
+        viewers,
+        duration_min: minutes,
+        start_ms: start,
+        late_share: 0.0,
+        spike: None,
+        ..SimConfig::new(11)
+    }
+        .with_default_pitches()
+        .fit_incidents();
+    let sim = simulate(&cfg);
+    let decoder = Decoder::default();
+    let seen = Arc::new(Mutex::new(BTreeMap::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (lake, seen, stop) = (lake.clone(), seen.clone(), stop.clone());
+        std::thread::spawn(move || watch(lake, seen, stop))
+    };
+
+    let mut cc = KafkaConfig::new(brokers.clone()).client_config();
+    cc.set("linger.ms", "5").set("acks", "all");
+    let producer: BaseProducer = cc.create().expect("producer");
+    let mut produced: Vec<(Key, i64)> = Vec::new();
+    eprintln!("freshness: producing {} messages over {minutes} minutes, live", sim.lines.len());
+    for line in &sim.lines {
+        let wait = line.arrival_ms - now_ms();
+        if wait > 0 {
+            producer.poll(Duration::from_millis(wait as u64));
+        }
+        let topic = if line.family == Family::Player { player } else { commerce };
+        let key = sim.streams[line.stream as usize].as_bytes();
+        let mut record = BaseRecord::to(topic).key(key).payload(&line.bytes[..]);
+        while let Err((_, r)) = producer.send(record) {
+            record = r;
+            producer.poll(Duration::from_millis(10));
+        }
+        if line.class == LineClass::Valid
+            && let Ok(e) = decoder.decode(&line.bytes, now_ms())
+        {
+            let window = e.ts_ms.div_euclid(60_000) * 60_000;
+            produced.push(((e.stream_id.to_string(), e.region.to_string(), window), now_ms()));
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    // The last windows close once the partitions idle past the watermark (windows.idle_secs).
+    let deadline = now_ms() + 300_000;
+    let wanted: BTreeSet<&Key> = produced.iter().map(|p| &p.0).collect();
+    while now_ms() < deadline && wanted.iter().any(|k| !seen.lock().unwrap().contains_key(*k)) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let _ = Command::new("kill").args(["-TERM", &run.id().to_string()]).status();
+    let _ = run.wait();
+
+    let seen = seen.lock().unwrap();
+    let mut lat: Vec<i64> = produced.iter().filter_map(|(k, at)| seen.get(k).map(|v| v - at)).collect();
+    let missing = produced.len() - lat.len();
+    lat.sort_unstable();
+    let target = 60.0 + 30.0 + 60.0 + 15.0;
+    println!(
+        "freshness events {} p50_s {:.1} p95_s {:.1} max_s {:.1} target_p95_s {target:.0} never_visible {missing}",
+        lat.len(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.95),
+        pct(&lat, 1.0)
+    );
+}
