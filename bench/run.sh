@@ -11,12 +11,12 @@
 #      sessions; the session-state micro-benchmark; Parquet codecs
 #   5. build — cold build time of the workspace (SKIP_BUILD_TIME=1 skips it)
 # Sizes: VIEWERS (25000) × SHOWS (4) × MINUTES (90); FRESH_MINUTES (5) × FRESH_VIEWERS (3000);
-# MEM_VIEWERS (110000) for the memory step.
+# MEM_VIEWERS (160000) for the memory step.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VIEWERS="${VIEWERS:-25000}"; SHOWS="${SHOWS:-4}"; MINUTES="${MINUTES:-90}"; PARTITIONS="${PARTITIONS:-4}"
-FRESH_MINUTES="${FRESH_MINUTES:-5}"; FRESH_VIEWERS="${FRESH_VIEWERS:-3000}"; MEM_VIEWERS="${MEM_VIEWERS:-110000}"
+FRESH_MINUTES="${FRESH_MINUTES:-5}"; FRESH_VIEWERS="${FRESH_VIEWERS:-3000}"; MEM_VIEWERS="${MEM_VIEWERS:-160000}"
 OUT="${BENCH_OUT:-$ROOT/out/bench}"
 mkdir -p "$(dirname "$OUT")"
 
@@ -70,8 +70,8 @@ echo "== 3. freshness: a live ${FRESH_MINUTES}-minute show, production → strea
 "$EX/freshness" "$BOOT" "$RUN-fresh-player" "$RUN-fresh-commerce" "$RUN-fresh-dead" "$BIN" "$(dirname "$OUT")" \
   "$FRESH_MINUTES" "$FRESH_VIEWERS" | tee "$OUT.freshness.txt"
 
-echo "== 4. memory: livelake run at ≥ 100 k concurrent sessions ($MEM_VIEWERS viewers joining a 5-minute show)"
-"$BIN" simulate --seed 9 --viewers "$MEM_VIEWERS" --minutes 5 --spike 0 --out "$OUT.mem.ndjson" 2>&1 | tail -n 1
+echo "== 4. memory: livelake run at ≥ 100 k concurrent sessions ($MEM_VIEWERS viewers joining a 10-minute show)"
+"$BIN" simulate --seed 9 --viewers "$MEM_VIEWERS" --minutes 10 --spike 0 --out "$OUT.mem.ndjson" 2>&1 | tail -n 1
 rm -rf "$OUT.memlake"
 "$PY" bench/memory.py "$BIN" "$OUT.mem.ndjson" "$OUT.memlake" | tee "$OUT.memory.txt"
 echo "-- session state micro-benchmark: 100 k sessions"
