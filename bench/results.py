@@ -70,6 +70,9 @@ results = {
     "freshness": {
         "events": fresh.get("events"), "p50_s": fresh.get("p50_s"), "p95_s": fresh.get("p95_s"),
         "max_s": fresh.get("max_s"), "never_visible": fresh.get("never_visible"),
+        "steady_events": fresh.get("steady_events"), "steady_p50_s": fresh.get("steady_p50_s"),
+        "steady_p95_s": fresh.get("steady_p95_s"), "tail_events": fresh.get("tail_events"),
+        "tail_p50_s": fresh.get("tail_p50_s"), "tail_p95_s": fresh.get("tail_p95_s"),
         "target_p95_s": fresh.get("target_p95_s"),
     },
     "memory": {
@@ -88,7 +91,8 @@ fmt = lambda v, p="{:.2f}": "n/a" if v is None else p.format(v)  # noqa: E731
 print(f"ingest: livelake {fmt(i['livelake_kafka_events_per_s'], '{:,.0f}')} ev/s; "
       f"{fmt(i['ratio_to_ceiling'])}x the ceiling (target 0.7), {fmt(i['ratio_to_duckdb'])}x DuckDB (target 1.0)")
 print(f"queries: median {fmt(q['median_ratio'])}x DuckDB (target <= 1.0)")
-print(f"freshness: p50 {fmt(f['p50_s'], '{:.1f}')} s, p95 {fmt(f['p95_s'], '{:.1f}')} s (target <= {fmt(f['target_p95_s'], '{:.0f}')} s)")
+print(f"freshness: p50 {fmt(f['p50_s'], '{:.1f}')} s, p95 {fmt(f['p95_s'], '{:.1f}')} s; while the show runs "
+      f"p50 {fmt(f['steady_p50_s'], '{:.1f}')} s, p95 {fmt(f['steady_p95_s'], '{:.1f}')} s (target <= {fmt(f['target_p95_s'], '{:.0f}')} s)")
 print(f"memory: {fmt(m['state_bytes_per_session'], '{:.0f}')} B/session at {fmt(m['peak_concurrent_sessions'], '{:,.0f}')} "
       f"sessions, peak RSS {fmt(m['peak_rss_kib'], '{:,.0f}')} KiB (target <= 300 B)")
 print(f"written: {dest}")

@@ -2,7 +2,9 @@
 //! simulated live (event times = now) and produced to Kafka at the pace of its delivery times,
 //! while `livelake run` consumes it; a watcher lists the lake's `stream_minute` files and notes
 //! when each (stream, region, window) row first appears (published files are what `livelake sql`,
-//! DuckDB and pyarrow read). Each event's freshness = that moment − its production time.
+//! DuckDB and pyarrow read). Each event's freshness = that moment − its production time. Printed
+//! for all events, for the steady state (windows that close while the show is still producing)
+//! and for the tail (the show's last windows, which close once the partitions idle).
 //! Run by `make bench`:
 //! `cargo run --release --features bench --example freshness -- BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN OUT_DIR [MINUTES] [VIEWERS]`
 
@@ -74,6 +76,9 @@ fn watch(lake: PathBuf, seen: Arc<Mutex<BTreeMap<Key, i64>>>, stop: Arc<AtomicBo
 }
 
 fn pct(sorted: &[i64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
 }
 
@@ -110,8 +115,8 @@ fn main() {
         spike: None,
         ..SimConfig::new(11)
     }
-        .with_default_pitches()
-        .fit_incidents();
+    .with_default_pitches()
+    .fit_incidents();
     let sim = simulate(&cfg);
     let decoder = Decoder::default();
     let seen = Arc::new(Mutex::new(BTreeMap::new()));
@@ -129,7 +134,7 @@ fn main() {
     for line in &sim.lines {
         let wait = line.arrival_ms - now_ms();
         if wait > 0 {
-            producer.poll(Duration::from_millis(wait as u64));
+            std::thread::sleep(Duration::from_millis(wait as u64));
         }
         let topic = if line.family == Family::Player { player } else { commerce };
         let key = sim.streams[line.stream as usize].as_bytes();
@@ -158,16 +163,34 @@ fn main() {
     let _ = Command::new("kill").args(["-TERM", &run.id().to_string()]).status();
     let _ = run.wait();
 
+    // Steady state: windows that close while the show still produces. The last windows close
+    // only once the partitions have been idle for windows.idle_secs, so they are reported apart.
+    let steady_until = start + (minutes - 2) * 60_000;
     let seen = seen.lock().unwrap();
-    let mut lat: Vec<i64> = produced.iter().filter_map(|(k, at)| seen.get(k).map(|v| v - at)).collect();
-    let missing = produced.len() - lat.len();
-    lat.sort_unstable();
+    let latencies = |steady: Option<bool>| {
+        let mut v: Vec<i64> = produced
+            .iter()
+            .filter(|(k, _)| steady.is_none_or(|s| (k.2 + 60_000 <= steady_until) == s))
+            .filter_map(|(k, at)| seen.get(k).map(|v| v - at))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let (all, steady, tail) = (latencies(None), latencies(Some(true)), latencies(Some(false)));
+    let missing = produced.len() - all.len();
     let target = 60.0 + 30.0 + 60.0 + 15.0;
     println!(
-        "freshness events {} p50_s {:.1} p95_s {:.1} max_s {:.1} target_p95_s {target:.0} never_visible {missing}",
-        lat.len(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.95),
-        pct(&lat, 1.0)
+        "freshness events {} p50_s {:.1} p95_s {:.1} max_s {:.1} steady_events {} steady_p50_s {:.1} steady_p95_s {:.1} \
+         tail_events {} tail_p50_s {:.1} tail_p95_s {:.1} target_p95_s {target:.0} never_visible {missing}",
+        all.len(),
+        pct(&all, 0.5),
+        pct(&all, 0.95),
+        pct(&all, 1.0),
+        steady.len(),
+        pct(&steady, 0.5),
+        pct(&steady, 0.95),
+        tail.len(),
+        pct(&tail, 0.5),
+        pct(&tail, 0.95),
     );
 }

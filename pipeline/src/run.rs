@@ -274,7 +274,11 @@ pub async fn run(
     let mut last_real_message_at = 0i64;
     let mut last_lag_at = 0i64;
     let mut ended = false;
+    // Where the loop's time goes (debug log at the end): waiting for messages; processing (lag
+    // checks and window SQL included); commits (the final one excluded).
+    let (mut t_poll, mut t_process, mut t_commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     while !*shutdown.borrow() {
+        let t0 = std::time::Instant::now();
         let msgs = match &mut source {
             Source::File(f) => match f.poll(cfg.source.batch_max)? {
                 Poll::Messages(m) => m,
@@ -293,6 +297,8 @@ pub async fn run(
             }
         };
         let now = clock.now_ms();
+        let t1 = std::time::Instant::now();
+        t_poll += t1 - t0;
         if !msgs.is_empty() {
             last_message_at = now;
             first_message_at.get_or_insert(now);
@@ -304,7 +310,9 @@ pub async fn run(
             if now - last_lag_at >= 2_000 {
                 last_lag_at = now;
                 let next = r.engine.next_offsets();
+                let asked = std::time::Instant::now();
                 let lag = tokio::task::block_in_place(|| k.lag(&next));
+                debug!(ms = asked.elapsed().as_millis() as u64, "consumer lag fetched");
                 if let Some(lag) = &lag {
                     for (p, l) in lag {
                         metrics.set_lag(&p.topic, p.partition, *l);
@@ -331,6 +339,8 @@ pub async fn run(
         if closed > 0 {
             debug!(rows = closed, "windows closed");
         }
+        let t2 = std::time::Instant::now();
+        t_process += t2 - t1;
         let kafka = source.kafka();
         if ended {
             let before = clock.now_ms();
@@ -344,7 +354,14 @@ pub async fn run(
         if r.should_commit(now) {
             r.commit(kafka).await?;
         }
+        t_commit += t2.elapsed();
     }
+    debug!(
+        poll_s = t_poll.as_secs_f64(),
+        process_s = t_process.as_secs_f64(),
+        commit_s = t_commit.as_secs_f64(),
+        "time in the loop"
+    );
     if !ended {
         info!("shutting down: flushing and committing");
         let now = clock.now_ms();
