@@ -29,18 +29,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "parquet") {
-            out.push(p);
-        }
-    }
-}
-
 fn rows(path: &Path) -> Vec<RecordBatch> {
     let Ok(f) = std::fs::File::open(path) else { return Vec::new() };
     let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f) else { return Vec::new() };
@@ -52,7 +40,7 @@ fn watch(lake: PathBuf, seen: Arc<Mutex<BTreeMap<Key, i64>>>, stop: Arc<AtomicBo
     let mut files = BTreeSet::new();
     while !stop.load(Ordering::Relaxed) {
         let mut paths = Vec::new();
-        walk(&lake.join("stream_minute"), &mut paths);
+        let _ = livelake_jobs::parquet_files(&lake.join("stream_minute"), &mut paths); // absent at first
         let at = now_ms();
         for p in paths {
             if !files.insert(p.clone()) {
