@@ -12,7 +12,7 @@ use livelake_jobs::{PeriodInputs, PeriodJob, baselines, lake_session, register_l
 
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
-use crate::rollup::recompute;
+use crate::rollup::{recompute, utf8_column};
 use crate::shows::{ShowRow, read_shows};
 
 /// Numeric columns of one row, by name (money as f64 for display; NULL as None).
@@ -80,13 +80,6 @@ impl ReportData {
     }
 }
 
-fn utf8(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let col = b.column_by_name(name).ok_or_else(|| Error::Config(format!("report: no column {name}")))?;
-    let col = cast(col, &DataType::Utf8)?;
-    let col = col.as_string::<i32>();
-    Ok((0..col.len()).map(|i| if col.is_valid(i) { col.value(i).to_string() } else { String::new() }).collect())
-}
-
 /// Every numeric column of row `i`, as f64.
 fn figures(b: &RecordBatch, i: usize) -> Result<Figures> {
     let mut out = Figures::new();
@@ -122,7 +115,7 @@ pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<Repo
     let suspects: BTreeSet<&str> = r.suspects.iter().map(|s| s.1.as_str()).collect();
     let mut fake_starts: BTreeMap<(String, i64), u64> = BTreeMap::new();
     for b in &r.player {
-        let (ty, session, region) = (utf8(b, "type")?, utf8(b, "session_id")?, utf8(b, "region")?);
+        let (ty, session, region) = (utf8_column(b, "type")?, utf8_column(b, "session_id")?, utf8_column(b, "region")?);
         let window = times(b, "window_start");
         for i in 0..b.num_rows() {
             if ty[i] == "session_start" && suspects.contains(session[i].as_str()) {
@@ -139,7 +132,7 @@ pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<Repo
     })?;
     let out = job.tables().await?;
     for b in &out.show {
-        let (regions, starts, ends) = (utf8(b, "region")?, times(b, "show_start"), times(b, "show_end"));
+        let (regions, starts, ends) = (utf8_column(b, "region")?, times(b, "show_start"), times(b, "show_end"));
         for (i, region) in regions.into_iter().enumerate() {
             data.show_start_ms = starts[i];
             data.show_end_ms = ends[i];
@@ -147,13 +140,13 @@ pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<Repo
         }
     }
     for b in &out.sources {
-        for (i, source) in utf8(b, "source")?.into_iter().enumerate() {
+        for (i, source) in utf8_column(b, "source")?.into_iter().enumerate() {
             data.sources.insert(source, figures(b, i)?);
         }
     }
     for b in &job.retention().await? {
         let (regions, figs) =
-            (utf8(b, "region")?, (0..b.num_rows()).map(|i| figures(b, i)).collect::<Result<Vec<_>>>()?);
+            (utf8_column(b, "region")?, (0..b.num_rows()).map(|i| figures(b, i)).collect::<Result<Vec<_>>>()?);
         for (region, f) in regions.into_iter().zip(figs) {
             let point = (f["minute"].unwrap_or(0.0) as i64, f["retained"].unwrap_or(0.0));
             data.retention.entry(region).or_default().push(point);
@@ -163,7 +156,7 @@ pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<Repo
     let first_minute = data.show_start_ms.div_euclid(cfg.width_ms) * cfg.width_ms;
     let minute_of = |ms: i64| (ms - first_minute).div_euclid(cfg.width_ms);
     for b in &r.minute {
-        let (regions, starts) = (utf8(b, "region")?, times(b, "window_start"));
+        let (regions, starts) = (utf8_column(b, "region")?, times(b, "window_start"));
         for (i, region) in regions.into_iter().enumerate() {
             let figures = figures(b, i)?;
             data.minutes.push(MinutePoint { region, minute: minute_of(starts[i]), start_ms: starts[i], figures });
@@ -178,7 +171,7 @@ pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<Repo
         None => (None, None),
     };
     for b in baselines(&ctx, stream, seller, category, data.show_start_ms).await? {
-        for (i, name) in utf8(&b, "baseline")?.into_iter().enumerate() {
+        for (i, name) in utf8_column(&b, "baseline")?.into_iter().enumerate() {
             data.baselines.insert(name, figures(&b, i)?);
         }
     }

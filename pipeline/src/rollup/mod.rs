@@ -11,8 +11,8 @@ mod replace;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::TimestampMillisecondType;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimestampMillisecondType};
 use chrono::{DateTime, NaiveDate};
 use datafusion::prelude::SessionContext;
 use livelake_jobs::{PeriodInputs, conform, lake_session, period_metrics, register_lake, run_query};
@@ -22,7 +22,8 @@ use tracing::info;
 pub(crate) use recompute::recompute;
 pub use recompute::{Recomputed, recompute_minutes};
 
-use self::replace::{split_rows, stage_partition, text};
+use self::recompute::sql_list;
+use self::replace::{split_rows, stage_partition};
 use crate::compact::{Compacted, compact_partition, day_partitions, subdirs};
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
@@ -63,21 +64,27 @@ fn day(ts_ms: i64) -> String {
     DateTime::from_timestamp_millis(ts_ms).unwrap_or_default().format("%Y-%m-%d").to_string()
 }
 
-/// Distinct utf8 values of the first column of `sql`'s result.
+/// The values of a string column (utf8 or DataFusion's string views), NULL as "".
+pub(crate) fn utf8_values(col: &dyn Array) -> Result<Vec<String>> {
+    let col = arrow::compute::cast(col, &DataType::Utf8)?;
+    let col = col.as_string::<i32>();
+    Ok((0..col.len()).map(|i| if col.is_valid(i) { col.value(i).to_string() } else { String::new() }).collect())
+}
+
+/// The values of utf8 column `name` of `b`.
+pub(crate) fn utf8_column(b: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let col = b.column_by_name(name).ok_or_else(|| Error::Config(format!("no column {name}")))?;
+    utf8_values(col)
+}
+
+/// Distinct values of the first column of `sql`'s result.
 async fn strings(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
     let (_, batches) = run_query(ctx, sql).await.map_err(sql_err)?;
     let mut out = BTreeSet::new();
     for b in &batches {
-        // DataFusion may hand strings over as views: read them as plain utf8.
-        let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
-        let col = col.as_string::<i32>();
-        out.extend((0..b.num_rows()).map(|i| col.value(i).to_string()));
+        out.extend(utf8_values(b.column(0))?);
     }
     Ok(out.into_iter().collect())
-}
-
-fn quoted(v: &[String]) -> String {
-    v.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
 
 /// Roll up `req` in the lake at `lake` (see the module docs).
@@ -117,7 +124,10 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: EngineConfig) -> Resu
         progress.inc("metrics");
 
         // stream_daily: the day's partition of every region it has (had) rows in.
-        let daily = split_rows(&out.daily, |b, i| format!("{}|{}", text(b, "date", i), text(b, "region", i)))?;
+        let daily = split_rows(&out.daily, |b| {
+            let (dates, regions) = (utf8_column(b, "date")?, utf8_column(b, "region")?);
+            Ok(dates.iter().zip(regions).map(|(d, r)| format!("{d}|{r}")).collect())
+        })?;
         let mut regions: BTreeSet<String> = subdirs(&lake.join(Table::StreamDaily.name()))?
             .into_iter()
             .filter_map(|r| r.strip_prefix("region=").map(String::from))
@@ -135,12 +145,9 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: EngineConfig) -> Resu
 
         // show_summary / show_sources: partitioned by the show's first day.
         for (table, rows) in [(Table::ShowSummary, &out.show), (Table::ShowSources, &out.sources)] {
-            let by_day = split_rows(rows, |b, i| {
-                day(b
-                    .column_by_name("show_start")
-                    .expect("show_start")
-                    .as_primitive::<TimestampMillisecondType>()
-                    .value(i))
+            let by_day = split_rows(rows, |b| {
+                let starts = b.column_by_name("show_start").expect("show_start");
+                Ok(starts.as_primitive::<TimestampMillisecondType>().values().iter().map(|ms| day(*ms)).collect())
             })?;
             // Earlier results of these shows may sit under another day (a late event moved the start).
             let mut days: BTreeSet<String> = strings(
@@ -148,7 +155,7 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: EngineConfig) -> Resu
                 &format!(
                     "SELECT DISTINCT CAST(date AS VARCHAR) FROM {} WHERE stream_id IN ({})",
                     table.name(),
-                    quoted(&streams)
+                    sql_list(&streams)
                 ),
             )
             .await?

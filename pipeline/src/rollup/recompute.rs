@@ -16,7 +16,8 @@ use crate::engine::sessions::{Observation, Regions, StreamSessions};
 use crate::engine::{EngineConfig, with_windows};
 use crate::error::{Error, Result};
 
-fn sql_list(ids: &[String]) -> String {
+/// `ids` as a SQL list of string literals.
+pub(super) fn sql_list(ids: &[String]) -> String {
     ids.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
 

@@ -5,21 +5,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch};
 use livelake_schemas::Table;
 
 use crate::error::{Result, io};
 use crate::sink::{Maintenance, read_file, write_file};
 
-/// Split rows by a per-row key (e.g. their partition).
+/// Split rows by a per-row key (e.g. their partition); `keys` gives a batch's keys, row by row.
 pub(super) fn split_rows(
     batches: &[RecordBatch],
-    key: impl Fn(&RecordBatch, usize) -> String,
+    keys: impl Fn(&RecordBatch) -> Result<Vec<String>>,
 ) -> Result<BTreeMap<String, Vec<RecordBatch>>> {
     let mut out: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
     for b in batches {
-        let keys: Vec<String> = (0..b.num_rows()).map(|i| key(b, i)).collect();
+        let keys = keys(b)?;
         let distinct: BTreeSet<&String> = keys.iter().collect();
         for k in distinct {
             let mask: BooleanArray = keys.iter().map(|x| Some(x == k)).collect();
@@ -78,11 +78,4 @@ pub(super) fn stage_partition(
     let sorted = take_record_batch(&all, &lexsort_to_indices(&sort, None)?)?;
     write_file(&staged.join(format!("rollup-{:010}.parquet", job.seq())), &sorted)?;
     Ok(sorted.num_rows())
-}
-
-/// The value of utf8 column `name` in row `i`.
-pub(super) fn text(b: &RecordBatch, name: &str, i: usize) -> String {
-    let col = b.column_by_name(name).expect("utf8 column");
-    let col = col.as_string::<i32>();
-    if col.is_valid(i) { col.value(i).to_string() } else { String::new() }
 }
