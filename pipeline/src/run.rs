@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::{Engine, Msg, Outcome, Pending};
+use crate::engine::{Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Error, Result};
 use crate::ops::Metrics;
 use crate::sink::{Lake, failpoint};
@@ -183,10 +183,14 @@ impl Runner<'_> {
             seq = rec.seq,
             files = rec.files.len(),
             rows = rec.files.iter().map(|f| f.rows).sum::<u64>(),
+            replaying = self.engine.replaying(),
             "lake commit"
         );
         if let Some(k) = kafka {
-            k.commit(&self.engine.next_offsets());
+            // The group learns what the lake holds (monitoring; the commit log stays the truth).
+            let held: Vec<(PartId, i64)> =
+                rec.checkpoint.partitions.iter().map(|p| (p.part.clone(), p.next_offset)).collect();
+            k.commit(&held);
             failpoint::hit("after_kafka_commit");
         }
         Ok(())
@@ -226,6 +230,7 @@ pub async fn run(
             path: lake.root().join(rec.state.as_deref().unwrap_or("_livelake/log")),
             detail: e.to_string(),
         })?;
+        info!(seq = rec.seq, replaying = engine.replaying(), "resuming after the lake's latest commit");
     }
     let resume = engine.next_offsets();
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {
@@ -328,9 +333,7 @@ pub async fn run(
                 }
                 if until_idle_ms > 0 && msgs.is_empty() && now - last_message_at >= until_idle_ms {
                     info!(idle_secs = (now - last_message_at) / 1000, "caught up and idle: finishing");
-                    for (p, _) in next {
-                        r.engine.exhaust(&p);
-                    }
+                    r.engine.exhaust_all();
                     ended = true;
                 }
             }

@@ -327,3 +327,130 @@ async fn broker_bounce_mid_run_loses_nothing() {
     );
     assert_lake_matches_truth(&lake, &sim.truth);
 }
+
+/// What the log of one `livelake run` says about replay (RUST_LOG=info).
+#[derive(Debug, Default, Clone, Copy)]
+struct ReplayLog {
+    /// Partitions the run had to replay when it resumed from the lake.
+    to_replay: usize,
+    /// Partitions that finished their replay.
+    done: usize,
+    /// Lake commits made while some partition was still replaying.
+    commits_while_replaying: usize,
+}
+
+impl ReplayLog {
+    fn read(path: &Path) -> ReplayLog {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let field = |line: &str, name: &str| -> usize {
+            line.split_whitespace().find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok()).unwrap_or(0)
+        };
+        let mut log = ReplayLog::default();
+        for line in text.lines() {
+            if line.contains("resuming after the lake's latest commit") {
+                log.to_replay = field(line, "replaying");
+            } else if line.contains("replay done") {
+                log.done += 1;
+            } else if line.contains("lake commit") && field(line, "replaying") > 0 {
+                log.commits_while_replaying += 1;
+            }
+        }
+        log
+    }
+
+    fn replaying(&self) -> bool {
+        self.done < self.to_replay
+    }
+}
+
+/// The crash test the hard way: a show of several streams on 3 partitions per topic, commits
+/// every MiB, then `livelake run` SIGKILLed again and again at random (seeded) moments — some
+/// while partitions replay and others already commit new rows — and a final run. Every table
+/// equals an uninterrupted run's, and no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays
+/// a failing sequence (the seed is printed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
+    const KILLS: usize = 12;
+    let _shared = kafka_shared().await;
+    let seed: u64 = std::env::var("LIVELAKE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000
+    });
+    println!("repeated_sigkills: LIVELAKE_CRASH_SEED={seed}");
+    let mut rng = livelake_pipeline::simulate::Rng::new(seed);
+    let k = KafkaRun::new("storm").await;
+    let cfg = SimConfig { viewers: 250, duration_min: 30, shows: 6, ..SimConfig::new(35) }
+        .with_default_pitches()
+        .fit_incidents();
+    let sim = std::sync::Arc::new(simulate(&cfg));
+    k.produce(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("LIVELAKE__SINK__ROLL_MB", "1"),
+        ("LIVELAKE__SOURCE__BATCH_MAX", "2000"),
+        ("RUST_LOG", "livelake_pipeline=info"),
+        ("NO_COLOR", "1"),
+    ];
+    let reference = dir.path().join("reference");
+    ok(output(k.command(&reference, &unique("storm-ref"), &env)).await, "uninterrupted run");
+    let want = snapshot(&reference);
+
+    let lake = dir.path().join("crash");
+    let mut group = unique("storm");
+    let (mut during_replay, mut commits_while_replaying) = (0, 0);
+    for i in 0..KILLS {
+        // Mostly a new consumer group (it is assigned at once); now and then the same group, whose
+        // dead member must time out first, as after a real crash.
+        if rng.chance(0.7) {
+            group = unique("storm");
+        }
+        let log_path = dir.path().join(format!("kill-{i}.log"));
+        let mut c = k.command_idle(&lake, &group, &env, 0);
+        c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
+        // Half the kills aim at a replay: right after a commit made while partitions replay (or as
+        // soon as the replay is over); the others come after a random delay.
+        let aim_at_replay = i > 0 && rng.chance(0.5);
+        let delay = Duration::from_millis(rng.range(200, 2_500) as u64);
+        let after_commit = Duration::from_millis(rng.range(0, 150) as u64);
+        let log_for_kill = log_path.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            let mut child = c.spawn().unwrap();
+            let started = Instant::now();
+            if aim_at_replay {
+                while started.elapsed() < Duration::from_secs(30) {
+                    let log = ReplayLog::read(&log_for_kill);
+                    if log.commits_while_replaying > 0 || (log.to_replay > 0 && !log.replaying()) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                std::thread::sleep(after_commit);
+            } else {
+                std::thread::sleep(delay);
+            }
+            let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
+            child.wait().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(status.signal(), Some(9), "kill {i}: the run was SIGKILLed ({status})");
+        let log = ReplayLog::read(&log_path);
+        during_replay += usize::from(log.replaying());
+        commits_while_replaying += log.commits_while_replaying;
+        println!("repeated_sigkills: kill {i} ({}): {log:?}", if aim_at_replay { "aimed at replay" } else { "random" });
+    }
+    ok(output(k.command(&lake, &group, &env)).await, "final run");
+    assert_all_files_complete(&lake);
+    let got = snapshot(&lake);
+    for (table, rows) in &want {
+        assert_eq!(got[table].len(), rows.len(), "seed {seed}: {table} row count");
+        assert!(got[table] == *rows, "seed {seed}: {table} differs from the uninterrupted run");
+    }
+    for table in ["player_events", "commerce_events"] {
+        let ids: Vec<String> = rows(&lake, table, &[]).into_iter().map(|r| r["event_id"].clone()).collect();
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), distinct.len(), "seed {seed}: {table} count(*) = count(distinct event_id)");
+    }
+    // The test is only worth its time if it hit the dangerous moments.
+    assert!(during_replay >= 2, "seed {seed}: only {during_replay} kills landed during a replay");
+    assert!(commits_while_replaying >= 1, "seed {seed}: no commit was made while a partition replayed");
+}

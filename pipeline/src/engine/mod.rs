@@ -36,6 +36,8 @@ pub use state::StateError;
 pub(crate) use windows::with_windows;
 use windows::{StreamWindows, window_start};
 
+use tracing::{info, warn};
+
 use crate::ops::Metrics;
 
 /// The session snapshot of one stream's state, as a commit writes it (for size measurements).
@@ -146,8 +148,11 @@ pub struct Engine {
     cfg: EngineConfig,
     decoder: Decoder,
     parts: BTreeMap<PartId, PartState>,
-    /// Offsets below which a partition's messages are replayed (state only) after a restart.
-    live_from: HashMap<PartId, i64>,
+    /// Partitions still replaying after a restart, as the restored checkpoint recorded them:
+    /// their messages below `next_offset` rebuild state only, and until a partition has read up
+    /// to there, a commit records these positions, not its replay position (the lake already
+    /// holds everything below them).
+    replaying: HashMap<PartId, PartCheckpoint>,
     streams: BTreeMap<String, StreamWindows>,
     regions: Regions,
     pending: Pending,
@@ -163,7 +168,7 @@ impl Engine {
             cfg,
             decoder,
             parts: BTreeMap::new(),
-            live_from: HashMap::new(),
+            replaying: HashMap::new(),
             streams: BTreeMap::new(),
             regions: Regions::default(),
             pending: Pending::new(),
@@ -180,7 +185,7 @@ impl Engine {
     /// Register a source partition (assigned but maybe silent) and whether it still has a
     /// backlog to read. A partition with a backlog never counts as idle.
     pub fn set_backlog(&mut self, part: &PartId, backlog: bool, now: i64) {
-        let p = self.parts.entry(part.clone()).or_insert_with(|| PartState::new(0, i64::MIN, now));
+        let p = self.parts.entry(part.clone()).or_insert_with(|| PartState::unpositioned(now));
         p.backlog = backlog;
     }
 
@@ -195,8 +200,30 @@ impl Engine {
         if m.offset < st.next_offset {
             return Outcome::Skipped;
         }
-        let replay = self.live_from.get(m.part).is_some_and(|live| m.offset < *live);
+        let replay = match self.replaying.get(m.part) {
+            Some(r) if m.offset < r.next_offset => {
+                if m.offset + 1 >= r.next_offset {
+                    info!(partition = %m.part, offset = m.offset, "replay done: state rebuilt up to the lake's position");
+                    self.replaying.remove(m.part);
+                }
+                true
+            }
+            Some(r) => {
+                // The rest of the replay is gone from the topic (retention): the state is rebuilt
+                // from what was there.
+                warn!(
+                    partition = %m.part,
+                    offset = m.offset,
+                    lake_next_offset = r.next_offset,
+                    "replay ended early: offsets below the lake's position are missing from the topic"
+                );
+                self.replaying.remove(m.part);
+                false
+            }
+            None => false,
+        };
         st.next_offset = m.offset + 1;
+        st.positioned = true;
         st.last_seen_wall = now;
         let pos = SourcePos { partition: m.part.partition, offset: m.offset };
         if replay {
@@ -231,6 +258,7 @@ impl Engine {
             Some(sw) => sw,
             None => self.streams.entry(event.stream_id.to_string()).or_insert_with(|| StreamWindows::new(i64::MIN)),
         };
+        sw.last_event_ts = sw.last_event_ts.max(event.ts_ms);
         let own_watermark = max_before.saturating_sub(self.cfg.lateness_ms);
         let late =
             window_end.saturating_add(self.cfg.session_timeout_ms) <= own_watermark || window_end <= sw.emitted_until;
@@ -265,6 +293,13 @@ impl Engine {
     /// Mark a partition exhausted (end of a file): its watermark becomes +∞.
     pub fn exhaust(&mut self, part: &PartId) {
         if let Some(p) = self.parts.get_mut(part) {
+            p.exhausted = true;
+        }
+    }
+
+    /// Mark every known partition exhausted (the input has ended).
+    pub fn exhaust_all(&mut self) {
+        for p in self.parts.values_mut() {
             p.exhausted = true;
         }
     }
@@ -352,13 +387,23 @@ impl Engine {
         }
         let horizon = self.cfg.dedup_horizon_ms;
         let newest = self.parts.values().map(|p| p.max_ts).max().unwrap_or(i64::MIN);
-        // Streams quiet for 6 hours of event time with nothing open are forgotten.
-        self.streams.retain(|_, sw| sw.has_open() || sw.emitted_until >= newest.saturating_sub(6 * 3_600_000));
+        // Streams quiet for 6 hours of event time with nothing open are forgotten. (Not "nothing
+        // emitted and nothing open": right after a restart a stream's windows are not rebuilt
+        // yet, and its session state must survive the commits made meanwhile.)
+        let quiet_before = newest.saturating_sub(6 * 3_600_000);
+        self.streams.retain(|_, sw| sw.has_open() || sw.emitted_until.max(sw.last_event_ts) >= quiet_before);
+        // A commit records, per partition, the furthest offset whose effects are in the lake: a
+        // partition still replaying keeps the positions it was restored with (its replay position
+        // is behind them), and one without a position yet is left out.
         let partitions = self
             .parts
             .iter_mut()
+            .filter(|(_, p)| p.positioned)
             .map(|(id, p)| {
                 p.evict(horizon, open_min.get(id).copied().unwrap_or(i64::MAX));
+                if let Some(restored) = self.replaying.get(id) {
+                    return restored.clone();
+                }
                 let (replay_from, replay_max_ts) = p.replay_point().unwrap_or((p.next_offset, p.max_ts));
                 PartCheckpoint {
                     part: id.clone(),
@@ -372,7 +417,11 @@ impl Engine {
         let streams = self
             .streams
             .iter()
-            .map(|(s, sw)| StreamCheckpoint { stream_id: s.clone(), emitted_until: sw.emitted_until })
+            .map(|(s, sw)| StreamCheckpoint {
+                stream_id: s.clone(),
+                emitted_until: sw.emitted_until,
+                last_event_ts: Some(sw.last_event_ts),
+            })
             .collect();
         let sessions = state::encode(self.streams.iter().map(|(id, sw)| (id.as_str(), &sw.sessions)), &self.regions);
         let (tracked, bytes) = self.session_state();
@@ -387,21 +436,37 @@ impl Engine {
     pub fn restore(&mut self, cp: &Checkpoint, now: i64) -> Result<(), StateError> {
         for p in &cp.partitions {
             self.parts.insert(p.part.clone(), PartState::new(p.replay_from, p.replay_max_ts, now));
-            self.live_from.insert(p.part.clone(), p.next_offset);
+            if p.replay_from < p.next_offset {
+                self.replaying.insert(p.part.clone(), p.clone());
+            }
         }
+        // A stream's latest event time, where a record of an earlier release lacks it: the
+        // newest event time of the checkpoint (recent, so it is not forgotten at once).
+        let newest = cp.partitions.iter().map(|p| p.max_ts).max().unwrap_or(i64::MIN);
+        let stream = |emitted_until: i64, last_event_ts: Option<i64>| {
+            let mut sw = StreamWindows::new(emitted_until);
+            sw.last_event_ts = last_event_ts.unwrap_or(newest);
+            sw
+        };
         for s in &cp.streams {
-            self.streams.insert(s.stream_id.clone(), StreamWindows::new(s.emitted_until));
+            self.streams.insert(s.stream_id.clone(), stream(s.emitted_until, s.last_event_ts));
         }
         for (id, sessions) in state::decode(&cp.sessions, &mut self.regions)? {
-            self.streams.entry(id).or_insert_with(|| StreamWindows::new(i64::MIN)).sessions = sessions;
+            self.streams.entry(id).or_insert_with(|| stream(i64::MIN, None)).sessions = sessions;
         }
         Ok(())
     }
 
-    /// Next offset to process per partition: what a Kafka commit reports, and right after
-    /// [`Engine::restore`] the replay point each partition must be read from.
+    /// Next offset to read per partition that has a position: right after [`Engine::restore`]
+    /// the replay point each partition must be read from. (What the lake holds is the
+    /// checkpoint's `next_offset`, which is ahead of this while a partition replays.)
     pub fn next_offsets(&self) -> Vec<(PartId, i64)> {
-        self.parts.iter().map(|(id, p)| (id.clone(), p.next_offset)).collect()
+        self.parts.iter().filter(|(_, p)| p.positioned).map(|(id, p)| (id.clone(), p.next_offset)).collect()
+    }
+
+    /// Partitions still replaying messages the lake already holds.
+    pub fn replaying(&self) -> usize {
+        self.replaying.len()
     }
 
     /// Events remembered for dedup/replay across partitions (state-size reporting).

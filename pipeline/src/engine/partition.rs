@@ -43,6 +43,10 @@ pub struct PartState {
     pub exhausted: bool,
     /// The source said this partition still has messages to read: it never counts as idle.
     pub backlog: bool,
+    /// `next_offset` is a real position: the partition came from a checkpoint or delivered a
+    /// message. A partition the source only announced (assigned, nothing read yet) has none, and
+    /// no commit may record one for it.
+    pub positioned: bool,
     seen: VecDeque<Seen>,
     ids: HashMap<u128, i64>,
 }
@@ -56,9 +60,15 @@ impl PartState {
             last_seen_wall: now_wall,
             exhausted: false,
             backlog: false,
+            positioned: true,
             seen: VecDeque::new(),
             ids: HashMap::new(),
         }
+    }
+
+    /// A partition the source announced before reading from it: no position, no event time.
+    pub fn unpositioned(now_wall: i64) -> Self {
+        PartState { positioned: false, ..PartState::new(0, i64::MIN, now_wall) }
     }
 
     /// Event-time watermark: max event time − allowed lateness.

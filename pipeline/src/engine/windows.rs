@@ -20,6 +20,8 @@ pub type FinalEvents = (Vec<RecordBatch>, Vec<RecordBatch>);
 pub struct StreamWindows {
     /// Windows ending at or before this (ms) have been emitted; later events for them are late.
     pub emitted_until: i64,
+    /// Latest event time of the stream seen (ms): a stream quiet for long is forgotten.
+    pub last_event_ts: i64,
     /// Window start → per-partition smallest buffered offset (for replay after a restart).
     open: BTreeMap<i64, HashMap<PartId, i64>>,
     player: PlayerRows,
@@ -35,6 +37,7 @@ impl StreamWindows {
     pub fn new(emitted_until: i64) -> Self {
         StreamWindows {
             emitted_until,
+            last_event_ts: i64::MIN,
             open: BTreeMap::new(),
             player: PlayerRows::with_capacity(256),
             commerce: CommerceRows::with_capacity(256),

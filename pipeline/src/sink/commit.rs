@@ -64,6 +64,9 @@ pub struct Lake {
     root: PathBuf,
     run_id: String,
     next_seq: u64,
+    /// Positions of the latest record (its session state left out): a commit must not move any
+    /// partition back from them.
+    last: Checkpoint,
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -78,10 +81,11 @@ impl Lake {
         fs::create_dir_all(root.join("_livelake/staging")).map_err(io("creating", root.join("_livelake/staging")))?;
         let root = root.canonicalize().map_err(io("resolving", root))?;
         let run_id = format!("{:08x}", (now_ms as u64 ^ ((std::process::id() as u64) << 20)) & 0xffff_ffff);
-        let mut lake = Lake { root, run_id, next_seq: 1 };
+        let mut lake = Lake { root, run_id, next_seq: 1, last: Checkpoint::default() };
         let latest = lake.recover()?;
         if let Some(r) = &latest {
             lake.next_seq = r.seq + 1;
+            lake.last = r.checkpoint.positions();
         }
         Ok((lake, latest))
     }
@@ -150,12 +154,8 @@ impl Lake {
             }
         }
         seqs.sort_unstable();
-        let latest = match seqs.last() {
-            Some(&seq) => {
-                let path = self.record_path(seq);
-                let text = fs::read(&path).map_err(io("reading", &path))?;
-                let mut rec: CommitRecord = serde_json::from_slice(&text)
-                    .map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
+        let latest = match self.latest_checked(&seqs)? {
+            Some(mut rec) => {
                 self.complete(&rec)?;
                 if let Some(state) = &rec.state {
                     let p = self.root.join(state);
@@ -180,6 +180,36 @@ impl Lake {
             info!(seq = r.seq, files = r.files.len(), "lake recovered to commit");
         }
         Ok(latest)
+    }
+
+    /// The latest of the records `seqs` (ascending). Refuses a log in which a record's positions
+    /// go back from its predecessor's: resuming from it would write the offsets in between again.
+    fn latest_checked(&self, seqs: &[u64]) -> Result<Option<CommitRecord>> {
+        let mut prev: Option<CommitRecord> = None;
+        for &seq in seqs {
+            let rec = self.read_record(seq)?;
+            if let Some(p) = prev.as_ref().filter(|p| p.seq + 1 == seq)
+                && let Some(why) = rec.checkpoint.backwards_from(&p.checkpoint)
+            {
+                return Err(Error::CommitLog {
+                    path: self.record_path(seq),
+                    detail: format!(
+                        "commit {seq} goes back from commit {}: {why}; resuming would write those rows twice \
+                         (a livelake with the replay-commit bug wrote this log): restore the lake from a copy \
+                         taken before, or rebuild it from the topics",
+                        p.seq
+                    ),
+                });
+            }
+            prev = Some(rec);
+        }
+        Ok(prev)
+    }
+
+    fn read_record(&self, seq: u64) -> Result<CommitRecord> {
+        let path = self.record_path(seq);
+        let text = fs::read(&path).map_err(io("reading", &path))?;
+        serde_json::from_slice(&text).map_err(|e| Error::CommitLog { path, detail: e.to_string() })
     }
 
     /// Finish publishing a committed record: rename staged files whose final file is missing.
@@ -217,6 +247,13 @@ impl Lake {
         now_ms: i64,
     ) -> Result<CommitRecord> {
         let seq = self.next_seq;
+        if let Some(why) = checkpoint.backwards_from(&self.last) {
+            // A bug, never the input: refuse to record it rather than let a restart write rows twice.
+            return Err(Error::CommitLog {
+                path: self.record_path(seq),
+                detail: format!("refusing to commit positions behind commit {}: {why}", seq - 1),
+            });
+        }
         let staging = self.staging_dir(seq);
         fs::create_dir_all(&staging).map_err(io("creating", &staging))?;
         // Phase 1: stage.
@@ -265,6 +302,7 @@ impl Lake {
         self.prune_log(seq);
         self.prune_state(seq);
         self.next_seq = seq + 1;
+        self.last = rec.checkpoint.positions();
         debug!(seq, files = rec.files.len(), "committed");
         Ok(rec)
     }

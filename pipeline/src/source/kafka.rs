@@ -31,11 +31,16 @@ pub struct KafkaSourceConfig {
 }
 
 type Expected = Arc<Mutex<HashMap<(String, i32), (i64, u32)>>>;
+type Reads = Arc<Mutex<HashMap<(String, i32), i64>>>;
 
 /// Positions newly assigned partitions at the lake's resume point, whatever the group's
-/// committed offset says (a partition with nothing new would otherwise never be replayed).
+/// committed offset says (a partition with nothing new would otherwise never be replayed); a
+/// partition assigned again after a revocation continues where this consumer stopped reading
+/// it (the group's offset says what the lake holds, which is ahead while it replays).
 struct SourceCtx {
     expected: Expected,
+    /// Next offset to read per partition this consumer has read from.
+    reads: Reads,
     /// Last global error logged: a broker outage repeats the same one many times a second.
     last_global_error: Mutex<String>,
 }
@@ -54,11 +59,18 @@ impl ClientContext for SourceCtx {
 impl ConsumerContext for SourceCtx {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Assign(tpl) = rebalance else { return };
-        let expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
+        let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
+        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
         let mut positioned = TopicPartitionList::new();
         let mut any = false;
         for e in tpl.elements() {
-            let offset = match expected.get(&(e.topic().to_string(), e.partition())) {
+            let key = (e.topic().to_string(), e.partition());
+            if !expected.contains_key(&key)
+                && let Some(read) = reads.get(&key)
+            {
+                expected.insert(key.clone(), (*read, 0));
+            }
+            let offset = match expected.get(&key) {
                 Some((o, _)) => {
                     any = true;
                     Offset::Offset(*o)
@@ -80,6 +92,7 @@ impl ConsumerContext for SourceCtx {
 pub struct KafkaSource {
     consumer: Arc<BaseConsumer<SourceCtx>>,
     expected: Expected,
+    reads: Reads,
     topic_ids: HashMap<String, Arc<str>>,
     last_error: Option<String>,
 }
@@ -103,9 +116,13 @@ impl KafkaSource {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "3000");
         let expected: Expected = Arc::new(Mutex::new(HashMap::new()));
-        let consumer: BaseConsumer<SourceCtx> = cc
-            .create_with_context(SourceCtx { expected: expected.clone(), last_global_error: Mutex::new(String::new()) })
-            .map_err(kerr("creating consumer"))?;
+        let reads: Reads = Arc::new(Mutex::new(HashMap::new()));
+        let ctx = SourceCtx {
+            expected: expected.clone(),
+            reads: reads.clone(),
+            last_global_error: Mutex::new(String::new()),
+        };
+        let consumer: BaseConsumer<SourceCtx> = cc.create_with_context(ctx).map_err(kerr("creating consumer"))?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         let mut tpl = TopicPartitionList::new();
         for (part, offset) in resume {
@@ -123,7 +140,7 @@ impl KafkaSource {
         consumer.subscribe(&topics).map_err(kerr(format!("subscribing to {topics:?}")))?;
         info!(group = %cfg.group_id, topics = ?cfg.topics, brokers = %cfg.kafka.brokers, "kafka source subscribed");
         let topic_ids = cfg.topics.iter().map(|t| (t.clone(), Arc::<str>::from(t.as_str()))).collect();
-        Ok(KafkaSource { consumer: Arc::new(consumer), expected, topic_ids, last_error: None })
+        Ok(KafkaSource { consumer: Arc::new(consumer), expected, reads, topic_ids, last_error: None })
     }
 
     /// Up to `max` messages, waiting at most `wait` for the first. Blocking: call from a
@@ -191,7 +208,27 @@ impl KafkaSource {
                 timestamp_ms: m.timestamp().to_millis(),
             });
         }
+        self.note_reads(&out);
         Ok(out)
+    }
+
+    /// Remember the next offset to read of every partition in `msgs` (in offset order per
+    /// partition), for a re-assignment after a revocation.
+    fn note_reads(&self, msgs: &[SourceMsg]) {
+        let mut last: Vec<(&PartId, i64)> = Vec::new();
+        for m in msgs {
+            match last.iter_mut().find(|(p, _)| *p == &m.part) {
+                Some((_, o)) => *o = m.offset + 1,
+                None => last.push((&m.part, m.offset + 1)),
+            }
+        }
+        if last.is_empty() {
+            return;
+        }
+        let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        for (p, o) in last {
+            reads.insert((p.topic.to_string(), p.partition), o);
+        }
     }
 
     /// Async wrapper of the blocking poll.
