@@ -331,6 +331,8 @@ async fn broker_bounce_mid_run_loses_nothing() {
 /// What the log of one `livelake run` says about replay (RUST_LOG=info).
 #[derive(Debug, Default, Clone, Copy)]
 struct ReplayLog {
+    /// The consumer was assigned its partitions.
+    assigned: bool,
     /// Partitions the run had to replay when it resumed from the lake.
     to_replay: usize,
     /// Partitions that finished their replay.
@@ -349,7 +351,9 @@ impl ReplayLog {
         for line in text.lines() {
             if line.contains("resuming after the lake's latest commit") {
                 log.to_replay = field(line, "replaying");
-            } else if line.contains("replay done") {
+            } else if line.contains("assigned at the lake's resume points") {
+                log.assigned = true;
+            } else if line.contains("replay done") || line.contains("replay ended early") {
                 log.done += 1;
             } else if line.contains("lake commit") && field(line, "replaying") > 0 {
                 log.commits_while_replaying += 1;
@@ -363,11 +367,62 @@ impl ReplayLog {
     }
 }
 
-/// The crash test the hard way: a show of several streams on 3 partitions per topic, commits
-/// every MiB, then `livelake run` SIGKILLed again and again at random (seeded) moments — some
-/// while partitions replay and others already commit new rows — and a final run. Every table
-/// equals an uninterrupted run's, and no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays
-/// a failing sequence (the seed is printed).
+/// When a crash test kills `livelake run`.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    /// After a random delay.
+    Random(Duration),
+    /// This long after the consumer was assigned its partitions: mostly mid-replay.
+    IntoReplay(Duration),
+    /// This long after a commit made while partitions replay (or the end of the replay).
+    AfterReplayCommit(Duration),
+}
+
+impl KillAt {
+    fn pick(rng: &mut livelake_pipeline::simulate::Rng, first: bool) -> KillAt {
+        let ms = |rng: &mut livelake_pipeline::simulate::Rng, lo, hi| Duration::from_millis(rng.range(lo, hi) as u64);
+        match if first { 0 } else { rng.index(3) } {
+            0 => KillAt::Random(ms(rng, 300, 3_000)),
+            1 => KillAt::IntoReplay(ms(rng, 0, 600)),
+            _ => KillAt::AfterReplayCommit(ms(rng, 0, 150)),
+        }
+    }
+
+    /// Wait for the moment (reading the run's log), at most 30 s.
+    fn wait(self, log: &Path) {
+        let started = Instant::now();
+        let until = |done: &dyn Fn(&ReplayLog) -> bool| {
+            while started.elapsed() < Duration::from_secs(30) && !done(&ReplayLog::read(log)) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        match self {
+            KillAt::Random(d) => std::thread::sleep(d),
+            KillAt::IntoReplay(d) => {
+                until(&|l| l.assigned);
+                std::thread::sleep(d);
+            }
+            KillAt::AfterReplayCommit(d) => {
+                until(&|l| l.commits_while_replaying > 0 || (l.assigned && !l.replaying()));
+                std::thread::sleep(d);
+            }
+        }
+    }
+}
+
+/// Partitions with messages in the lake's latest commit record.
+fn busy_partitions(lake: &Path) -> usize {
+    let log = lake.join("_livelake/log");
+    let latest = std::fs::read_dir(&log).unwrap().map(|e| e.unwrap().path()).max().expect("a commit record");
+    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(latest).unwrap()).unwrap();
+    rec["checkpoint"]["partitions"].as_array().unwrap().iter().filter(|p| p["next_offset"].as_i64() > Some(0)).count()
+}
+
+/// The crash test the hard way: a show of six streams on 3 partitions per topic (two streams
+/// each), a commit every MiB or second, then `livelake run` SIGKILLed twelve times in a row at
+/// seeded random moments — after random delays, into the replay, and right after commits made
+/// while partitions replay — and a final run. Every table equals an uninterrupted run's, and no
+/// event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     const KILLS: usize = 12;
@@ -378,7 +433,8 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     println!("repeated_sigkills: LIVELAKE_CRASH_SEED={seed}");
     let mut rng = livelake_pipeline::simulate::Rng::new(seed);
     let k = KafkaRun::new("storm").await;
-    let cfg = SimConfig { viewers: 250, duration_min: 30, shows: 6, ..SimConfig::new(35) }
+    // Seed 58: the six stream ids hash two to each of the three partitions.
+    let cfg = SimConfig { viewers: 400, duration_min: 30, shows: 6, ..SimConfig::new(58) }
         .with_default_pitches()
         .fit_incidents();
     let sim = std::sync::Arc::new(simulate(&cfg));
@@ -386,47 +442,33 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let env = [
         ("LIVELAKE__SINK__ROLL_MB", "1"),
+        ("LIVELAKE__SINK__ROLL_SECS", "1"),
         ("LIVELAKE__SOURCE__BATCH_MAX", "2000"),
         ("RUST_LOG", "livelake_pipeline=info"),
         ("NO_COLOR", "1"),
     ];
     let reference = dir.path().join("reference");
     ok(output(k.command(&reference, &unique("storm-ref"), &env)).await, "uninterrupted run");
+    assert_eq!(busy_partitions(&reference), 6, "every partition of both topics carries events");
     let want = snapshot(&reference);
 
     let lake = dir.path().join("crash");
     let mut group = unique("storm");
     let (mut during_replay, mut commits_while_replaying) = (0, 0);
     for i in 0..KILLS {
-        // Mostly a new consumer group (it is assigned at once); now and then the same group, whose
-        // dead member must time out first, as after a real crash.
-        if rng.chance(0.7) {
+        // Mostly a new consumer group (assigned at once); now and then the same group, whose dead
+        // member must time out first, as after a real crash.
+        if rng.chance(0.75) {
             group = unique("storm");
         }
+        let at = KillAt::pick(&mut rng, i == 0);
         let log_path = dir.path().join(format!("kill-{i}.log"));
         let mut c = k.command_idle(&lake, &group, &env, 0);
         c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
-        // Half the kills aim at a replay: right after a commit made while partitions replay (or as
-        // soon as the replay is over); the others come after a random delay.
-        let aim_at_replay = i > 0 && rng.chance(0.5);
-        let delay = Duration::from_millis(rng.range(200, 2_500) as u64);
-        let after_commit = Duration::from_millis(rng.range(0, 150) as u64);
-        let log_for_kill = log_path.clone();
+        let log = log_path.clone();
         let status = tokio::task::spawn_blocking(move || {
             let mut child = c.spawn().unwrap();
-            let started = Instant::now();
-            if aim_at_replay {
-                while started.elapsed() < Duration::from_secs(30) {
-                    let log = ReplayLog::read(&log_for_kill);
-                    if log.commits_while_replaying > 0 || (log.to_replay > 0 && !log.replaying()) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                std::thread::sleep(after_commit);
-            } else {
-                std::thread::sleep(delay);
-            }
+            at.wait(&log);
             let _ = Command::new("kill").args(["-KILL", &child.id().to_string()]).status();
             child.wait().unwrap()
         })
@@ -436,7 +478,7 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
         let log = ReplayLog::read(&log_path);
         during_replay += usize::from(log.replaying());
         commits_while_replaying += log.commits_while_replaying;
-        println!("repeated_sigkills: kill {i} ({}): {log:?}", if aim_at_replay { "aimed at replay" } else { "random" });
+        println!("repeated_sigkills: kill {i} {at:?}: {log:?}");
     }
     ok(output(k.command(&lake, &group, &env)).await, "final run");
     assert_all_files_complete(&lake);
