@@ -123,6 +123,46 @@ fn file_source_lake_matches_truth() {
     assert_eq!(snapshot(&lake), before);
 }
 
+#[test]
+fn a_commit_log_whose_positions_go_back_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let nd = dir.path().join("show.ndjson");
+    write_ndjson(&small_show(36, 1), &nd);
+    let lake = crate::support::run_into_lake_with(&nd, dir.path(), &[("LIVELAKE__SINK__ROLL_MB", "1")]);
+    let mut records: Vec<PathBuf> =
+        std::fs::read_dir(lake.join("_livelake/log")).unwrap().map(|e| e.unwrap().path()).collect();
+    records.sort();
+    assert!(records.len() >= 2, "the run made {} commits", records.len());
+    // What a livelake with the replay-commit bug wrote: the latest record puts the file's
+    // position back to line 3, behind the previous record's.
+    let read = |p: &PathBuf| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let held = read(&records[records.len() - 2])["checkpoint"]["partitions"][0]["next_offset"].as_i64().unwrap();
+    let latest = records.last().unwrap();
+    let mut rec = read(latest);
+    let part = &mut rec["checkpoint"]["partitions"][0];
+    part["next_offset"] = 3.into();
+    part["replay_from"] = 3.into();
+    std::fs::write(latest, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let before = snapshot(&lake);
+    let out = Command::new(livelake_bin())
+        .args(["run", "--metrics-listen", "off", "--lake"])
+        .arg(&lake)
+        .arg("--source")
+        .arg(format!("file:{}", nd.display()))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(lines[0].starts_with("livelake: error: commit log "), "{err}");
+    let seq = records.len() as u64 + records[0].file_stem().unwrap().to_string_lossy().parse::<u64>().unwrap() - 1;
+    assert!(lines[0].contains(&format!("commit {seq} goes back from commit {}", seq - 1)), "{err}");
+    assert!(lines[0].contains(&format!("moves its next offset back from {held} to 3")), "{err}");
+    assert_eq!(snapshot(&lake), before, "nothing was written");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
     let _shared = kafka_shared().await;
