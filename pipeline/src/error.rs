@@ -45,6 +45,14 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// Another process holds the lake (a second writer would write rows twice).
+    #[error("lake {path}: {detail}")]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it.
+        detail: String,
+    },
     /// Configuration is invalid.
     #[error("config: {0}")]
     Config(String),

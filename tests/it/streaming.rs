@@ -184,6 +184,12 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
         assert!(Instant::now() < deadline, "no commit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // One writer per lake: a second run on the same lake is refused in one line.
+    let second = output(k.command(&lake, &unique("e2e-second"), &[])).await;
+    assert_eq!(second.status.code(), Some(1), "a second writer is refused");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(err.lines().filter(|l| !l.trim().is_empty()).count(), 1, "one line: {err}");
+    assert!(err.contains("another livelake run is writing to this lake"), "{err}");
     let metrics = crate::support::http_get(port, "/metrics");
     for name in [
         "livelake_events_in_total{topic=",

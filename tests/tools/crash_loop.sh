@@ -56,7 +56,8 @@ for rep in $(seq "$REPS"); do
   RANDOM=$kill_seed
   lake="$WORK/crash-$rep" group="$tag-crash-$rep"
   for i in $(seq "$KILLS"); do
-    run --lake "$lake" --group-id "$group" 2>>"$WORK/crash-$rep.log" & p=$!
+    "$LIVELAKE" run --brokers "$BOOTSTRAP" --metrics-listen off --lake "$lake" --group-id "$group" \
+      2>>"$WORK/crash-$rep.log" & p=$!
     sleep $((RANDOM % 4 + 2)); kill -9 $p; wait $p 2>/dev/null || true
   done
   if ! run --lake "$lake" --group-id "$group" --until-idle 8 2>>"$WORK/crash-$rep.log"; then

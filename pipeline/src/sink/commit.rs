@@ -61,6 +61,8 @@ const KEEP_RECORDS: u64 = 20;
 /// An open lake.
 #[derive(Debug)]
 pub struct Lake {
+    /// The writer lock (`_livelake/writer.lock`), held while the lake is open.
+    _lock: fs::File,
     root: PathBuf,
     run_id: String,
     next_seq: u64,
@@ -80,8 +82,9 @@ impl Lake {
         fs::create_dir_all(root.join("_livelake/log")).map_err(io("creating", root.join("_livelake/log")))?;
         fs::create_dir_all(root.join("_livelake/staging")).map_err(io("creating", root.join("_livelake/staging")))?;
         let root = root.canonicalize().map_err(io("resolving", root))?;
+        let lock = take_writer_lock(&root)?;
         let run_id = format!("{:08x}", (now_ms as u64 ^ ((std::process::id() as u64) << 20)) & 0xffff_ffff);
-        let mut lake = Lake { root, run_id, next_seq: 1, last: Checkpoint::default() };
+        let mut lake = Lake { _lock: lock, root, run_id, next_seq: 1, last: Checkpoint::default() };
         let latest = lake.recover()?;
         if let Some(r) = &latest {
             lake.next_seq = r.seq + 1;
@@ -340,6 +343,30 @@ pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
     let rec: CommitRecord =
         serde_json::from_slice(&text).map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
     Ok(rec.files.into_iter().map(|f| f.path).collect())
+}
+
+/// One `livelake run` writes a lake: an exclusive lock on `_livelake/writer.lock` (released by
+/// the kernel when the process dies, kill -9 included). A second writer fails at once: its
+/// positions would race the first's and rows would be written twice.
+fn take_writer_lock(root: &Path) -> Result<fs::File> {
+    use std::io::Write;
+    let path = root.join("_livelake/writer.lock");
+    let mut lock =
+        fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io("opening", &path))?;
+    if lock.try_lock().is_err() {
+        let holder = fs::read_to_string(&path).unwrap_or_default();
+        let holder = holder.trim();
+        return Err(Error::Busy {
+            path,
+            detail: format!(
+                "another livelake run is writing to this lake ({}): one writer per lake",
+                if holder.is_empty() { "pid unknown".to_string() } else { format!("pid {holder}") }
+            ),
+        });
+    }
+    // Who holds it, for the message above (advisory; the lock is what counts).
+    let _ = lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id()));
+    Ok(lock)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
