@@ -230,18 +230,19 @@ pub async fn run(
             path: lake.root().join(rec.state.as_deref().unwrap_or("_livelake/log")),
             detail: e.to_string(),
         })?;
-        info!(seq = rec.seq, replaying = engine.replaying(), "resuming after the lake's latest commit");
     }
     let resume = engine.next_offsets();
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {
         let path = PathBuf::from(path);
         let part = FileSource::part_id(&path)?;
         let from = resume.iter().find(|(p, _)| *p == part).map_or(1, |(_, o)| *o);
+        engine.exhaust_unread(|p| *p == part);
         info!(file = %path.display(), from_line = from, "reading NDJSON");
         engine.set_ready();
         Source::File(FileSource::open(&path, from)?)
     } else {
         let k = &cfg.kafka;
+        engine.exhaust_unread(|p| *p.topic == k.player_topic || *p.topic == k.commerce_topic);
         let sc = KafkaSourceConfig {
             kafka: k.client(),
             group_id: k.group_id.clone(),
@@ -249,6 +250,9 @@ pub async fn run(
         };
         Source::Kafka(Some(KafkaSource::open(&sc, &resume)?))
     };
+    if let Some(rec) = &latest {
+        info!(seq = rec.seq, replaying = engine.replaying(), "resuming after the lake's latest commit");
+    }
     let dlq = match (&source, cfg.kafka.deadletter_topic.is_empty()) {
         (Source::Kafka(_), false) => {
             let producer: FutureProducer = cfg

@@ -30,7 +30,7 @@ for t in player commerce dead; do "$ROOT/infra/kafka.sh" create-topic "$tag-$t" 
 "$LIVELAKE" simulate --seed "$SEED" --shows "$SHOWS" --viewers "$VIEWERS" --kafka "$BOOTSTRAP" \
   --player-topic "$tag-player" --commerce-topic "$tag-commerce" >/dev/null
 
-run() { "$LIVELAKE" run --brokers "$BOOTSTRAP" --metrics-listen off "$@"; }
+run() { "$LIVELAKE" run --brokers "$BOOTSTRAP" --metrics-listen off "$@" >/dev/null; }
 # Every table as sorted CSV without its wall-clock columns.
 dump() {
   local lake="$1" out="$2"

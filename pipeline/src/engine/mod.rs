@@ -297,6 +297,18 @@ impl Engine {
         }
     }
 
+    /// Mark exhausted every known partition that `read` says the source does not read (a topic
+    /// no longer consumed, another file): they can never deliver again, so they must not hold
+    /// windows open.
+    pub fn exhaust_unread(&mut self, read: impl Fn(&PartId) -> bool) {
+        for (id, p) in self.parts.iter_mut() {
+            if !read(id) {
+                p.exhausted = true;
+                self.replaying.remove(id);
+            }
+        }
+    }
+
     /// Mark every known partition exhausted (the input has ended).
     pub fn exhaust_all(&mut self) {
         for p in self.parts.values_mut() {
@@ -435,7 +447,11 @@ impl Engine {
     /// session state is the checkpoint's.
     pub fn restore(&mut self, cp: &Checkpoint, now: i64) -> Result<(), StateError> {
         for p in &cp.partitions {
-            self.parts.insert(p.part.clone(), PartState::new(p.replay_from, p.replay_max_ts, now));
+            // Whether it has more to read is unknown until the source reports it (assigned): until
+            // then it never counts as idle, above all while it has a replay ahead of it.
+            let mut st = PartState::new(p.replay_from, p.replay_max_ts, now);
+            st.backlog = true;
+            self.parts.insert(p.part.clone(), st);
             if p.replay_from < p.next_offset {
                 self.replaying.insert(p.part.clone(), p.clone());
             }

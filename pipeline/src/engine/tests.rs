@@ -176,6 +176,26 @@ fn commits_record_what_the_lake_holds_for_replaying_announced_and_silent_partiti
     assert_eq!(mid.backwards_from(&held), None);
 }
 
+#[tokio::test]
+async fn a_restored_partition_the_source_has_not_reported_never_counts_as_idle() {
+    let (p, c) = (part("player"), part("commerce"));
+    let mut e = engine();
+    feed(&mut e, &p, 0, &ev("1", "session_start", T0, ""), W);
+    feed(&mut e, &c, 0, &ev("2", "like", T0 + 1_000, ""), W);
+    let held = e.checkpoint();
+    // After a restart only the commerce partition is assigned and delivers; the player partition
+    // (replay ahead of it) stays unassigned for ten minutes of wall clock.
+    let mut e = engine();
+    e.restore(&held, W).unwrap();
+    e.set_backlog(&c, false, W);
+    feed(&mut e, &c, 0, &ev("2", "like", T0 + 1_000, ""), W);
+    feed(&mut e, &c, 1, &ev("3", "like", T0 + 300_000, ""), W);
+    assert_eq!(e.finalize(W + 600_000).await.unwrap(), 0, "the unreported player partition holds the windows");
+    // A partition the source can never deliver again (another topic) does not.
+    e.exhaust_unread(|id| *id == c);
+    assert_eq!(e.finalize(W + 600_000).await.unwrap(), 2, "12:00 and 12:05, the quiet commerce partition being idle");
+}
+
 /// Run a whole simulated show through engines, committing every `every` messages; if `crash_at`
 /// is set, throw the engine away after that commit and continue from its checkpoint. Returns all
 /// committed rows as sorted text (wall-clock columns dropped).
@@ -315,10 +335,10 @@ impl TestLake {
     fn commit(&mut self, e: &mut Engine) {
         let pending = e.take_pending();
         let cp = e.checkpoint();
-        if let Some(prev) = &self.last {
-            if let Some(why) = cp.backwards_from(prev) {
-                panic!("commit {}: {why}\nbefore {:?}\nafter {:?}", self.commits + 1, prev.partitions, cp.partitions);
-            }
+        if let Some(prev) = &self.last
+            && let Some(why) = cp.backwards_from(prev)
+        {
+            panic!("commit {}: {why}\nbefore {:?}\nafter {:?}", self.commits + 1, prev.partitions, cp.partitions);
         }
         self.rows.extend(render(pending));
         self.commits += 1;
