@@ -11,7 +11,13 @@
 //! has passed it — a superset of the partitions that carry its stream — where a partition that
 //! is caught up and quiet counts as idle (its watermark moves with the wall clock, or does not
 //! hold anything back if it never carried an event). Until the source has said which partitions
-//! exist and which still have a backlog, nothing is final.
+//! exist and which still have a backlog, nothing is final; a partition restored from the lake
+//! counts as having a backlog until the source reports on it (it may have a replay ahead of it).
+//!
+//! Exactly once across restarts: a commit records per partition the furthest offset whose
+//! effects are in the lake, and a restart replays from an earlier point only to rebuild state.
+//! While a partition replays, commits keep recording its restored positions (never the replay
+//! position), so positions in successive commits never move back.
 
 mod checkpoint;
 mod partition;
