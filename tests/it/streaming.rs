@@ -425,9 +425,11 @@ enum KillAt {
 }
 
 impl KillAt {
-    fn pick(rng: &mut livelake_pipeline::simulate::Rng, first: bool) -> KillAt {
+    /// The `i`-th kill's moment: the three kinds in turn (the first run has nothing to replay),
+    /// each after a seeded random delay.
+    fn pick(rng: &mut livelake_pipeline::simulate::Rng, i: usize) -> KillAt {
         let ms = |rng: &mut livelake_pipeline::simulate::Rng, lo, hi| Duration::from_millis(rng.range(lo, hi) as u64);
-        match if first { 0 } else { rng.index(3) } {
+        match i % 3 {
             0 => KillAt::Random(ms(rng, 300, 3_000)),
             1 => KillAt::IntoReplay(ms(rng, 0, 600)),
             _ => KillAt::AfterReplayCommit(ms(rng, 0, 150)),
@@ -464,14 +466,16 @@ fn busy_partitions(lake: &Path) -> usize {
     rec["checkpoint"]["partitions"].as_array().unwrap().iter().filter(|p| p["next_offset"].as_i64() > Some(0)).count()
 }
 
-/// The crash test the hard way: a show of six streams on 3 partitions per topic (two streams
-/// each), a commit every MiB or second, then `livelake run` SIGKILLed twelve times in a row at
-/// seeded random moments — after random delays, into the replay, and right after commits made
-/// while partitions replay — and a final run. Every table equals an uninterrupted run's, and no
-/// event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
+/// The crash test the hard way: a show of six streams on 3 partitions per topic (four, one and
+/// one), a commit every MiB or second, then `livelake run` SIGKILLed at least twelve times in a
+/// row at seeded random moments — after random delays, into the replay, and right after commits
+/// made while partitions replay (more kills, up to 20, until at least two landed mid-replay and one
+/// came after such a commit) — and a final run. Every table equals an uninterrupted run's, and
+/// no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     const KILLS: usize = 12;
+    const MAX_KILLS: usize = 20;
     let _shared = kafka_shared().await;
     let seed: u64 = std::env::var("LIVELAKE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000
@@ -479,35 +483,51 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     println!("repeated_sigkills: LIVELAKE_CRASH_SEED={seed}");
     let mut rng = livelake_pipeline::simulate::Rng::new(seed);
     let k = KafkaRun::new("storm").await;
-    // Seed 58: the six stream ids hash two to each of the three partitions.
-    let cfg = SimConfig { viewers: 400, duration_min: 30, shows: 6, ..SimConfig::new(58) }
+    // Seed 30: the six stream ids hash four to partition 0 and one each to partitions 1 and 2, so
+    // partition 0 replays longest while the others deliver new rows.
+    let cfg = SimConfig { viewers: 1000, duration_min: 30, shows: 6, ..SimConfig::new(30) }
         .with_default_pitches()
         .fit_incidents();
-    let sim = std::sync::Arc::new(simulate(&cfg));
-    k.produce(sim.clone()).await;
+    let sim = simulate(&cfg);
+    // The show goes on while the runs crash: a part of it is produced before each run (the rest
+    // after the last kill), so every restart finds new messages on every partition.
+    let chunk = sim.lines.len().div_ceil(KILLS);
+    let parts: Vec<std::sync::Arc<Simulation>> = sim
+        .lines
+        .chunks(chunk)
+        .map(|lines| {
+            let streams = sim.streams.clone();
+            std::sync::Arc::new(Simulation { streams, lines: lines.to_vec(), truth: Default::default() })
+        })
+        .collect();
+    let mut unproduced = parts.into_iter();
     let dir = tempfile::tempdir().unwrap();
+    // A dedup horizon longer than the show: every restart replays all it has read so far, so
+    // replays are long, and the partitions that finish first commit new rows meanwhile.
     let env = [
         ("LIVELAKE__SINK__ROLL_MB", "1"),
         ("LIVELAKE__SINK__ROLL_SECS", "1"),
+        ("LIVELAKE__WINDOWS__DEDUP_HORIZON_SECS", "3600"),
         ("LIVELAKE__SOURCE__BATCH_MAX", "2000"),
         ("RUST_LOG", "livelake_pipeline=info"),
         ("NO_COLOR", "1"),
     ];
-    let reference = dir.path().join("reference");
-    ok(output(k.command(&reference, &unique("storm-ref"), &env)).await, "uninterrupted run");
-    assert_eq!(busy_partitions(&reference), 6, "every partition of both topics carries events");
-    let want = snapshot(&reference);
-
     let lake = dir.path().join("crash");
     let mut group = unique("storm");
     let (mut during_replay, mut commits_while_replaying) = (0, 0);
-    for i in 0..KILLS {
+    for i in 0..MAX_KILLS {
+        if i >= KILLS && during_replay >= 2 && commits_while_replaying >= 1 {
+            break;
+        }
+        if let Some(part) = unproduced.next() {
+            k.produce(part).await;
+        }
         // Mostly a new consumer group (assigned at once); now and then the same group, whose dead
         // member must time out first, as after a real crash.
         if rng.chance(0.75) {
             group = unique("storm");
         }
-        let at = KillAt::pick(&mut rng, i == 0);
+        let at = KillAt::pick(&mut rng, i);
         let log_path = dir.path().join(format!("kill-{i}.log"));
         let mut c = k.command_idle(&lake, &group, &env, 0);
         c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
@@ -526,9 +546,17 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
         commits_while_replaying += log.commits_while_replaying;
         println!("repeated_sigkills: kill {i} {at:?}: {log:?}");
     }
+    for part in unproduced {
+        k.produce(part).await;
+    }
     ok(output(k.command(&lake, &group, &env)).await, "final run");
     assert_all_files_complete(&lake);
     let got = snapshot(&lake);
+    // The uninterrupted run reads the same messages in the same per-partition order.
+    let reference = dir.path().join("reference");
+    ok(output(k.command(&reference, &unique("storm-ref"), &env)).await, "uninterrupted run");
+    assert_eq!(busy_partitions(&reference), 6, "every partition of both topics carries events");
+    let want = snapshot(&reference);
     for (table, rows) in &want {
         assert_eq!(got[table].len(), rows.len(), "seed {seed}: {table} row count");
         assert!(got[table] == *rows, "seed {seed}: {table} differs from the uninterrupted run");
