@@ -4,7 +4,7 @@
 #   infra/kafka.sh up       download the broker jars (once), format storage (once), start, wait, create topics
 #   infra/kafka.sh down     stop the broker (waits for it to exit)
 #   infra/kafka.sh status   print "running <bootstrap>" or "stopped"; exit 0 / 1
-#   infra/kafka.sh topics   create the topics of shared/EVENTS.md (idempotent)
+#   infra/kafka.sh topics   create the topics of docs/events.md (idempotent)
 #   infra/kafka.sh wipe     stop and delete the broker's data (jars are kept)
 #   infra/kafka.sh create-topic NAME [PARTITIONS]
 #

@@ -1,4 +1,4 @@
--- Per-period metrics of the nightly rollup (shared/METRICS.md, "stream_daily and show_summary"
+-- Per-period metrics of the nightly rollup (docs/metrics.md, "stream_daily and show_summary"
 -- and "show_sources"): one SQL for the three tables, which differ only in how events are sliced.
 --
 -- Inputs, registered by the rollup job for the streams being rolled up (whole shows):

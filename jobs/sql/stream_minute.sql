@@ -1,4 +1,4 @@
--- stream_minute: one row per stream × region × window (shared/METRICS.md, "stream_minute").
+-- stream_minute: one row per stream × region × window (docs/metrics.md, "stream_minute").
 --
 -- Inputs, registered by the window job for the windows being computed:
 --   player    — player_events rows (LAKE.md columns) + region, window_start, window_end

@@ -1,4 +1,4 @@
--- Suspect sessions of the windows being computed (shared/METRICS.md, "Cleaning: suspect sessions").
+-- Suspect sessions of the windows being computed (docs/metrics.md, "Cleaning: suspect sessions").
 --
 -- Inputs:
 --   player, commerce — the windows' events, as for stream_minute.sql

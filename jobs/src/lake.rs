@@ -1,4 +1,4 @@
-//! The lake as SQL tables: every table of `shared/LAKE.md` registered by name over its Hive
+//! The lake as SQL tables: every table of `docs/lake.md` registered by name over its Hive
 //! directory, with the partition columns typed (`region` utf8, `date` date, `hour` int), so a
 //! filter on them lists only the matching folders. A table without a directory yet is registered
 //! empty with the same columns: queries over it return no rows instead of "table not found".

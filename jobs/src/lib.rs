@@ -1,6 +1,6 @@
 //! The DataFusion jobs of livelake. Each metric's SQL lives in `jobs/sql/*.sql`, where a reviewer
 //! reads it as SQL; this crate registers inputs, runs the SQL and conforms the output to the lake
-//! schema of `shared/LAKE.md`.
+//! schema of `docs/lake.md`.
 #![warn(missing_docs)]
 
 mod baselines;

@@ -63,7 +63,7 @@ impl Default for RollupConfig {
     }
 }
 
-/// `[reference]`: additions to and overrides of the documented defaults of shared/EVENTS.md.
+/// `[reference]`: additions to and overrides of the documented defaults of docs/events.md.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReferenceConfig {

@@ -1,7 +1,7 @@
 //! Bytes of one message → a validated [`Event`], or a [`Rejection`] with its reason code.
 //!
 //! The message is parsed once into borrowed raw field slices (unknown fields are skipped), then
-//! each field is checked in the order of the tables in `shared/EVENTS.md`; the first failing rule
+//! each field is checked in the order of the tables in `docs/events.md`; the first failing rule
 //! names the reason. Nothing here panics on any input (property-tested).
 
 use std::borrow::Cow;

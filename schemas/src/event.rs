@@ -1,4 +1,4 @@
-//! The typed events of `shared/EVENTS.md`: common fields plus one payload per event type.
+//! The typed events of `docs/events.md`: common fields plus one payload per event type.
 //! Strings borrow from the message where they can (`Cow`), so decoding allocates little.
 
 use std::borrow::Cow;

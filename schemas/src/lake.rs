@@ -1,4 +1,4 @@
-//! Arrow schemas of the lake tables of `shared/LAKE.md`, and their Hive partition levels.
+//! Arrow schemas of the lake tables of `docs/lake.md`, and their Hive partition levels.
 //! File schemas hold no partition columns: those live in the path only.
 
 use std::sync::{Arc, LazyLock};

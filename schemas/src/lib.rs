@@ -1,5 +1,5 @@
-//! The livelake contract, shared by every stage: the events producers send (`shared/EVENTS.md`),
-//! how they are validated and rejected, and the Arrow schemas of the lake (`shared/LAKE.md`).
+//! The livelake contract, shared by every stage: the events producers send (`docs/events.md`),
+//! how they are validated and rejected, and the Arrow schemas of the lake (`docs/lake.md`).
 //!
 //! Data flows one way: bytes → [`Decoder::decode`] → [`Event`] → [`PlayerRows`] /
 //! [`CommerceRows`] → Arrow batches of the raw lake tables; rejects → [`DeadletterRows`].
@@ -26,7 +26,7 @@ pub use reference::{
 };
 pub use rows::{CommerceRows, DeadletterRows, PlayerRows, SourcePos, UNKNOWN_REGION, batch_schema};
 
-/// Default topic names of `shared/EVENTS.md`.
+/// Default topic names of `docs/events.md`.
 pub mod topics {
     /// Player events.
     pub const PLAYER: &str = "livelake.player.v1";

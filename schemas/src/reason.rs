@@ -1,4 +1,4 @@
-//! Why a message was rejected: the reason codes of `shared/EVENTS.md`, as a typed value.
+//! Why a message was rejected: the reason codes of `docs/events.md`, as a typed value.
 
 use std::fmt;
 

@@ -1,11 +1,11 @@
 //! Reference data the contract needs to validate events: the country → region map and the
-//! currency → USD rates table, each with the documented default of `shared/EVENTS.md`.
+//! currency → USD rates table, each with the documented default of `docs/events.md`.
 
 use std::collections::HashMap;
 
 use crate::decimal::Decimal4;
 
-/// Default region map of `shared/EVENTS.md` (region, ISO 3166-1 alpha-2 countries).
+/// Default region map of `docs/events.md` (region, ISO 3166-1 alpha-2 countries).
 pub const DEFAULT_REGIONS: &[(&str, &str)] = &[
     ("SEA", "SG MY TH ID PH VN KH MM LA BN TL"),
     ("EA", "CN HK MO TW JP KR MN"),

@@ -2,6 +2,7 @@
 //! `infra/kafka.sh up` started, found through `KAFKA_BOOTSTRAP` (`make test` sets it).
 
 mod cli;
+mod docs;
 mod kafka_roundtrip;
 mod lake;
 mod nightly;

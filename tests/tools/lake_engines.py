@@ -16,7 +16,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-# Partition columns per table (shared/LAKE.md) and their types.
+# Partition columns per table (docs/lake.md) and their types.
 PARTITIONS = {
     "player_events": ["region", "date", "hour"],
     "commerce_events": ["region", "date", "hour"],

@@ -1,4 +1,4 @@
-//! Per-session state of the streaming job (shared/METRICS.md, "Sessions, exits, windows" and
+//! Per-session state of the streaming job (docs/metrics.md, "Sessions, exits, windows" and
 //! "Cleaning"): when each session ends, whether it stalled just before, and what it did in the
 //! 60 s after its `session_start`; per region, the start counts of recent windows (join-spike
 //! detection); and the suspects found so far. The rules themselves (spikes, suspects, the metric
