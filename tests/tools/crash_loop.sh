@@ -56,6 +56,7 @@ for rep in $(seq "$REPS"); do
   RANDOM=$kill_seed
   lake="$WORK/crash-$rep" group="$tag-crash-$rep"
   for i in $(seq "$KILLS"); do
+    # The binary itself, not run(): `$!` must be livelake's pid for kill -9 to reach it.
     "$LIVELAKE" run --brokers "$BOOTSTRAP" --metrics-listen off --lake "$lake" --group-id "$group" \
       2>>"$WORK/crash-$rep.log" & p=$!
     sleep $((RANDOM % 4 + 2)); kill -9 $p; wait $p 2>/dev/null || true

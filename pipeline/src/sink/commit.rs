@@ -345,24 +345,28 @@ pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
     Ok(rec.files.into_iter().map(|f| f.path).collect())
 }
 
-/// One `livelake run` writes a lake: an exclusive lock on `_livelake/writer.lock` (released by
-/// the kernel when the process dies, kill -9 included). A second writer fails at once: its
-/// positions would race the first's and rows would be written twice.
+/// One `livelake run` writes a lake: `_livelake/writer.lock`. A second writer fails at once:
+/// its positions would race the first's and rows would be written twice.
 fn take_writer_lock(root: &Path) -> Result<fs::File> {
+    lock_exclusive(
+        &root.join("_livelake/writer.lock"),
+        "another livelake run is writing to this lake",
+        "one writer per lake",
+    )
+}
+
+/// An exclusive lock on the file at `path` (created if missing), released by the kernel when the
+/// process dies (kill -9 included). Held by another process: [`Error::Busy`] saying `held`, the
+/// holder's pid, and `rule`. The holder's pid is written into the file for that message.
+pub(super) fn lock_exclusive(path: &Path, held: &str, rule: &str) -> Result<fs::File> {
     use std::io::Write;
-    let path = root.join("_livelake/writer.lock");
     let mut lock =
-        fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io("opening", &path))?;
+        fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io("opening", path))?;
     if lock.try_lock().is_err() {
-        let holder = fs::read_to_string(&path).unwrap_or_default();
+        let holder = fs::read_to_string(path).unwrap_or_default();
         let holder = holder.trim();
-        return Err(Error::Busy {
-            path,
-            detail: format!(
-                "another livelake run is writing to this lake ({}): one writer per lake",
-                if holder.is_empty() { "pid unknown".to_string() } else { format!("pid {holder}") }
-            ),
-        });
+        let pid = if holder.is_empty() { "pid unknown".to_string() } else { format!("pid {holder}") };
+        return Err(Error::Busy { path: path.to_path_buf(), detail: format!("{held} ({pid}): {rule}") });
     }
     // Who holds it, for the message above (advisory; the lock is what counts).
     let _ = lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id()));

@@ -60,19 +60,11 @@ impl Maintenance {
     pub fn open(root: &Path) -> Result<Maintenance> {
         let dir = root.join("_livelake/maintenance");
         fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
-        let lock_path = root.join("_livelake/maintenance.lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io("opening", &lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(Error::Config(format!(
-                "another maintenance job (rollup, compaction or shows import) holds {}",
-                lock_path.display()
-            )));
-        }
+        let lock = super::commit::lock_exclusive(
+            &root.join("_livelake/maintenance.lock"),
+            "another maintenance job (rollup, compaction or shows import) is running on this lake",
+            "one at a time",
+        )?;
         let mut m = Maintenance { root: root.to_path_buf(), seq: 0, consumed: BTreeMap::new(), _lock: lock };
         let mut last = 0;
         let mut orphans = Vec::new();
