@@ -5,7 +5,7 @@ use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-use crate::{JobError, Result};
+use crate::{Error, Result};
 
 /// The SQL of the baselines.
 pub const BASELINES_SQL: &str = include_str!("../sql/baselines.sql");
@@ -20,7 +20,7 @@ pub async fn baselines(
     category: Option<&str>,
     start_ms: i64,
 ) -> Result<Vec<RecordBatch>> {
-    let err = |source| JobError::DataFusion { job: "baselines", source };
+    let err = |source| Error::DataFusion { job: "baselines", source };
     let text = |v: Option<&str>| ScalarValue::Utf8(v.map(String::from));
     let params = vec![
         text(Some(stream)),

@@ -4,12 +4,12 @@ use arrow::array::RecordBatch;
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::SchemaRef;
 
-use crate::{JobError, Result};
+use crate::{Error, Result};
 
 /// Select `target`'s columns from `batch` by name and cast each to its declared type. A missing
 /// column or a cast that would lose data (overflow, bad decimal) is an error, never a NULL.
 pub fn conform(job: &'static str, batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch> {
-    let err = |detail: String| JobError::Schema { job, detail };
+    let err = |detail: String| Error::Schema { job, detail };
     let opts = CastOptions { safe: false, ..Default::default() };
     let mut cols = Vec::with_capacity(target.fields().len());
     for f in target.fields() {

@@ -13,7 +13,7 @@ use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{PartitionLevel, Table};
 
-use crate::{JobError, Result};
+use crate::{Error, Result};
 
 /// The SQL type of a partition column.
 pub fn level_type(level: PartitionLevel) -> DataType {
@@ -44,7 +44,7 @@ pub fn lake_session() -> SessionContext {
 /// Register every table of the lake at `root` (see the module docs); returns the names of the
 /// tables that have a directory.
 pub async fn register_lake(ctx: &SessionContext, root: &Path) -> Result<Vec<&'static str>> {
-    let err = |source| JobError::DataFusion { job: "register lake", source };
+    let err = |source| Error::DataFusion { job: "register lake", source };
     let mut present = Vec::new();
     for table in Table::ALL {
         let dir = root.join(table.name());

@@ -10,7 +10,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
 use crate::window::{batch, field, register, strings, suspects_batch, times};
-use crate::{ExitRow, JobError, Result, Suspect, conform, window_input_schema};
+use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
 /// The SQL of the per-period tables.
 pub const PERIOD_SQL: &str = include_str!("../sql/period.sql");
@@ -87,7 +87,7 @@ fn shape(out: &[RecordBatch], slice_as: &str, period_as: &str, target: &SchemaRe
                 })
                 .collect();
             let renamed = RecordBatch::try_new(Arc::new(Schema::new(fields)), b.columns().to_vec())
-                .map_err(|e| JobError::Schema { job: JOB, detail: e.to_string() })?;
+                .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })?;
             conform(JOB, &renamed, target)
         })
         .collect()
@@ -95,7 +95,7 @@ fn shape(out: &[RecordBatch], slice_as: &str, period_as: &str, target: &SchemaRe
 
 /// Run the period SQL with `scope.kind` = `kind`.
 async fn run_scope(ctx: &SessionContext, kind: &str) -> Result<Vec<RecordBatch>> {
-    let df_err = |source| JobError::DataFusion { job: JOB, source };
+    let df_err = |source| Error::DataFusion { job: JOB, source };
     let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![kind]))])?;
     ctx.deregister_table("scope").map_err(df_err)?;
     register(ctx, "scope", scope.schema(), vec![scope])?;
@@ -125,7 +125,7 @@ impl PeriodJob {
     /// The retention curve (`jobs/sql/retention.sql`): stream_id, region (or `ALL`), minute
     /// since a session's start, retained (share of sessions still watching).
     pub async fn retention(&self) -> Result<Vec<RecordBatch>> {
-        let df_err = |source| JobError::DataFusion { job: "retention", source };
+        let df_err = |source| Error::DataFusion { job: "retention", source };
         self.ctx.sql(RETENTION_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)
     }
 

@@ -4,13 +4,17 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use arrow::datatypes::TimestampMillisecondType;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use livelake_schemas::{Table, batch_schema, ts_type};
 
-use crate::{JobError, Result, conform};
+use crate::{Error, Result, conform};
 
 /// The SQL of `stream_minute`.
 pub const STREAM_MINUTE_SQL: &str = include_str!("../sql/stream_minute.sql");
@@ -27,6 +31,27 @@ pub fn window_input_schema(table: Table) -> SchemaRef {
     fields.push(Field::new("window_start", ts_type(), false));
     fields.push(Field::new("window_end", ts_type(), false));
     Arc::new(Schema::new(fields))
+}
+
+/// Add `window_start` and `window_end` (tumbling windows of `width_ms` on `ts`).
+pub fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> std::result::Result<RecordBatch, ArrowError> {
+    let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
+    let starts: TimestampMillisecondArray = ts
+        .iter()
+        .map(|t| t.map(|t| t.div_euclid(width_ms) * width_ms))
+        .collect::<TimestampMillisecondArray>()
+        .with_timezone("UTC");
+    let ends: TimestampMillisecondArray =
+        starts.iter().map(|s| s.map(|s| s + width_ms)).collect::<TimestampMillisecondArray>().with_timezone("UTC");
+    let mut cols: Vec<Arc<dyn Array>> = b.columns().to_vec();
+    cols.push(Arc::new(starts));
+    cols.push(Arc::new(ends));
+    RecordBatch::try_new(window_input_schema(table), cols)
+}
+
+/// Start of the window holding `ts`.
+pub fn window_start(ts: i64, width_ms: i64) -> i64 {
+    ts.div_euclid(width_ms) * width_ms
 }
 
 /// Output schema: `stream_minute`'s file schema plus the `region` partition column.
@@ -132,7 +157,7 @@ fn start_of(ts: i64, width: i64) -> i64 {
 
 pub(crate) fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
-        .map_err(|e| JobError::Schema { job: JOB, detail: e.to_string() })
+        .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
 /// The columns every session-fact input starts with: stream_id, region, session_id and the
@@ -204,7 +229,7 @@ pub(crate) fn suspects_batch(rows: &[Suspect]) -> Result<RecordBatch> {
 }
 
 pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
-    let df_err = |source| JobError::DataFusion { job: JOB, source };
+    let df_err = |source| Error::DataFusion { job: JOB, source };
     let t = MemTable::try_new(schema, vec![batches]).map_err(df_err)?;
     ctx.register_table(name, Arc::new(t)).map_err(df_err)?;
     Ok(())
@@ -213,7 +238,7 @@ pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batc
 /// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
 /// every suspect (earlier and new) excluded from the cleaned columns.
 pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
-    let df_err = |source| JobError::DataFusion { job: JOB, source };
+    let df_err = |source| Error::DataFusion { job: JOB, source };
     let w = inputs.width_ms;
     let ctx = SessionContext::new();
     register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
@@ -229,7 +254,7 @@ pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
     let mut new_suspects = Vec::new();
     for b in &found {
         let col = |i: usize| {
-            b.column(i).as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| JobError::Schema {
+            b.column(i).as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| Error::Schema {
                 job: "suspects",
                 detail: format!("column {i} is {}, not utf8", b.column(i).data_type()),
             })

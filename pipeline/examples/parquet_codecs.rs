@@ -36,7 +36,7 @@ fn main() {
         ("gzip(6)", Compression::GZIP(GzipLevel::default())),
         ("none", Compression::UNCOMPRESSED),
     ] {
-        let props = livelake_pipeline::sink::writer_properties().into_builder().set_compression(codec).build();
+        let props = livelake_jobs::store::writer_properties().into_builder().set_compression(codec).build();
         let t = Instant::now();
         let mut paths = Vec::new();
         for (i, file_batches) in batches.iter().enumerate() {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use livelake_pipeline::engine::sessions::{Observation, Regions, StreamSessions};
+use livelake_jobs::rules::{Observation, Regions, StreamSessions};
 use livelake_schemas::{Event, Payload};
 
 fn rss_bytes() -> usize {

@@ -53,7 +53,7 @@ pub struct RollupConfig {
 impl Default for RollupConfig {
     fn default() -> Self {
         RollupConfig {
-            schedule: crate::schedule::DEFAULT_CRON.into(),
+            schedule: livelake_jobs::schedule::DEFAULT_CRON.into(),
             timezone: "UTC".into(),
             retries: 5,
             retry_base_secs: 60,
@@ -163,7 +163,7 @@ pub struct KafkaSection {
     pub commerce_topic: String,
     /// Dead-letter topic; empty disables producing dead letters (the lake table still gets them).
     pub deadletter_topic: String,
-    /// Extra librdkafka properties passed through (e.g. `security.protocol`, `sasl.*`, `ssl.*`).
+    /// Extra Kafka client properties passed through (e.g. `security.protocol`, `sasl.*`, `ssl.*`).
     pub properties: BTreeMap<String, String>,
 }
 
@@ -302,7 +302,7 @@ impl Config {
         if self.kafka.player_topic.is_empty() || self.kafka.commerce_topic.is_empty() {
             return Err(Error::Config("kafka.player_topic and kafka.commerce_topic must be set".into()));
         }
-        crate::schedule::CronSchedule::parse(&self.rollup.schedule, &self.rollup.timezone)
+        livelake_jobs::schedule::CronSchedule::parse(&self.rollup.schedule, &self.rollup.timezone)
             .map_err(|e| Error::Config(format!("rollup.schedule / rollup.timezone: {e}")))?;
         if self.rollup.retry_base_secs == 0 || self.rollup.retry_max_secs < self.rollup.retry_base_secs {
             return Err(Error::Config("rollup.retry_base_secs must be > 0 and ≤ rollup.retry_max_secs".into()));

@@ -10,17 +10,18 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use livelake_schemas::Table;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Error, Result};
+use crate::kafka::DeadLetterTopic;
 use crate::ops::Metrics;
-use crate::sink::{Lake, failpoint};
+use livelake_jobs::clock::Clock;
+use livelake_jobs::store::failpoint;
+
+use crate::sink::Lake;
 use crate::source::{FileSource, KafkaSource, KafkaSourceConfig, Poll, SourceMsg};
 
 /// What a run did.
@@ -56,38 +57,6 @@ impl Source {
         match self {
             Source::Kafka(k) => k.as_ref(),
             Source::File(_) => None,
-        }
-    }
-}
-
-struct DeadLetterTopic {
-    producer: FutureProducer,
-    topic: String,
-    inflight: Vec<rdkafka::producer::DeliveryFuture>,
-}
-
-impl DeadLetterTopic {
-    fn send(&mut self, m: &SourceMsg, reason: &str) {
-        let headers =
-            OwnedHeaders::new().insert(Header { key: livelake_schemas::topics::REASON_HEADER, value: Some(reason) });
-        let mut rec: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&self.topic).payload(&m.payload[..]).headers(headers);
-        if let Some(k) = &m.key {
-            rec = rec.key(&k[..]);
-        }
-        match self.producer.send_result(rec) {
-            Ok(f) => self.inflight.push(f),
-            Err((e, _)) => warn!(topic = %self.topic, error = %e, "dead-letter produce failed"),
-        }
-    }
-
-    async fn drain(&mut self) {
-        for f in self.inflight.drain(..) {
-            match f.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => warn!(topic = %self.topic, error = %e, "dead letter not delivered"),
-                Err(_) => warn!(topic = %self.topic, "dead-letter delivery cancelled"),
-            }
         }
     }
 }
@@ -128,7 +97,7 @@ impl Runner<'_> {
                 Outcome::Rejected(r) => {
                     self.summary.messages += 1;
                     if let Some(d) = &mut self.dlq {
-                        d.send(m, &r.reason.to_string());
+                        d.send(&m.payload, m.key.as_deref(), &r.reason.to_string());
                     }
                 }
                 Outcome::Accepted { late } => {
@@ -254,17 +223,7 @@ pub async fn run(
         info!(seq = rec.seq, replaying = engine.replaying(), "resuming after the lake's latest commit");
     }
     let dlq = match (&source, cfg.kafka.deadletter_topic.is_empty()) {
-        (Source::Kafka(_), false) => {
-            let producer: FutureProducer = cfg
-                .kafka
-                .client()
-                .client_config()
-                .set("enable.idempotence", "true")
-                .set("message.timeout.ms", "120000")
-                .create()
-                .map_err(|source| Error::Kafka { context: "creating dead-letter producer".into(), source })?;
-            Some(DeadLetterTopic { producer, topic: cfg.kafka.deadletter_topic.clone(), inflight: Vec::new() })
-        }
+        (Source::Kafka(_), false) => Some(DeadLetterTopic::new(&cfg.kafka.client(), &cfg.kafka.deadletter_topic)?),
         _ => None,
     };
     let mut r = Runner {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{Array, RecordBatch};
-use livelake_pipeline::engine::EngineConfig;
-use livelake_pipeline::rollup::recompute_minutes;
+use livelake_jobs::rollup::recompute_minutes;
+use livelake_jobs::rules::RuleConfig;
 use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
 use livelake_schemas::Decimal4;
 
@@ -58,7 +58,7 @@ async fn without_late_events_the_recompute_equals_the_streaming_rows() {
             (key(&r), r)
         })
         .collect();
-    let again = recompute_minutes(&lake, &sim.streams, EngineConfig::default()).await.unwrap();
+    let again = recompute_minutes(&lake, &sim.streams, RuleConfig::default()).await.unwrap();
     assert_eq!(again.suspects.len(), 400, "every bot of the spike");
     let again = rendered(&again.minute);
     assert_eq!(again.keys().collect::<Vec<_>>(), streamed.keys().collect::<Vec<_>>(), "the same windows");
@@ -78,7 +78,7 @@ async fn with_late_events_the_recompute_equals_the_simulators_tally_of_every_eve
     let sim = simulate(&cfg);
     assert!(sim.truth.totals.delayed_late > 50, "late events to fold in");
     let lake = show_into_lake(&sim, dir.path());
-    let again = recompute_minutes(&lake, &sim.streams, EngineConfig::default()).await.unwrap();
+    let again = recompute_minutes(&lake, &sim.streams, RuleConfig::default()).await.unwrap();
     let truth: BTreeMap<(String, String, i64), _> =
         sim.truth.minutes.iter().map(|m| ((m.stream_id.clone(), m.region.clone(), m.window_start_ms), m)).collect();
     let mut seen = 0;

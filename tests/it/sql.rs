@@ -72,7 +72,7 @@ fn python(args: &[&str]) -> String {
 
 /// Parse CSV (quoted fields allowed) into rows of cells.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    livelake_pipeline::shows::csv_records(text).into_iter().map(|(_, row)| row).collect()
+    livelake_jobs::shows::csv_records(text).into_iter().map(|(_, row)| row).collect()
 }
 
 /// The same value? Numbers to 1e-9 relative, timestamps whatever their spelling (`Z` or
@@ -350,7 +350,7 @@ fn lake_files_are_laid_out_for_queries() {
             let meta = reader.metadata();
             assert!(meta.column_index().is_some() && meta.offset_index().is_some(), "{what}: page indexes");
             for rg in meta.row_groups() {
-                assert!(rg.num_rows() as usize <= livelake_pipeline::sink::ROW_GROUP_ROWS, "{what}: row group size");
+                assert!(rg.num_rows() as usize <= livelake_jobs::store::ROW_GROUP_ROWS, "{what}: row group size");
                 for c in rg.columns() {
                     assert!(matches!(c.compression(), Compression::ZSTD(_)), "{what}: {} compression", c.column_path());
                 }

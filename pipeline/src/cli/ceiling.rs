@@ -13,7 +13,7 @@ pub struct Args {
     /// Topics to drain (repeatable).
     #[arg(long = "topic", required = true)]
     topics: Vec<String>,
-    /// Extra librdkafka property, key=value (repeatable).
+    /// Extra Kafka client property, key=value (repeatable).
     #[arg(long = "kafka-property", value_parser = parse_property)]
     kafka_properties: Vec<(String, String)>,
 }

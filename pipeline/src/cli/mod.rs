@@ -1,7 +1,8 @@
-//! Subcommands of the `livelake` binary and the plumbing they share (logging, exit codes).
+//! Subcommands of the `livelake` binary; the plumbing they share is in `common` (runtime, lake
+//! check, signals, output) and here (logging, exit codes).
 
 mod ceiling;
-mod output;
+mod common;
 mod report;
 mod rollup;
 mod run;

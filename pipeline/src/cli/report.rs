@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use livelake_jobs::report::report;
 use livelake_pipeline::config::Config;
-use livelake_pipeline::report::report;
+
+use super::common::{check_lake, runtime};
 
 /// Arguments of `livelake report`.
 #[derive(Debug, clap::Args)]
@@ -29,10 +31,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(l) = &a.lake {
         cfg.lake.path = l.clone();
     }
-    super::sql::check_lake(&cfg.lake.path)?;
+    check_lake(&cfg.lake.path)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    let (files, findings) = rt.block_on(report(&cfg.lake.path, &a.stream, &a.out, cfg.engine()))?;
+    let (files, findings) = runtime()?.block_on(report(&cfg.lake.path, &a.stream, &a.out, cfg.engine().rules()))?;
     println!("report: {} and {} ({} charts)", files.html.display(), files.markdown.display(), files.charts.len());
     for an in &findings.anomalies {
         println!("  {} in {} at minute {}–{}: {}", an.kind, an.region, an.from_minute, an.to_minute, an.detail);

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
+use livelake_jobs::rollup::{RollupReport, RollupRequest, rollup};
+use livelake_jobs::schedule::{CronSchedule, Retry, Timer, run_schedule};
 use livelake_pipeline::config::Config;
-use livelake_pipeline::rollup::{RollupReport, RollupRequest, rollup};
-use livelake_pipeline::schedule::{CronSchedule, Retry, Timer, run_schedule};
 use tokio::sync::watch;
 use tracing::info;
+
+use super::common::{runtime, wait_for_signal};
 
 /// Arguments of `livelake rollup`.
 #[derive(Debug, clap::Args)]
@@ -51,7 +52,7 @@ impl Common {
         if let Some(l) = &self.lake {
             c.lake.path = l.clone();
         }
-        super::sql::check_lake(&c.lake.path)?;
+        super::common::check_lake(&c.lake.path)?;
         Ok(c)
     }
 }
@@ -74,15 +75,11 @@ fn summary(r: &RollupReport) -> String {
     )
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
-}
-
 /// Run `livelake rollup`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
     let req = RollupRequest { date: a.date, stream: a.stream, compact: !a.no_compact };
-    let report = runtime()?.block_on(rollup(&cfg.lake.path, &req, cfg.engine()))?;
+    let report = runtime()?.block_on(rollup(&cfg.lake.path, &req, cfg.engine().rules()))?;
     println!("rollup {}: {}", a.date, summary(&report));
     Ok(())
 }
@@ -120,7 +117,7 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            super::run::wait_for_signal().await;
+            wait_for_signal().await;
             info!("signal received: stopping after the current run");
             let _ = tx.send(true);
         });
@@ -128,8 +125,8 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
         let timer = SystemTimer(rx);
         run_schedule(&schedule, retry, &timer, None, |date| {
             let req = RollupRequest { date, stream: None, compact: r.compact };
-            let (lake, engine) = (cfg.lake.path.clone(), cfg.engine());
-            async move { rollup(&lake, &req, engine).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
+            let (lake, rules) = (cfg.lake.path.clone(), cfg.engine().rules());
+            async move { rollup(&lake, &req, rules).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
         })
         .await;
     });

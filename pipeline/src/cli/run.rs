@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use livelake_pipeline::clock::SystemClock;
+use livelake_jobs::clock::SystemClock;
 use livelake_pipeline::config::Config;
 use livelake_pipeline::ops::{Metrics, serve_metrics};
 use livelake_pipeline::run::run as run_pipeline;
 use tokio::sync::watch;
 use tracing::info;
+
+use super::common::{runtime, wait_for_signal};
 
 /// Arguments of `livelake run`. Flags override the config file and `LIVELAKE__*` variables.
 #[derive(Debug, clap::Args)]
@@ -67,8 +69,7 @@ fn config(a: &Args) -> anyhow::Result<Config> {
 /// Run `livelake run`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = config(&a)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    rt.block_on(async move {
+    runtime()?.block_on(async move {
         let metrics = Arc::new(Metrics::default());
         if !cfg.metrics.listen.is_empty() {
             serve_metrics(&cfg.metrics.listen, metrics.clone())
@@ -118,13 +119,4 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         Ok(())
     })
-}
-
-pub(super) async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use livelake_jobs::shows::{parse_plan, upsert};
 use livelake_jobs::{lake_session, register_lake, run_query};
-use livelake_pipeline::shows::{parse_plan, upsert};
 
-use super::output::{Format, write};
+use super::common::{Format, check_lake, runtime, write};
 
 /// Arguments of `livelake shows`.
 #[derive(Debug, clap::Args)]
@@ -56,9 +56,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Ok(())
         }
         ShowsCommand::List { format } => {
-            super::sql::check_lake(&a.lake)?;
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async {
+            check_lake(&a.lake)?;
+            runtime()?.block_on(async {
                 let ctx = lake_session();
                 register_lake(&ctx, &a.lake).await?;
                 let (schema, batches) =

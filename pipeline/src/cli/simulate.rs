@@ -52,7 +52,7 @@ pub struct Args {
     /// Produce to these Kafka brokers instead of writing NDJSON.
     #[arg(long, env = "KAFKA_BOOTSTRAP")]
     kafka: Option<String>,
-    /// Extra librdkafka property, key=value (repeatable), e.g. security.protocol=SASL_SSL.
+    /// Extra Kafka client property, key=value (repeatable), e.g. security.protocol=SASL_SSL.
     #[arg(long = "kafka-property", value_parser = parse_property)]
     kafka_properties: Vec<(String, String)>,
     /// Player events topic.

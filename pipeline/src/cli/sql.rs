@@ -9,7 +9,7 @@ use datafusion::prelude::SessionContext;
 use livelake_jobs::{lake_session, register_lake, run_query};
 use rustyline::error::ReadlineError;
 
-use super::output::{Format, write};
+use super::common::{Format, check_lake, runtime, write};
 
 /// Arguments of `livelake sql`.
 #[derive(Debug, clap::Args)]
@@ -30,14 +30,6 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-/// Fail with one line unless `lake` is a directory.
-pub fn check_lake(lake: &Path) -> anyhow::Result<()> {
-    if !lake.is_dir() {
-        bail!("lake directory {} does not exist (write one with `livelake run`, or pass --lake DIR)", lake.display());
-    }
-    Ok(())
-}
-
 /// Run `livelake sql`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     check_lake(&a.lake)?;
@@ -49,8 +41,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         (None, Some(f)) => Some(std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?),
         (None, None) => None,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    rt.block_on(async {
+    runtime()?.block_on(async {
         let ctx = lake_session();
         register_lake(&ctx, &a.lake).await?;
         match query {

@@ -24,7 +24,7 @@ pub struct Args {
 
 /// Run `livelake tables`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    super::sql::check_lake(&a.lake)?;
+    super::common::check_lake(&a.lake)?;
     print!("{}", render(&a.lake, a.name.as_deref(), !a.brief)?);
     Ok(())
 }

@@ -21,7 +21,6 @@
 
 mod checkpoint;
 mod partition;
-pub mod sessions;
 mod state;
 mod windows;
 
@@ -36,18 +35,18 @@ use livelake_jobs::WindowInputs;
 use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Family, PlayerRows, Rejection, SourcePos};
 
 pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
+pub use livelake_jobs::rules::StateError;
+use livelake_jobs::rules::{Observation, Regions, RuleConfig, StreamSessions};
+use livelake_jobs::window_start;
 pub use partition::{PartId, PartState, event_key};
-use sessions::{Observation, Regions};
-pub use state::StateError;
-pub(crate) use windows::with_windows;
-use windows::{StreamWindows, window_start};
+use windows::StreamWindows;
 
 use tracing::{info, warn};
 
 use crate::ops::Metrics;
 
 /// The session snapshot of one stream's state, as a commit writes it (for size measurements).
-pub fn encode_sessions(s: &sessions::StreamSessions, stream_id: &str, regions: &Regions) -> Vec<u8> {
+pub fn encode_sessions(s: &StreamSessions, stream_id: &str, regions: &Regions) -> Vec<u8> {
     state::encode(std::iter::once((stream_id, s)), regions)
 }
 
@@ -64,6 +63,13 @@ pub struct EngineConfig {
     pub dedup_horizon_ms: i64,
     /// Wall-clock time without messages after which a partition counts as idle (ms).
     pub idle_ms: i64,
+}
+
+impl EngineConfig {
+    /// The parameters of the metric rules (window width, session timeout).
+    pub fn rules(&self) -> RuleConfig {
+        RuleConfig { width_ms: self.width_ms, session_timeout_ms: self.session_timeout_ms }
+    }
 }
 
 impl Default for EngineConfig {

@@ -4,108 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::sessions::{Regions, StreamSessions};
+use livelake_jobs::rules::{Reader, Regions, StateError, StreamSessions, Writer};
 
-const MAGIC: &[u8; 8] = b"LLSESS01";
-
-/// A snapshot that cannot be read.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    /// Not a snapshot of this format.
-    #[error("not a livelake session snapshot (bad header)")]
-    Header,
-    /// Ends too early or holds an impossible value.
-    #[error("corrupt session snapshot ({0})")]
-    Corrupt(&'static str),
-    /// zstd failed.
-    #[error("session snapshot: {0}")]
-    Compression(#[from] std::io::Error),
-}
-
-/// Appends encoded values.
-#[derive(Debug, Default)]
-pub struct Writer {
-    buf: Vec<u8>,
-}
-
-impl Writer {
-    /// One byte.
-    pub fn u8(&mut self, v: u8) {
-        self.buf.push(v);
-    }
-
-    /// An unsigned integer (LEB128 varint: small counts take one byte).
-    pub fn u64(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
-    }
-
-    /// A signed 64-bit integer, fixed width.
-    pub fn i64(&mut self, v: i64) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
-    }
-
-    /// A string.
-    pub fn str(&mut self, s: &str) {
-        self.u64(s.len() as u64);
-        self.buf.extend_from_slice(s.as_bytes());
-    }
-}
-
-/// Reads what [`Writer`] wrote.
-#[derive(Debug)]
-pub struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], StateError> {
-        if self.buf.len() < n {
-            return Err(StateError::Corrupt("truncated"));
-        }
-        let (head, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(head)
-    }
-
-    /// One byte.
-    pub fn u8(&mut self) -> Result<u8, StateError> {
-        Ok(self.take(1)?[0])
-    }
-
-    /// An unsigned varint.
-    pub fn u64(&mut self) -> Result<u64, StateError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            v |= ((b & 0x7f) as u64) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(StateError::Corrupt("varint"))
-    }
-
-    /// A count, bounded by the bytes left (each element takes at least one byte).
-    pub fn len(&mut self) -> Result<usize, StateError> {
-        let n = self.u64()?;
-        usize::try_from(n).ok().filter(|n| *n <= self.buf.len()).ok_or(StateError::Corrupt("length"))
-    }
-
-    /// A signed 64-bit integer.
-    pub fn i64(&mut self) -> Result<i64, StateError> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
-    }
-
-    /// A string.
-    pub fn str(&mut self) -> Result<&'a str, StateError> {
-        let n = self.len()?;
-        std::str::from_utf8(self.take(n)?).map_err(|_| StateError::Corrupt("utf-8"))
-    }
-}
+/// Format 2 adds the held events of each stream; format 1 snapshots are still read.
+const MAGIC: &[u8; 8] = b"LLSESS02";
+const MAGIC_V1: &[u8; 8] = b"LLSESS01";
 
 /// Encode the session state of every stream (sorted, so equal states give equal bytes).
 pub fn encode<'s>(streams: impl Iterator<Item = (&'s str, &'s StreamSessions)>, regions: &Regions) -> Vec<u8> {
@@ -120,7 +23,7 @@ pub fn encode<'s>(streams: impl Iterator<Item = (&'s str, &'s StreamSessions)>, 
         s.encode(&mut w, regions);
     }
     let mut out = MAGIC.to_vec();
-    out.extend(zstd::bulk::compress(&w.buf, 1).expect("zstd compresses an in-memory buffer"));
+    out.extend(zstd::bulk::compress(w.as_bytes(), 1).expect("zstd compresses an in-memory buffer"));
     out
 }
 
@@ -130,16 +33,19 @@ pub fn decode(bytes: &[u8], regions: &mut Regions) -> Result<BTreeMap<String, St
     if bytes.is_empty() {
         return Ok(out);
     }
-    let body = bytes.strip_prefix(MAGIC).ok_or(StateError::Header)?;
+    let (body, with_held) = match bytes.strip_prefix(MAGIC) {
+        Some(body) => (body, true),
+        None => (bytes.strip_prefix(MAGIC_V1).ok_or(StateError::Header)?, false),
+    };
     let mut plain = Vec::new();
     zstd::stream::copy_decode(body, &mut plain)?;
-    let mut r = Reader { buf: &plain };
+    let mut r = Reader::new(&plain);
     for _ in 0..r.len()? {
         let id = r.str()?.to_string();
-        let s = StreamSessions::decode(&mut r, regions)?;
+        let s = StreamSessions::decode(&mut r, regions, with_held)?;
         out.insert(id, s);
     }
-    if !r.buf.is_empty() {
+    if !r.is_empty() {
         return Err(StateError::Corrupt("trailing bytes"));
     }
     Ok(out)
@@ -152,7 +58,7 @@ mod tests {
     use livelake_schemas::{Event, Payload};
 
     use super::*;
-    use crate::engine::sessions::Observation;
+    use livelake_jobs::rules::Observation;
 
     fn ev<'a>(session: &'a str, ts_ms: i64, payload: Payload<'a>, region: &'a str) -> Event<'a> {
         Event {

@@ -2,16 +2,16 @@
 //! and how far each stream's windows have been emitted.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch, TimestampMillisecondArray};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::TimestampMillisecondType;
 use arrow::error::ArrowError;
+use livelake_jobs::rules::StreamSessions;
+use livelake_jobs::with_windows;
 use livelake_schemas::{CommerceRows, Event, Family, PlayerRows, SourcePos, Table};
 
 use super::partition::PartId;
-use super::sessions::StreamSessions;
 
 /// Events of windows that just became final: (player batches, commerce batches).
 pub type FinalEvents = (Vec<RecordBatch>, Vec<RecordBatch>);
@@ -133,25 +133,4 @@ fn split(
     }
     *batches = keep;
     Ok(out)
-}
-
-/// Add `window_start` and `window_end` (tumbling windows of `width_ms` on `ts`).
-pub(crate) fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> Result<RecordBatch, ArrowError> {
-    let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
-    let starts: TimestampMillisecondArray = ts
-        .iter()
-        .map(|t| t.map(|t| t.div_euclid(width_ms) * width_ms))
-        .collect::<TimestampMillisecondArray>()
-        .with_timezone("UTC");
-    let ends: TimestampMillisecondArray =
-        starts.iter().map(|s| s.map(|s| s + width_ms)).collect::<TimestampMillisecondArray>().with_timezone("UTC");
-    let mut cols: Vec<Arc<dyn Array>> = b.columns().to_vec();
-    cols.push(Arc::new(starts));
-    cols.push(Arc::new(ends));
-    RecordBatch::try_new(livelake_jobs::window_input_schema(table), cols)
-}
-
-/// Start of the window holding `ts`.
-pub fn window_start(ts: i64, width_ms: i64) -> i64 {
-    ts.div_euclid(width_ms) * width_ms
 }

@@ -8,7 +8,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::KafkaConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, KafkaFailure, Result};
 
 /// What a read-only drain measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +31,9 @@ impl ConsumeRate {
 /// Read every message currently in `topics` (all partitions, from the start) and time it.
 /// Blocking.
 pub fn drain_rate(cfg: &KafkaConfig, topics: &[String]) -> Result<ConsumeRate> {
-    let kerr = |context: String| move |source| Error::Kafka { context, source };
+    let kerr = |context: String| {
+        move |source: rdkafka::error::KafkaError| Error::Kafka { context, source: KafkaFailure::new(source) }
+    };
     let mut cc = cfg.client_config();
     cc.set("group.id", format!("livelake-ceiling-{}", std::process::id()))
         .set("enable.auto.commit", "false")
@@ -62,7 +64,7 @@ pub fn drain_rate(cfg: &KafkaConfig, topics: &[String]) -> Result<ConsumeRate> {
                 rate.messages += 1;
                 rate.bytes += m.payload().map_or(0, |p| p.len() as u64);
             }
-            Some(Err(e)) => return Err(Error::Kafka { context: "draining".into(), source: e }),
+            Some(Err(e)) => return Err(Error::Kafka { context: "draining".into(), source: KafkaFailure::new(e) }),
             None => {}
         }
     }

@@ -1,10 +1,13 @@
-//! Kafka plumbing shared by the producer (simulator) and, later, the consumer source: client
-//! configuration with pass-through security settings, and a producer that reports deliveries.
+//! Kafka plumbing besides the consumer source: client configuration with
+//! pass-through security settings, the simulator's producer, the dead-letter producer, the
+//! consume-rate ceiling. Client errors leave as [`crate::error::KafkaFailure`].
 
 mod ceiling;
 mod config;
+mod deadletter;
 mod produce;
 
 pub use ceiling::{ConsumeRate, drain_rate};
 pub use config::{KafkaConfig, parse_property};
+pub use deadletter::DeadLetterTopic;
 pub use produce::{ProduceReport, Topics, produce_simulation};

@@ -73,7 +73,8 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// A real session's end: its (latest) `session_end`, else its last player event; and whether
-/// it had a `stall_start`/`stall_end` in the 60 s up to that end.
+/// it had a `stall_start`/`stall_end` in the 60 s up to that end or after it (within the 60 s
+/// session timeout, docs/metrics.md).
 fn session_ends(events: &[Ev]) -> HashMap<&str, (&Ev, bool)> {
     let mut by_session: HashMap<&str, Vec<&Ev>> = HashMap::new();
     for e in events.iter().filter(|e| is_player(e) && !is_bot(e)) {
@@ -87,7 +88,7 @@ fn session_ends(events: &[Ev]) -> HashMap<&str, (&Ev, bool)> {
             let stalled = evs.iter().any(|e| {
                 matches!(e.kind(), EventKind::StallStart | EventKind::StallEnd)
                     && e.ts_ms >= end.ts_ms - 60_000
-                    && e.ts_ms <= end.ts_ms
+                    && e.ts_ms <= end.ts_ms + 60_000
             });
             (sid, (end, stalled))
         })

@@ -312,8 +312,11 @@ impl Truth {
             return;
         }
         let end = last.ts_ms;
+        // In the 60 s up to the end, or after it within the timeout (docs/metrics.md).
         let after_stall = players.iter().any(|e| {
-            matches!(e.kind(), EventKind::StallStart | EventKind::StallEnd) && e.ts_ms <= end && e.ts_ms >= end - 60_000
+            matches!(e.kind(), EventKind::StallStart | EventKind::StallEnd)
+                && e.ts_ms >= end - 60_000
+                && e.ts_ms <= end + 60_000
         });
         let c = self.cell(last, end);
         c.exits += 1;
@@ -375,7 +378,8 @@ impl Truth {
         }
         ends.extend(last);
         for end in ends {
-            let after_stall = stalls.iter().any(|t| *t <= end.ts_ms && *t >= end.ts_ms - TIMEOUT);
+            // In the 60 s up to the end, or after it while part of the ended view.
+            let after_stall = stalls.iter().any(|t| *t >= end.ts_ms - 60_000 && *t <= end.ts_ms + TIMEOUT);
             let c = &mut self.cell(end, end.ts_ms).window_clean;
             c.exits += 1;
             c.exits_after_stall += after_stall as u64;

@@ -11,7 +11,6 @@
 //! `_livelake/state/<seq>.bin` (written and fsynced before the record that names it); only the
 //! latest commit's state file is kept.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,9 +19,9 @@ use livelake_schemas::Table;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use super::{failpoint, split_by_partition, write_file};
 use crate::engine::Checkpoint;
 use crate::error::{Error, Result, io};
+use livelake_jobs::store::{failpoint, lock_exclusive, split_by_partition, write_file};
 
 /// One file of a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,60 +316,14 @@ impl Lake {
     }
 }
 
-/// The files (paths relative to the root) of a commit of `livelake run` that is still being
-/// published: the latest record's, while its staging directory exists. Maintenance leaves them
-/// alone, so the run's recovery can still find them.
-pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
-    let log = root.join("_livelake/log");
-    let Ok(entries) = fs::read_dir(&log) else { return Ok(BTreeSet::new()) };
-    let mut latest = None;
-    for entry in entries {
-        let name = entry.map_err(io("listing", &log))?.file_name().to_string_lossy().into_owned();
-        if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
-            latest = latest.max(Some(seq));
-        }
-    }
-    let Some(seq) = latest else { return Ok(BTreeSet::new()) };
-    if !root.join(format!("_livelake/staging/{seq:020}")).exists() {
-        return Ok(BTreeSet::new());
-    }
-    let path = log.join(format!("{seq:020}.json"));
-    let text = match fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()), // pruned meanwhile
-        Err(e) => return Err(Error::Io { op: "reading", path, source: e }),
-    };
-    let rec: CommitRecord =
-        serde_json::from_slice(&text).map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
-    Ok(rec.files.into_iter().map(|f| f.path).collect())
-}
-
 /// One `livelake run` writes a lake: `_livelake/writer.lock`. A second writer fails at once:
 /// its positions would race the first's and rows would be written twice.
 fn take_writer_lock(root: &Path) -> Result<fs::File> {
-    lock_exclusive(
+    Ok(lock_exclusive(
         &root.join("_livelake/writer.lock"),
         "another livelake run is writing to this lake",
         "one writer per lake",
-    )
-}
-
-/// An exclusive lock on the file at `path` (created if missing), released by the kernel when the
-/// process dies (kill -9 included). Held by another process: [`Error::Busy`] saying `held`, the
-/// holder's pid, and `rule`. The holder's pid is written into the file for that message.
-pub(super) fn lock_exclusive(path: &Path, held: &str, rule: &str) -> Result<fs::File> {
-    use std::io::Write;
-    let mut lock =
-        fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io("opening", path))?;
-    if lock.try_lock().is_err() {
-        let holder = fs::read_to_string(path).unwrap_or_default();
-        let holder = holder.trim();
-        let pid = if holder.is_empty() { "pid unknown".to_string() } else { format!("pid {holder}") };
-        return Err(Error::Busy { path: path.to_path_buf(), detail: format!("{held} ({pid}): {rule}") });
-    }
-    // Who holds it, for the message above (advisory; the lock is what counts).
-    let _ = lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id()));
-    Ok(lock)
+    )?)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -3,12 +3,5 @@
 //! a restart after a crash at any point neither loses nor duplicates rows.
 
 mod commit;
-pub mod failpoint;
-mod parquet;
-mod partitioning;
-mod swap;
 
-pub use commit::{CommitRecord, FileEntry, Lake, unfinished_files};
-pub use parquet::{ROW_GROUP_ROWS, read_file, write_file, writer_properties};
-pub use partitioning::{partition_dir, safe_region, split_by_partition, time_column};
-pub use swap::Maintenance;
+pub use commit::{CommitRecord, FileEntry, Lake};

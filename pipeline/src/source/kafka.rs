@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::SourceMsg;
 use crate::engine::PartId;
-use crate::error::{Error, Result};
+use crate::error::{Error, KafkaFailure, Result};
 use crate::kafka::KafkaConfig;
 
 /// Settings of the Kafka source.
@@ -99,7 +99,7 @@ pub struct KafkaSource {
 
 fn kerr(context: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
     let context = context.into();
-    move |source| Error::Kafka { context, source }
+    move |source: rdkafka::error::KafkaError| Error::Kafka { context, source: KafkaFailure::new(source) }
 }
 
 impl KafkaSource {

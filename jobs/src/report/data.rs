@@ -5,14 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::{PeriodInputs, PeriodJob, baselines, lake_session, register_lake};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, TimestampMillisecondType};
-use livelake_jobs::{PeriodInputs, PeriodJob, baselines, lake_session, register_lake};
 
-use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
 use crate::rollup::{recompute, utf8_column};
+use crate::rules::RuleConfig;
 use crate::shows::{ShowRow, read_shows};
 
 /// Numeric columns of one row, by name (money as f64 for display; NULL as None).
@@ -101,7 +101,7 @@ fn times(b: &RecordBatch, name: &str) -> Vec<i64> {
 }
 
 /// Gather the report's data for `stream` from the lake at `lake`.
-pub async fn gather(lake: &Path, stream: &str, cfg: EngineConfig) -> Result<ReportData> {
+pub async fn gather(lake: &Path, stream: &str, cfg: RuleConfig) -> Result<ReportData> {
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
     let streams = [stream.to_string()];

@@ -1,19 +1,20 @@
 //! Recomputing whole shows from the raw tables — the rollup's first step. Every event of the chosen streams,
 //! late ones included and duplicates removed, goes through the same session rules as the
-//! streaming job (`engine::sessions`, every event fresh, in event-time order) and the same SQL
-//! (`livelake_jobs::window_metrics`): one definition of every metric for both paths.
+//! streaming job (`crate::rules`, every event fresh, in event-time order) and the same SQL
+//! (`crate::window_metrics`): one definition of every metric for both paths.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
+use crate::{
+    ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics, with_windows,
+};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use datafusion::prelude::SessionContext;
-use livelake_jobs::{ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics};
 use livelake_schemas::{EventKind, Table, batch_schema};
 
-use crate::engine::sessions::{Observation, Regions, StreamSessions};
-use crate::engine::{EngineConfig, with_windows};
 use crate::error::{Error, Result};
 
 /// `ids` as a SQL list of string literals.
@@ -73,7 +74,8 @@ fn observe(
                 ts: ts.value(i),
                 watch_ms,
                 region: regions.id(region.value(i)),
-                watermark: i64::MIN,
+                // Sorted by time: every earlier event of the stream has been seen.
+                watermark: ts.value(i) - 1,
             };
             state.observe(o, timeout_ms);
         }
@@ -96,13 +98,15 @@ pub struct Recomputed {
 }
 
 /// Recompute `stream_minute` (and the suspects) of `streams` from the lake's raw tables.
-pub async fn recompute_minutes(lake: &Path, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
+pub async fn recompute_minutes(lake: &Path, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
     recompute(&ctx, streams, cfg).await
 }
 
-pub(crate) async fn recompute(ctx: &SessionContext, streams: &[String], cfg: EngineConfig) -> Result<Recomputed> {
+/// Recompute `stream_minute` of `streams` from the `player_events` and `commerce_events` tables
+/// registered in `ctx` (the lake's, or any with their columns).
+pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
     let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
     let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
     let mut states = BTreeMap::new();

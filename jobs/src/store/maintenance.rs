@@ -60,7 +60,7 @@ impl Maintenance {
     pub fn open(root: &Path) -> Result<Maintenance> {
         let dir = root.join("_livelake/maintenance");
         fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
-        let lock = super::commit::lock_exclusive(
+        let lock = super::lock_exclusive(
             &root.join("_livelake/maintenance.lock"),
             "another maintenance job (rollup, compaction or shows import) is running on this lake",
             "one at a time",

@@ -7,7 +7,7 @@
 //! order-independent checksum of every row's full content. Files `livelake run` publishes into
 //! the partition meanwhile are not inputs: they stay (see [`Maintenance::stage_replacing`]),
 //! and so do the files of a commit that is still being published
-//! ([`crate::sink::unfinished_files`]).
+//! ([`crate::store::unfinished_files`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{DefaultHasher, Hasher};
@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use livelake_schemas::Table;
 
 use crate::error::{Error, Result, io};
-use crate::sink::{Maintenance, read_file, time_column, write_file};
+use crate::store::{Maintenance, read_file, time_column, write_file};
 
 /// The tables `livelake run` appends small files to, partitioned by hour.
 pub const COMPACTED_TABLES: [Table; 4] =

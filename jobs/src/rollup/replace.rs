@@ -10,7 +10,7 @@ use arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to
 use livelake_schemas::Table;
 
 use crate::error::{Result, io};
-use crate::sink::{Maintenance, read_file, write_file};
+use crate::store::{Maintenance, read_file, write_file};
 
 /// Split rows by a per-row key (e.g. their partition); `keys` gives a batch's keys, row by row.
 pub(super) fn split_rows(

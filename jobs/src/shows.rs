@@ -1,7 +1,7 @@
 //! The `shows` dimension of LAKE.md (seller, title, category, planned start, targets), kept by
 //! `livelake shows import plan.csv`: every row validated (all problems reported with their line),
 //! then upserted by `stream_id` into the table, which is rewritten as one file and swapped in
-//! atomically (`sink::Maintenance`).
+//! atomically ([`crate::store::Maintenance`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +15,7 @@ use arrow::datatypes::{Decimal128Type, Float64Type, Int64Type, TimestampMillisec
 use livelake_schemas::{Decimal4, MONEY, Table};
 
 use crate::error::{Result, io};
-use crate::sink::{Maintenance, read_file, write_file};
+use crate::store::{Maintenance, read_file, write_file};
 
 /// One show of the dimension (all but `stream_id` optional).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
-//! Writing query results: an aligned table (default), CSV, JSON lines or Parquet, to stdout or a
-//! file.
+//! What the subcommands share: the runtime, the lake check, the stop signal, and writing query
+//! results (an aligned table, CSV, JSON lines or Parquet, to stdout or a file).
 
 use std::io::Write;
 use std::path::Path;
@@ -7,6 +7,30 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use tokio::runtime::Runtime;
+
+/// The tokio runtime every subcommand runs its async work on.
+pub fn runtime() -> anyhow::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+/// Fail with a one-line hint unless `lake` is a directory.
+pub fn check_lake(lake: &Path) -> anyhow::Result<()> {
+    if !lake.is_dir() {
+        bail!("lake directory {} does not exist (write one with `livelake run`, or pass --lake DIR)", lake.display());
+    }
+    Ok(())
+}
+
+/// Resolve on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
 
 /// Output format of `livelake sql`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,7 +51,7 @@ pub fn write(schema: &SchemaRef, batches: &[RecordBatch], format: Format, out: O
         let Some(path) = out else { bail!("--format parquet needs --output FILE") };
         let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         // The lake's own file settings: zstd, page statistics and indexes.
-        let props = livelake_pipeline::sink::writer_properties();
+        let props = livelake_jobs::store::writer_properties();
         let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props))?;
         for b in batches {
             w.write(b)?;

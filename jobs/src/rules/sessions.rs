@@ -1,12 +1,16 @@
-//! Per-session state of the streaming job (docs/metrics.md, "Sessions, exits, windows" and
-//! "Cleaning"): when each session ends, whether it stalled just before, and what it did in the
-//! 60 s after its `session_start`; per region, the start counts of recent windows (join-spike
-//! detection); and the suspects found so far. The rules themselves (spikes, suspects, the metric
-//! columns) are SQL in `jobs/sql/`; this module only keeps the facts they read.
+//! The session rules (docs/metrics.md, "Sessions, exits, windows", "Arrival order" and
+//! "Cleaning") and the per-stream state they keep: when each view ends, whether it stalled just
+//! before (or after an explicit end), and what it did in the 60 s after its `session_start`; per
+//! region, the start counts of recent windows (join-spike detection); and the suspects found so
+//! far. The spike and suspect rules and the metric columns are SQL in `jobs/sql/`; this module
+//! keeps the facts they read. The streaming engine feeds it on-time events as they arrive; the
+//! rollup feeds it a show's events in event-time order.
 //!
 //! Only on-time events (their window not final) update this state, and every decision is made
 //! either from the event's own partition (its watermark before the event) or when a window
-//! becomes final, so a replay of the same per-partition order decides the same way:
+//! becomes final, so a replay of the same per-partition order decides the same way; and events
+//! that could be overtaken by an on-time event of a gap are held back (see
+//! [`StreamSessions::observe`]), so any on-time arrival order decides the same way:
 //! - A session (a "view") ends at its `session_end`, or at its last player event `L` when its
 //!   next player event is later than `L + timeout`, or the partition's watermark reached
 //!   `L + timeout` before it came, or the window holding `L` becomes final. A later
@@ -18,10 +22,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use livelake_jobs::{ExitRow, HistoryRow, ProbeRow};
+use crate::{ExitRow, HistoryRow, ProbeRow};
 use livelake_schemas::{Event, EventKind, Family, Payload};
 
-use super::state::{Reader, StateError, Writer};
+use super::codec::{Reader, StateError, Writer};
 
 const NONE: i64 = i64::MIN;
 /// "Within 60 s of its start" and "in the 60 s up to its end" (METRICS.md).
@@ -113,8 +117,24 @@ impl Session {
         self.last_ts != NONE && !self.has(ENDED)
     }
 
+    /// The exit rule: a `stall_start`/`stall_end` of the view in the 60 s up to its end, or
+    /// after an explicit `session_end` (still part of the view, i.e. within the session timeout
+    /// of the end: the player stalled as it ended). Decided the same whichever of the stall and
+    /// the `session_end` arrives first (`observe` applies the same rule to a stall arriving
+    /// after the end).
+    /// Player events after this start a new view: the timeout after the open view's last event
+    /// or after the ended view's end. None before any player event.
+    fn view_boundary(&self, timeout_ms: i64) -> Option<i64> {
+        if self.has(ENDED) {
+            Some(self.end_ts.saturating_add(timeout_ms))
+        } else if self.last_ts != NONE {
+            Some(self.last_ts.saturating_add(timeout_ms))
+        } else {
+            None
+        }
+    }
+
     fn stalled_before(&self, end: i64) -> bool {
-        // A stall timestamped after an explicit session_end counts as one at the end.
         self.last_stall_ts != NONE && self.last_stall_ts >= end - PROBE_MS
     }
 
@@ -162,6 +182,17 @@ struct RegionHistory {
     recent: VecDeque<(i64, i64)>,
 }
 
+/// An event of a session held back until no on-time event can come before it (its fields as in
+/// [`Observation`]; `fresh` as decided when it arrived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    ts: i64,
+    kind: EventKind,
+    watch_ms: i64,
+    region: u16,
+    fresh: bool,
+}
+
 /// What one event tells the session state.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation<'e> {
@@ -175,7 +206,7 @@ pub struct Observation<'e> {
     pub watch_ms: i64,
     /// Its region, interned.
     pub region: u16,
-    /// Its partition's watermark before it arrived (`i64::MIN` when every event counts as fresh,
+    /// Its partition's watermark before it arrived (`ts − 1` when events come in time order,
     /// as in a rollup over the raw tables).
     pub watermark: i64,
 }
@@ -196,6 +227,8 @@ impl<'e> Observation<'e> {
 #[derive(Debug, Default)]
 pub struct StreamSessions {
     sessions: HashMap<Box<str>, Session>,
+    /// Events held back per session, in event-time order (see [`StreamSessions::observe`]).
+    held: HashMap<Box<str>, Vec<Held>>,
     exits: Vec<PendingExit>,
     suspects: HashSet<Box<str>>,
     history: BTreeMap<u16, RegionHistory>,
@@ -212,7 +245,64 @@ pub struct Closed {
 
 impl StreamSessions {
     /// Update the state with an on-time event (see the module docs).
+    ///
+    /// Arrival order: an event that would start a new view — a player event more than the timeout
+    /// after the current view's last event (or after its explicit end) — is held back while an
+    /// event of the gap can still arrive on time (the partition's watermark has not passed the
+    /// end of the timeout), and so is every later event of that session. A held event is
+    /// applied, in event-time order, once the watermark passes the timeout, or an event that
+    /// arrives meanwhile bridges the gap, or its window is closed. So the views of a session,
+    /// and every fact taken from them, come out as if the events had arrived in event-time order.
     pub fn observe(&mut self, o: Observation<'_>, timeout_ms: i64) {
+        let player = o.kind.family() == Family::Player;
+        if player {
+            // The watermark moved: release what no on-time event can precede any more.
+            self.release(o.session_id, o.watermark, timeout_ms);
+        }
+        let behind_held = self.held.get(o.session_id).and_then(|q| q.first()).is_some_and(|h| o.ts >= h.ts);
+        let starts_view = player
+            && self
+                .sessions
+                .get(o.session_id)
+                .and_then(|s| s.view_boundary(timeout_ms))
+                .is_some_and(|b| o.ts > b && o.watermark < b);
+        if behind_held || starts_view {
+            let h = Held { ts: o.ts, kind: o.kind, watch_ms: o.watch_ms, region: o.region, fresh: o.ts > o.watermark };
+            let q = self.held.entry(o.session_id.into()).or_default();
+            let at = q.partition_point(|x| x.ts <= h.ts);
+            q.insert(at, h);
+            return;
+        }
+        self.apply(o, timeout_ms);
+        if player {
+            // It may have bridged a gap.
+            self.release(o.session_id, o.watermark, timeout_ms);
+        }
+    }
+
+    /// Apply the held events of `session_id` that may go now: each in turn, while it is not
+    /// across a gap or the watermark has passed the gap's timeout.
+    fn release(&mut self, session_id: &str, watermark: i64, timeout_ms: i64) {
+        let Some(mut q) = self.held.remove(session_id) else { return };
+        let mut n = 0;
+        for h in &q {
+            let boundary = self.sessions.get(session_id).and_then(|s| s.view_boundary(timeout_ms));
+            if h.kind.family() == Family::Player && boundary.is_some_and(|b| h.ts > b && watermark < b) {
+                break;
+            }
+            let watermark = if h.fresh { i64::MIN } else { i64::MAX };
+            let o =
+                Observation { session_id, kind: h.kind, ts: h.ts, watch_ms: h.watch_ms, region: h.region, watermark };
+            self.apply(o, timeout_ms);
+            n += 1;
+        }
+        q.drain(..n);
+        if !q.is_empty() {
+            self.held.insert(session_id.into(), q);
+        }
+    }
+
+    fn apply(&mut self, o: Observation<'_>, timeout_ms: i64) {
         let ts = o.ts;
         let fresh = ts > o.watermark;
         let s = match self.sessions.get_mut(o.session_id) {
@@ -243,12 +333,13 @@ impl StreamSessions {
             }
             let stall = matches!(kind, EventKind::StallStart | EventKind::StallEnd);
             if s.has(ENDED) {
-                // Part of the ended view, arriving after its end: its start (for the probe), or a
-                // stall just before the end (for the exit).
+                // Part of the ended view (within the timeout of its end), arriving after the end:
+                // its start (for the probe), or a stall in the 60 s up to the end or after it (for
+                // the exit; see `stalled_before`).
                 if kind == EventKind::SessionStart && s.start_ts == NONE {
                     s.set_start(ts, o.region);
                 }
-                if stall && ts <= s.end_ts && ts >= s.end_ts - PROBE_MS {
+                if stall && ts >= s.end_ts - PROBE_MS {
                     let end = s.end_ts;
                     if let Some(x) = self.exits.iter_mut().find(|x| *x.session_id == *o.session_id && x.end_ts == end) {
                         x.after_stall = true;
@@ -292,6 +383,13 @@ impl StreamSessions {
     /// what can no longer matter.
     pub fn close(&mut self, stream_id: &str, until: i64, timeout_ms: i64, regions: &Regions) -> Closed {
         let mut out = Closed::default();
+        // Every partition's watermark has passed `until + timeout`: no on-time event before that
+        // can come any more.
+        let held: Vec<Box<str>> = self.held.keys().cloned().collect();
+        for id in held {
+            self.release(&id, until.saturating_add(timeout_ms), timeout_ms);
+        }
+        let holding = &self.held;
         self.sessions.retain(|id, s| {
             if s.start_ts != NONE && s.start_ts < until && !s.has(PROBED) {
                 out.probes.push(ProbeRow {
@@ -325,7 +423,7 @@ impl StreamSessions {
             // Keep what a later on-time event could still need.
             let view_done = s.last_ts == NONE || (s.has(ENDED) && s.end_ts.saturating_add(timeout_ms) < until);
             let probe_done = s.start_ts == NONE || s.has(PROBED);
-            !(view_done && probe_done && s.early.is_none() && !s.open())
+            !(view_done && probe_done && s.early.is_none() && !s.open()) || holding.contains_key(id)
         });
         self.exits.retain(|x| {
             if x.end_ts >= until {
@@ -395,7 +493,7 @@ impl StreamSessions {
 
     /// True when no session has state.
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.exits.is_empty()
+        self.sessions.is_empty() && self.exits.is_empty() && self.held.is_empty()
     }
 
     /// True when there is anything to snapshot (sessions, pending exits, suspects, start counts).
@@ -416,10 +514,20 @@ impl StreamSessions {
         let exits: usize = self.exits.iter().map(|x| alloc_size(x.session_id.len())).sum::<usize>()
             + self.exits.capacity() * std::mem::size_of::<PendingExit>();
         let suspects: usize = self.suspects.iter().map(|s| alloc_size(s.len()) + 17).sum();
-        self.sessions.capacity() * slot + ids + early + exits + suspects
+        let held: usize = self
+            .held
+            .iter()
+            .map(|(k, q)| {
+                std::mem::size_of::<(Box<str>, Vec<Held>)>()
+                    + 1
+                    + alloc_size(k.len())
+                    + alloc_size(q.capacity() * std::mem::size_of::<Held>())
+            })
+            .sum();
+        self.sessions.capacity() * slot + ids + early + exits + suspects + held
     }
 
-    /// Serialise into `w` (see [`super::state`]).
+    /// Serialise into `w` (the engine snapshots it with each commit).
     pub fn encode(&self, w: &mut Writer, regions: &Regions) {
         w.u64(self.sessions.len() as u64);
         let mut ids: Vec<&Box<str>> = self.sessions.keys().collect();
@@ -465,10 +573,25 @@ impl StreamSessions {
                 w.i64(*n);
             }
         }
+        let mut held: Vec<(&Box<str>, &Vec<Held>)> = self.held.iter().collect();
+        held.sort_unstable_by_key(|(id, _)| *id);
+        w.u64(held.len() as u64);
+        for (id, q) in held {
+            w.str(id);
+            w.u64(q.len() as u64);
+            for h in q {
+                w.i64(h.ts);
+                w.str(h.kind.as_str());
+                w.i64(h.watch_ms);
+                w.str(regions.name(h.region));
+                w.u8(h.fresh as u8);
+            }
+        }
     }
 
     /// Read what [`StreamSessions::encode`] wrote.
-    pub fn decode(r: &mut Reader<'_>, regions: &mut Regions) -> Result<Self, StateError> {
+    /// `with_held`: the snapshot has held events (format 2 on; format 1 had none).
+    pub fn decode(r: &mut Reader<'_>, regions: &mut Regions, with_held: bool) -> Result<Self, StateError> {
         let mut out = StreamSessions::default();
         let n = r.len()?;
         out.sessions.reserve(n);
@@ -512,6 +635,20 @@ impl StreamSessions {
                 recent.push_back((r.i64()?, r.i64()?));
             }
             out.history.insert(region, RegionHistory { first_window, recent });
+        }
+        if with_held {
+            for _ in 0..r.len()? {
+                let id: Box<str> = r.str()?.into();
+                let mut q = Vec::new();
+                for _ in 0..r.len()? {
+                    let ts = r.i64()?;
+                    let kind = EventKind::parse(r.str()?).ok_or(StateError::Corrupt("event type"))?;
+                    let watch_ms = r.i64()?;
+                    let region = regions.id(r.str()?);
+                    q.push(Held { ts, kind, watch_ms, region, fresh: r.u8()? != 0 });
+                }
+                out.held.insert(id, q);
+            }
         }
         Ok(out)
     }

@@ -11,24 +11,23 @@ mod replace;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::{PeriodInputs, conform, lake_session, period_metrics, register_lake, run_query};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMillisecondType};
 use chrono::{DateTime, NaiveDate};
 use datafusion::prelude::SessionContext;
-use livelake_jobs::{PeriodInputs, conform, lake_session, period_metrics, register_lake, run_query};
 use livelake_schemas::Table;
 use tracing::info;
 
-pub(crate) use recompute::recompute;
-pub use recompute::{Recomputed, recompute_minutes};
+pub use recompute::{Recomputed, recompute, recompute_minutes};
 
 use self::recompute::sql_list;
 use self::replace::{split_rows, stage_partition};
 use crate::compact::{Compacted, compact_partition, day_partitions, subdirs};
-use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::sink::{Maintenance, failpoint, safe_region, unfinished_files};
+use crate::rules::RuleConfig;
+use crate::store::{Maintenance, failpoint, safe_region, unfinished_files};
 
 /// What to roll up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +55,7 @@ pub struct RollupReport {
     pub compacted: Vec<Compacted>,
 }
 
-fn sql_err(e: livelake_jobs::QueryError) -> Error {
+fn sql_err(e: crate::QueryError) -> Error {
     Error::Config(format!("rollup query: {e}"))
 }
 
@@ -88,7 +87,7 @@ async fn strings(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
 }
 
 /// Roll up `req` in the lake at `lake` (see the module docs).
-pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: EngineConfig) -> Result<RollupReport> {
+pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
     let mut job = Maintenance::open(lake)?;
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
@@ -208,5 +207,5 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: EngineConfig) -> Resu
 /// The file columns of `table` from the period job's rows.
 fn conformed(rows: &[RecordBatch], table: Table) -> Result<Vec<RecordBatch>> {
     let schema = table.schema();
-    Ok(rows.iter().map(|b| conform("rollup", b, &schema)).collect::<std::result::Result<_, _>>()?)
+    rows.iter().map(|b| conform("rollup", b, &schema)).collect()
 }

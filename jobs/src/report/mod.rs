@@ -18,8 +18,8 @@ pub use charts::Chart;
 pub use data::{Figures, MinutePoint, ReportData, gather};
 pub use findings::{Action, Anomaly, Estimate, Findings, Goal, find};
 
-use crate::engine::EngineConfig;
 use crate::error::{Result, io};
+use crate::rules::RuleConfig;
 
 /// The files a report wrote.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub fn file_stem(stream: &str) -> String {
 }
 
 /// Build the report of `stream` from the lake at `lake` into `out`.
-pub async fn report(lake: &Path, stream: &str, out: &Path, cfg: EngineConfig) -> Result<(ReportFiles, Findings)> {
+pub async fn report(lake: &Path, stream: &str, out: &Path, cfg: RuleConfig) -> Result<(ReportFiles, Findings)> {
     let data = gather(lake, stream, cfg).await?;
     let findings = find(&data);
     let charts = charts::charts(&data, &findings)?;
