@@ -10,12 +10,8 @@ SEED ?= 42
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-demo: build ## Simulate a show, run the pipeline on it (no broker), roll it up and write its 复盘 report to out/report
-	@mkdir -p $(OUT)
-	$(LIVELAKE) simulate --seed $(SEED) --out $(OUT)/show.ndjson --truth $(OUT)/truth.json
-	$(LIVELAKE) run --source file:$(OUT)/show.ndjson --lake lake --metrics-listen off
-	$(LIVELAKE) rollup --lake lake --date 2026-11-27
-	$(LIVELAKE) report --lake lake --stream show-$(SEED)-1 --out $(OUT)/report
+demo: build ## Earlier shows and a plan, then the show of the day through the pipeline (no broker): its 复盘 report in out/report
+	LIVELAKE=$(LIVELAKE) OUT=$(OUT) SEED=$(SEED) infra/demo.sh
 
 bench: ## livelake vs DuckDB and the Kafka ceiling: ingest, queries, freshness, memory, build (starts Kafka; see BENCHMARKS.md)
 	bench/run.sh

@@ -32,7 +32,7 @@ mod window;
 pub use baselines::{BASELINES_SQL, baselines};
 pub use catalog::{CatalogError, PartitionStats, TableInfo, describe, parquet_files};
 pub use conform::conform;
-pub use error::{Error, Result};
+pub use error::{Error, Result, io};
 pub use lake::{lake_session, level_type, register_lake, sql_schema};
 pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQL, period_metrics};
 pub use query::{QueryError, run_query};

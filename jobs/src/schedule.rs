@@ -1,138 +1,61 @@
 //! When the nightly rollup runs: a cron expression (minute hour day-of-month month day-of-week)
 //! in a time zone, the date each run rolls up, and the back-off between retries. Pure
 //! computation from a given instant, so it is tested with an injected clock; the long-running
-//! long-running loop of `livelake schedule` ([`run_schedule`]) takes its clock and its sleeps
-//! from a [`Timer`], so it is tested without sleeping as well.
+//! loop of `livelake schedule` ([`run_schedule`]) takes its clock and its sleeps from a
+//! [`Timer`], so it is tested without sleeping as well.
 //!
-//! Fields: `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n` and `a-b/n`; months `jan`–`dec`
-//! and weekdays `sun`–`sat` (0 or 7 = Sunday) by name. When both day-of-month and day-of-week are
-//! restricted, a day matching either runs (as in Vixie cron). Local times that a daylight-saving
-//! change skips do not run; a repeated hour runs once (its first occurrence).
+//! The expression is parsed and evaluated by the `croner` crate: `*`, numbers, ranges `a-b`, lists
+//! `a,b`, steps `*/n` and `a-b/n`; months `jan`–`dec` and weekdays `sun`–`sat` (0 or 7 = Sunday)
+//! by name. When both day-of-month and day-of-week are restricted, a day matching either runs (as
+//! in Vixie cron). Daylight saving, as in Vixie cron: a run whose local time a change skips runs
+//! right after the gap, the same day (so no date is left without its rollup); a repeated hour runs
+//! once (its first occurrence).
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Duration as ChronoDuration, LocalResult, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use chrono_tz::Tz;
+use croner::Cron;
 
 /// The default schedule: every day at 03:00 UTC.
 pub const DEFAULT_CRON: &str = "0 3 * * *";
 
+/// The five fields, for error messages.
+const FIELDS: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
+
 /// A parsed cron expression in a time zone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CronSchedule {
-    minutes: u64,
-    hours: u64,
-    days: u64,
-    months: u64,
-    weekdays: u64,
-    days_restricted: bool,
-    weekdays_restricted: bool,
+    cron: Cron,
     tz: Tz,
-}
-
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-
-/// Parse one field into a bit set of allowed values in `lo..=hi`.
-fn field(text: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u64, String> {
-    let value = |v: &str| -> Result<u32, String> {
-        let lower = v.to_ascii_lowercase();
-        if let Some(i) = names.iter().position(|n| *n == lower) {
-            return Ok(i as u32 + if what == "month" { 1 } else { 0 });
-        }
-        v.parse::<u32>().map_err(|_| format!("{what}: {v:?} is not a number"))
-    };
-    let mut set = 0u64;
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => {
-                (r, s.parse::<u32>().ok().filter(|s| *s > 0).ok_or(format!("{what}: bad step in {part:?}"))?)
-            }
-            None => (part, 1),
-        };
-        let (a, b) = if range == "*" {
-            (lo, hi)
-        } else if let Some((a, b)) = range.split_once('-') {
-            (value(a)?, value(b)?)
-        } else {
-            let v = value(range)?;
-            (v, if part.contains('/') { hi } else { v })
-        };
-        // Sunday may be written 7.
-        let (a, b) = if what == "day of week" { (a, b.min(7)) } else { (a, b) };
-        if a < lo || b > hi.max(if what == "day of week" { 7 } else { hi }) || a > b {
-            return Err(format!("{what}: {part:?} is outside {lo}–{hi}"));
-        }
-        for v in (a..=b).step_by(step as usize) {
-            set |= 1 << (if what == "day of week" { v % 7 } else { v });
-        }
-    }
-    Ok(set)
 }
 
 impl CronSchedule {
     /// Parse `expr` (five fields) for the IANA time zone `tz` (`UTC`, `Asia/Singapore`, …).
     pub fn parse(expr: &str, tz: &str) -> Result<CronSchedule, String> {
         let tz: Tz = tz.parse().map_err(|_| format!("unknown time zone {tz:?} (an IANA name, e.g. Europe/Berlin)"))?;
-        let f: Vec<&str> = expr.split_whitespace().collect();
-        let [min, hour, dom, mon, dow] = f[..] else {
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        if fields.len() != 5 {
             return Err(format!("cron {expr:?}: five fields expected (minute hour day-of-month month day-of-week)"));
-        };
-        let at = |e: String| format!("cron {expr:?}: {e}");
-        Ok(CronSchedule {
-            minutes: field(min, "minute", 0, 59, &[]).map_err(at)?,
-            hours: field(hour, "hour", 0, 23, &[]).map_err(at)?,
-            days: field(dom, "day of month", 1, 31, &[]).map_err(at)?,
-            months: field(mon, "month", 1, 12, &MONTHS).map_err(at)?,
-            weekdays: field(dow, "day of week", 0, 6, &WEEKDAYS).map_err(at)?,
-            days_restricted: dom != "*",
-            weekdays_restricted: dow != "*",
-            tz,
-        })
-    }
-
-    fn day_matches(&self, d: NaiveDate) -> bool {
-        let dom = self.days & (1 << d.day()) != 0;
-        let dow = self.weekdays & (1 << d.weekday().num_days_from_sunday()) != 0;
-        match (self.days_restricted, self.weekdays_restricted) {
-            (true, true) => dom || dow,
-            _ => dom && dow,
         }
+        let cron: Cron = expr.parse().map_err(|e| {
+            // Name the field at fault: the first that fails on its own, the others `*`.
+            let field = (0..5).find(|&i| {
+                let alone: Vec<&str> = (0..5).map(|j| if j == i { fields[i] } else { "*" }).collect();
+                alone.join(" ").parse::<Cron>().is_err()
+            });
+            match field {
+                Some(i) => format!("cron {expr:?}: {} {:?}: {e}", FIELDS[i], fields[i]),
+                None => format!("cron {expr:?}: {e}"),
+            }
+        })?;
+        Ok(CronSchedule { cron, tz })
     }
 
     /// The first run strictly after `after` (None if the expression never matches, e.g. 31 Feb).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = after.with_timezone(&self.tz).naive_local();
-        let mut t = local.with_second(0)?.with_nanosecond(0)? + ChronoDuration::minutes(1);
-        // Five years of skipping by month, day, hour and minute covers every valid expression.
-        let horizon = t + ChronoDuration::days(5 * 366);
-        while t < horizon {
-            if self.months & (1 << t.month()) == 0 {
-                let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
-                t = NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?;
-                continue;
-            }
-            if !self.day_matches(t.date()) {
-                t = (t.date() + ChronoDuration::days(1)).and_hms_opt(0, 0, 0)?;
-                continue;
-            }
-            if self.hours & (1 << t.hour()) == 0 {
-                t = t.with_minute(0)? + ChronoDuration::hours(1);
-                continue;
-            }
-            if self.minutes & (1 << t.minute()) == 0 {
-                t += ChronoDuration::minutes(1);
-                continue;
-            }
-            match self.tz.from_local_datetime(&t) {
-                LocalResult::Single(x) | LocalResult::Ambiguous(x, _) if x.with_timezone(&Utc) > after => {
-                    return Some(x.with_timezone(&Utc));
-                }
-                _ => {}
-            }
-            t += ChronoDuration::minutes(1);
-        }
-        None
+        let next = self.cron.find_next_occurrence(&after.with_timezone(&self.tz), false).ok()?;
+        Some(next.with_timezone(&Utc))
     }
 
     /// The UTC date a run at `run_at` rolls up: the day before the run's local date.
@@ -287,9 +210,14 @@ mod tests {
     }
 
     #[test]
-    fn daylight_saving_gaps_skip_and_repeats_run_once() {
+    fn daylight_saving_gaps_run_after_the_gap_and_repeats_run_once() {
         // Europe/Berlin: 2026-03-29 02:00 → 03:00 (02:30 does not exist); 2026-10-25 03:00 → 02:00.
-        assert_eq!(next("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z"), "2026-03-30T00:30:00+00:00");
+        // The skipped 02:30 runs at 03:00 CEST the same day, so 2026-03-28 still gets its rollup.
+        let gap = next("30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00Z");
+        assert_eq!(gap, "2026-03-29T01:00:00+00:00");
+        let s = CronSchedule::parse("30 2 * * *", "Europe/Berlin").unwrap();
+        assert_eq!(s.rollup_date(utc(&gap)), NaiveDate::from_ymd_opt(2026, 3, 28).unwrap());
+        assert_eq!(next("30 2 * * *", "Europe/Berlin", &gap), "2026-03-30T00:30:00+00:00");
         let first = next("30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00Z");
         assert_eq!(first, "2026-10-25T00:30:00+00:00");
         assert_eq!(next("30 2 * * *", "Europe/Berlin", &first), "2026-10-26T01:30:00+00:00", "not again at 01:30Z");
@@ -304,7 +232,7 @@ mod tests {
             ("0 3 0 * *", "UTC", "day of month"),
             ("0 3 * foo *", "UTC", "month"),
             ("0 3 * * 8", "UTC", "day of week"),
-            ("*/0 3 * * *", "UTC", "step"),
+            ("*/0 3 * * *", "UTC", "minute \"*/0\": Component error: Step cannot be zero"),
             ("0 3 * * *", "Mars/Olympus", "time zone"),
         ] {
             let e = CronSchedule::parse(expr, tz).unwrap_err();

@@ -50,39 +50,16 @@ const COLUMNS: [&str; 8] = [
 ];
 
 /// Split CSV text into records (quoted fields may hold commas, quotes and newlines), with the
-/// line each record starts on.
-pub fn csv_records(text: &str) -> Vec<(usize, Vec<String>)> {
+/// line each record starts on; blank lines are not records.
+pub fn csv_records(text: &str) -> std::result::Result<Vec<(usize, Vec<String>)>, String> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut out = Vec::new();
-    let (mut row, mut cell, mut quoted, mut line, mut start) = (Vec::new(), String::new(), false, 1, 1);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut cell)),
-            ('\r', false) => {}
-            ('\n', false) => {
-                row.push(std::mem::take(&mut cell));
-                out.push((start, std::mem::take(&mut row)));
-                line += 1;
-                start = line;
-            }
-            (c, _) => {
-                if c == '\n' {
-                    line += 1;
-                }
-                cell.push(c);
-            }
-        }
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        out.push((line, rec.iter().map(str::to_string).collect()));
     }
-    if !cell.is_empty() || !row.is_empty() {
-        row.push(cell);
-        out.push((start, row));
-    }
-    out
+    Ok(out)
 }
 
 /// A validated plan: its rows and the columns its header names (an import sets those columns
@@ -98,8 +75,9 @@ pub struct Plan {
 /// Parse and validate a show plan (CSV with a header naming LAKE.md's `shows` columns, in any
 /// order; only `stream_id` is required). Returns every problem, one line each, when any row is bad.
 pub fn parse_plan(text: &str, source: &str) -> std::result::Result<Plan, Vec<String>> {
-    // Blank lines are not rows.
-    let mut records = csv_records(text).into_iter().filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
+    let records = csv_records(text).map_err(|e| vec![format!("{source}: {e}")])?;
+    // Lines of blanks are not rows.
+    let mut records = records.into_iter().filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
     let Some((_, header)) = records.next() else {
         return Err(vec![format!("{source}: empty file (expected a header: {})", COLUMNS.join(","))]);
     };
@@ -307,6 +285,12 @@ mod tests {
         assert_eq!(rows[0].target_gmv_usd, Some(Decimal4(50_005_000)));
         assert_eq!(rows[1], ShowRow { stream_id: "s2".into(), ..rows[1].clone() });
         assert_eq!(rows[1].seller_id, None);
+
+        // Quotes: doubled quotes, and a newline inside a field (the next row's line counts it).
+        let quoted = "stream_id,title\n\ns1,\"Say \"\"hi\"\"\nto all\"\n,x\n";
+        assert_eq!(parse_plan(quoted, "q.csv").unwrap_err(), vec!["q.csv line 5: stream_id is empty"]);
+        let rows = parse_plan(&quoted.replace(",x", "s2,x"), "q.csv").unwrap().rows;
+        assert_eq!(rows[0].title.as_deref(), Some("Say \"hi\"\nto all"));
 
         let bad = "stream_id,planned_start,target_gmv_usd,target_viewers,max_stall_ratio\n\
                    s1,tomorrow,-1,many,1.5\n\

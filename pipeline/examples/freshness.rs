@@ -17,10 +17,9 @@ use std::time::Duration;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::TimestampMillisecondType;
-use livelake_pipeline::kafka::KafkaConfig;
+use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
 use livelake_pipeline::simulate::{LineClass, SimConfig, simulate};
-use livelake_schemas::{Decoder, Family};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use livelake_schemas::Decoder;
 
 /// (stream, region, window start ms).
 type Key = (String, String, i64);
@@ -114,32 +113,18 @@ fn main() {
         std::thread::spawn(move || watch(lake, seen, stop))
     };
 
-    let mut cc = KafkaConfig::new(brokers.clone()).client_config();
-    cc.set("linger.ms", "5").set("acks", "all");
-    let producer: BaseProducer = cc.create().expect("producer");
     let mut produced: Vec<(Key, i64)> = Vec::new();
     eprintln!("freshness: producing {} messages over {minutes} minutes, live", sim.lines.len());
-    for line in &sim.lines {
-        let wait = line.arrival_ms - now_ms();
-        if wait > 0 {
-            std::thread::sleep(Duration::from_millis(wait as u64));
-        }
-        let topic = if line.family == Family::Player { player } else { commerce };
-        let key = sim.streams[line.stream as usize].as_bytes();
-        let mut record = BaseRecord::to(topic).key(key).payload(&line.bytes[..]);
-        while let Err((_, r)) = producer.send(record) {
-            record = r;
-            producer.poll(Duration::from_millis(10));
-        }
+    let topics = Topics { player: player.clone(), commerce: commerce.clone() };
+    produce_simulation(&KafkaConfig::new(brokers.clone()), &topics, &sim, Pace::Live, |line, at| {
         if line.class == LineClass::Valid
-            && let Ok(e) = decoder.decode(&line.bytes, now_ms())
+            && let Ok(e) = decoder.decode(&line.bytes, at)
         {
             let window = e.ts_ms.div_euclid(60_000) * 60_000;
-            produced.push(((e.stream_id.to_string(), e.region.to_string(), window), now_ms()));
+            produced.push(((e.stream_id.to_string(), e.region.to_string(), window), at));
         }
-        producer.poll(Duration::ZERO);
-    }
-    producer.flush(Duration::from_secs(30)).expect("flush");
+    })
+    .expect("producing the show");
     // The last windows close once the partitions idle past the watermark (windows.idle_secs).
     let deadline = now_ms() + 300_000;
     let wanted: BTreeSet<&Key> = produced.iter().map(|p| &p.0).collect();

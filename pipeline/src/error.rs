@@ -6,22 +6,10 @@ use std::path::PathBuf;
 /// Errors of the pipeline library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing a file of the lake.
-    #[error("{op} {path}: {source}")]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// Which file or directory.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Arrow failed (an internal invariant: batches we built did not fit their schema).
-    #[error("arrow: {0}")]
-    Arrow(#[from] arrow::error::ArrowError),
-    /// A job or a lake file operation of `livelake_jobs` failed (DataFusion, Parquet, a lock).
+    /// A file, record or lock of the lake, or a job (DataFusion, Parquet, Arrow): the error
+    /// type of `livelake_jobs`, which the stream shares for everything on disk.
     #[error(transparent)]
-    Job(#[from] livelake_jobs::Error),
+    Lake(#[from] livelake_jobs::Error),
     /// Kafka (retryable unless the configuration is wrong).
     #[error("kafka {context}: {source}")]
     Kafka {
@@ -30,17 +18,15 @@ pub enum Error {
         /// The cause, as the Kafka client reported it.
         source: KafkaFailure,
     },
-    /// The lake's commit log is damaged or inconsistent.
-    #[error("commit log {path}: {detail}")]
-    CommitLog {
-        /// The record.
-        path: PathBuf,
-        /// What is wrong.
-        detail: String,
-    },
     /// Configuration is invalid.
     #[error("config: {0}")]
     Config(String),
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        Error::Lake(e.into())
+    }
 }
 
 /// Result alias of the pipeline library.
@@ -48,8 +34,13 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Attach a path to an I/O error.
 pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Io { op, path, source }
+    let f = livelake_jobs::io(op, path);
+    move |source| Error::Lake(f(source))
+}
+
+/// A damaged or inconsistent record of the lake's commit log.
+pub fn commit_log(path: impl Into<PathBuf>, detail: impl Into<String>) -> Error {
+    Error::Lake(livelake_jobs::Error::CommitLog { path: path.into(), detail: detail.into() })
 }
 
 /// What the Kafka client reported. The client's own error type stays inside `source/` and

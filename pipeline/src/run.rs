@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -15,7 +14,7 @@ use tracing::{debug, info};
 
 use crate::config::Config;
 use crate::engine::{Engine, Msg, Outcome, PartId, Pending};
-use crate::error::{Error, Result};
+use crate::error::{Result, commit_log};
 use crate::kafka::DeadLetterTopic;
 use crate::ops::Metrics;
 use livelake_jobs::clock::Clock;
@@ -96,6 +95,7 @@ impl Runner<'_> {
                 Outcome::Replayed => self.summary.replayed += 1,
                 Outcome::Rejected(r) => {
                     self.summary.messages += 1;
+                    *self.summary.dead_letters.entry(r.reason.to_string()).or_default() += 1;
                     if let Some(d) = &mut self.dlq {
                         d.send(&m.payload, m.key.as_deref(), &r.reason.to_string());
                     }
@@ -141,11 +141,11 @@ impl Runner<'_> {
         for f in &rec.files {
             *self.summary.rows.entry(f.table.clone()).or_default() += f.rows;
             self.metrics.event_out(&f.table, f.rows);
-            self.metrics.rows_written.fetch_add(f.rows, Ordering::Relaxed);
+            self.metrics.rows_written.inc_by(f.rows);
         }
-        self.metrics.files_written.fetch_add(rec.files.len() as u64, Ordering::Relaxed);
-        self.metrics.commits.fetch_add(1, Ordering::Relaxed);
-        self.metrics.last_commit_ms.store(now, Ordering::Relaxed);
+        self.metrics.files_written.inc_by(rec.files.len() as u64);
+        self.metrics.commits.inc();
+        self.metrics.last_commit_seconds.set(now as f64 / 1000.0);
         self.summary.commits += 1;
         self.dirty = false;
         info!(
@@ -195,9 +195,8 @@ pub async fn run(
     let (lake, latest) = tokio::task::block_in_place(|| Lake::open(&cfg.lake.path, now))?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(rec) = &latest {
-        engine.restore(&rec.checkpoint, now).map_err(|e| Error::CommitLog {
-            path: lake.root().join(rec.state.as_deref().unwrap_or("_livelake/log")),
-            detail: e.to_string(),
+        engine.restore(&rec.checkpoint, now).map_err(|e| {
+            commit_log(lake.root().join(rec.state.as_deref().unwrap_or("_livelake/log")), e.to_string())
         })?;
     }
     let resume = engine.next_offsets();
@@ -335,6 +334,5 @@ pub async fn run(
         let kafka = source.kafka();
         r.commit(kafka).await?;
     }
-    r.summary.dead_letters = metrics.dead_letters();
     Ok(r.summary)
 }

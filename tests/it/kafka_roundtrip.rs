@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use livelake_pipeline::kafka::{KafkaConfig, Topics, produce_simulation};
+use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
 use livelake_pipeline::simulate::{LineClass, SimConfig, simulate};
 use livelake_schemas::{Decoder, Family};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -29,7 +29,10 @@ async fn simulated_show_round_trips_through_kafka() {
     let sim = std::sync::Arc::new(sim);
     let report = {
         let (kc, topics, sim) = (kc.clone(), topics.clone(), sim.clone());
-        tokio::task::spawn_blocking(move || produce_simulation(&kc, &topics, &sim)).await.unwrap().unwrap()
+        tokio::task::spawn_blocking(move || produce_simulation(&kc, &topics, &sim, Pace::Flat, |_, _| {}))
+            .await
+            .unwrap()
+            .unwrap()
     };
     assert_eq!(report.sent, sim.lines.len() as u64);
     assert_eq!(report.delivered, report.sent, "broker acknowledged every message");

@@ -34,6 +34,7 @@ fn chromium() -> PathBuf {
 fn dump_dom(page: &Path, profile: &Path) -> String {
     let out = Command::new(chromium())
         .args([
+            "--window-size=1366,900",
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -120,6 +121,25 @@ fn the_report_renders_in_chromium_and_names_the_injected_stall_burst() {
         let at = dom.find(&format!("id=\"chart-{chart}\"")).unwrap_or_else(|| panic!("chart {chart} in the page"));
         assert!(dom[at..].trim_start_matches(|c| c != '<').contains("<svg"), "chart {chart} is drawn");
     }
+    // A laptop screen (1366 px) shows every table whole: none reaches past the window's right edge.
+    let fit = dir.path().join("report/fit.html");
+    std::fs::write(
+        &fit,
+        html.replace(
+            "</body>",
+            "<pre id=\"fit\"></pre><script>window.onload = () => { const right = Math.max(...[...document.\
+             querySelectorAll('table')].map(t => t.getBoundingClientRect().right)); document.getElementById('fit').\
+             textContent = 'right=' + Math.ceil(right) + ' width=' + document.documentElement.clientWidth; };\
+             </script></body>",
+        ),
+    )
+    .unwrap();
+    let dom = dump_dom(&fit, &dir.path().join("chromium"));
+    let at = dom.find("right=").expect("the fit probe ran");
+    let (right, width) = dom[at + 6..].split_once(" width=").unwrap();
+    let width: f64 = width.split('<').next().unwrap().parse().unwrap();
+    assert!(right.parse::<f64>().unwrap() <= width && width > 1300.0, "tables fit 1366 px: {}", &dom[at..at + 40]);
+
     // The Markdown's chart files are images a browser can decode.
     let probe = dir.path().join("report/probe.html");
     let imgs: String = md

@@ -72,7 +72,7 @@ fn python(args: &[&str]) -> String {
 
 /// Parse CSV (quoted fields allowed) into rows of cells.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    livelake_jobs::shows::csv_records(text).into_iter().map(|(_, row)| row).collect()
+    livelake_jobs::shows::csv_records(text).expect("CSV").into_iter().map(|(_, row)| row).collect()
 }
 
 /// The same value? Numbers to 1e-9 relative, timestamps whatever their spelling (`Z` or

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use livelake_pipeline::kafka::{KafkaConfig, Topics, produce_simulation};
+use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
 use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -52,7 +52,7 @@ impl KafkaRun {
     async fn produce(&self, sim: std::sync::Arc<Simulation>) {
         let topics = self.topics();
         let report = tokio::task::spawn_blocking(move || {
-            produce_simulation(&KafkaConfig::new(bootstrap()), &topics, &sim).unwrap()
+            produce_simulation(&KafkaConfig::new(bootstrap()), &topics, &sim, Pace::Flat, |_, _| {}).unwrap()
         })
         .await
         .unwrap();
@@ -199,6 +199,7 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
     ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
+    assert_eq!(crate::support::http_get(port, "/healthz"), "ok\n");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert!(status.success(), "SIGTERM ends the run cleanly: {status}");

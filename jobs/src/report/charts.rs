@@ -37,6 +37,17 @@ fn frame<'a, 'b>(
     b
 }
 
+/// An x-axis label in minutes: whole minutes only ("10", not "10.0"; none between minutes).
+fn whole_minutes(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{x:.0}") } else { String::new() }
+}
+
+/// A y-axis label without trailing zeros ("20", "0.05").
+fn tidy(y: &f64) -> String {
+    let s = format!("{y:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// Lines of `series` (name → points), x in minutes; x-ranges in `shade` drawn behind them.
 fn lines(
     title: &str,
@@ -53,7 +64,14 @@ fn lines(
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = frame(&root, title).build_cartesian_2d(0f64..x_max, 0f64..y_max).map_err(err)?;
-        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(&whole_minutes)
+            .y_label_formatter(&tidy)
+            .draw()
+            .map_err(err)?;
         chart
             .draw_series(shade.iter().map(|(a, b)| Rectangle::new([(*a, 0.0), (*b, y_max)], RED.mix(0.15).filled())))
             .map_err(err)?;
@@ -209,4 +227,20 @@ pub fn charts(data: &ReportData, findings: &Findings) -> Result<Vec<Chart>> {
             )?,
         },
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minute_axes_are_labelled_in_whole_minutes() {
+        let series = vec![("EU".to_string(), (0..=12).map(|m| (m as f64, (m * m) as f64)).collect())];
+        let svg = lines("viewers", SHOW_MINUTE, "viewers", &series, &[]).unwrap();
+        let labels: Vec<&str> = svg.split('>').filter_map(|t| t.split_once("</text").map(|(l, _)| l.trim())).collect();
+        assert!(labels.contains(&"10"), "whole-minute ticks: {labels:?}");
+        assert!(!labels.iter().any(|l| l.contains(".0") && l.parse::<f64>().is_ok()), "no \"10.0\": {labels:?}");
+        assert_eq!(whole_minutes(&2.5), "");
+        assert_eq!((tidy(&20.0), tidy(&0.05), tidy(&0.0)), ("20".into(), "0.05".into(), "0".into()));
+    }
 }

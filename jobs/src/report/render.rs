@@ -69,7 +69,9 @@ const HEADLINES: [(&str, &str, Fmt); 10] = [
     ("gpm_usd", "GPM (GMV / 1,000 sessions)", Fmt::Usd),
 ];
 
-const REGION_COLUMNS: [(&str, &str, Fmt); 16] = [
+/// The region figures, as two tables (audience and QoE; engagement and sales) so each fits a
+/// laptop screen (1366 px).
+const REGION_QOE_COLUMNS: [(&str, &str, Fmt); 8] = [
     ("sessions", "sessions", Fmt::Int),
     ("viewers", "viewers", Fmt::Int),
     ("peak_concurrent", "peak", Fmt::Int),
@@ -78,6 +80,9 @@ const REGION_COLUMNS: [(&str, &str, Fmt); 16] = [
     ("startup_score", "startup score", Fmt::Num),
     ("startup_ms_p50", "startup p50", Fmt::Ms),
     ("fast_start_pct", "starts ≤ 1 s", Fmt::Pct),
+];
+
+const REGION_SALES_COLUMNS: [(&str, &str, Fmt); 8] = [
     ("comments", "comments", Fmt::Int),
     ("likes", "likes", Fmt::Int),
     ("engaged_viewers", "engaged", Fmt::Int),
@@ -205,7 +210,10 @@ fn sections(data: &ReportData, f: &Findings, charts: &[Chart]) -> Vec<Section> {
     regions.push("ALL".into());
     out.push(Section {
         title: "Regions".into(),
-        blocks: vec![figures_table(&regions, |r| data.summary.get(r), &REGION_COLUMNS, "region")],
+        blocks: vec![
+            figures_table(&regions, |r| data.summary.get(r), &REGION_QOE_COLUMNS, "region"),
+            figures_table(&regions, |r| data.summary.get(r), &REGION_SALES_COLUMNS, "region"),
+        ],
     });
     let sources: Vec<String> = data.sources.keys().cloned().collect();
     out.push(Section {

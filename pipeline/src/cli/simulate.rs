@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::DateTime;
-use livelake_pipeline::kafka::{KafkaConfig, Topics, parse_property, produce_simulation};
+use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, parse_property, produce_simulation};
 use livelake_pipeline::simulate::{FakeSpike, SimConfig, StallBurst, simulate};
 use tracing::info;
 
@@ -127,7 +127,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         (Some(brokers), None) => {
             let kc = KafkaConfig::new(brokers.clone()).with_properties(a.kafka_properties.clone());
             let topics = Topics { player: a.player_topic.clone(), commerce: a.commerce_topic.clone() };
-            let report = produce_simulation(&kc, &topics, &sim).context("producing to Kafka")?;
+            let report = produce_simulation(&kc, &topics, &sim, Pace::Flat, |_, _| {}).context("producing to Kafka")?;
             if report.delivered != report.sent {
                 bail!("only {} of {} messages were acknowledged by {brokers}", report.delivered, report.sent);
             }

@@ -26,7 +26,6 @@ mod windows;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use arrow::array::AsArray;
 use arrow::array::RecordBatch;
@@ -239,7 +238,7 @@ impl Engine {
         st.last_seen_wall = now;
         let pos = SourcePos { partition: m.part.partition, offset: m.offset };
         if replay {
-            self.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+            self.metrics.replayed.inc();
         }
         let event = match self.decoder.decode(m.payload, m.timestamp_ms.unwrap_or(now)) {
             Ok(e) => e,
@@ -259,7 +258,7 @@ impl Engine {
             if replay {
                 return Outcome::Replayed;
             }
-            self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+            self.metrics.duplicates.inc();
             return Outcome::Duplicate;
         }
         let max_before = st.max_ts;
@@ -287,7 +286,7 @@ impl Engine {
             return Outcome::Replayed;
         }
         if late {
-            self.metrics.late_events.fetch_add(1, Ordering::Relaxed);
+            self.metrics.late_events.inc();
         }
         match event.kind().family() {
             Family::Player => self.pending.player.append(&event, now, pos),
@@ -312,11 +311,14 @@ impl Engine {
     /// Mark exhausted every known partition that `read` says the source does not read (a topic
     /// no longer consumed, another file): they can never deliver again, so they must not hold
     /// windows open.
+    ///
+    /// A restored partition among them keeps its restored positions in every commit: it is never
+    /// read, so its replay never reaches them (recording its replay position instead would move
+    /// the lake's position back, and a later run of that input would write rows twice).
     pub fn exhaust_unread(&mut self, read: impl Fn(&PartId) -> bool) {
         for (id, p) in self.parts.iter_mut() {
             if !read(id) {
                 p.exhausted = true;
-                self.replaying.remove(id);
             }
         }
     }
@@ -364,7 +366,7 @@ impl Engine {
             return Ok(0);
         }
         let out = livelake_jobs::window_metrics(inputs).await?;
-        self.metrics.suspects.fetch_add(out.new_suspects.len() as u64, Ordering::Relaxed);
+        self.metrics.suspects.inc_by(out.new_suspects.len() as u64);
         for (stream, session) in &out.new_suspects {
             if let Some(sw) = self.streams.get_mut(stream) {
                 sw.sessions.add_suspect(session);
@@ -385,7 +387,7 @@ impl Engine {
             }
         }
         let n: usize = out.minute.iter().map(|b| b.num_rows()).sum();
-        self.metrics.windows_closed.fetch_add(n as u64, Ordering::Relaxed);
+        self.metrics.windows_closed.inc_by(n as u64);
         self.pending.minute.extend(out.minute);
         self.pending.since_wall.get_or_insert(now);
         self.pending.minute_since.get_or_insert(now);
@@ -449,8 +451,8 @@ impl Engine {
             .collect();
         let sessions = state::encode(self.streams.iter().map(|(id, sw)| (id.as_str(), &sw.sessions)), &self.regions);
         let (tracked, bytes) = self.session_state();
-        self.metrics.sessions_tracked.store(tracked as u64, Ordering::Relaxed);
-        self.metrics.session_state_bytes.store(bytes as u64, Ordering::Relaxed);
+        self.metrics.sessions_tracked.set(tracked as i64);
+        self.metrics.session_state_bytes.set(bytes as i64);
         Checkpoint { partitions, streams, sessions }
     }
 
@@ -492,9 +494,10 @@ impl Engine {
         self.parts.iter().filter(|(_, p)| p.positioned).map(|(id, p)| (id.clone(), p.next_offset)).collect()
     }
 
-    /// Partitions still replaying messages the lake already holds.
+    /// Partitions still replaying messages the lake already holds (partitions no longer read
+    /// left out).
     pub fn replaying(&self) -> usize {
-        self.replaying.len()
+        self.replaying.keys().filter(|id| self.parts.get(*id).is_none_or(|p| !p.exhausted)).count()
     }
 
     /// Events remembered for dedup/replay across partitions (state-size reporting).

@@ -174,6 +174,18 @@ fn commits_record_what_the_lake_holds_for_replaying_announced_and_silent_partiti
     assert_eq!(at(&after, &p), Some((4, 0)));
     assert_eq!(after.backwards_from(&mid), None);
     assert_eq!(mid.backwards_from(&held), None);
+
+    // A later run reads another input (another file): the player partition, restored with a
+    // replay ahead of it, is never read again. Its commits keep what the lake holds.
+    let mut e = engine();
+    e.restore(&after, W).unwrap();
+    e.exhaust_unread(|id| *id == c);
+    assert_eq!(e.replaying(), 1, "the commerce partition replays; the player partition, not read, does not count");
+    assert_eq!(feed(&mut e, &c, 40, &like, W), Outcome::Replayed);
+    assert_eq!(feed(&mut e, &c, 41, &ev("l2", "like", T0 + 3_000, ""), W), Outcome::Accepted { late: false });
+    let other = e.checkpoint();
+    assert_eq!(at(&other, &p), Some((4, 0)), "the player partition keeps its position");
+    assert_eq!(other.backwards_from(&after), None);
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ impl KafkaConfig {
     }
 
     /// A librdkafka client config with the brokers and pass-through properties set.
-    pub fn client_config(&self) -> ClientConfig {
+    pub(crate) fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers);
         for (k, v) in &self.properties {

@@ -10,4 +10,4 @@ mod produce;
 pub use ceiling::{ConsumeRate, drain_rate};
 pub use config::{KafkaConfig, parse_property};
 pub use deadletter::DeadLetterTopic;
-pub use produce::{ProduceReport, Topics, produce_simulation};
+pub use produce::{Pace, ProduceReport, Topics, produce_simulation};

@@ -13,7 +13,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use tracing::{info, warn};
 
 use super::KafkaConfig;
-use crate::simulate::Simulation;
+use crate::error::{Error, KafkaFailure, Result};
+use crate::simulate::{Line, Simulation};
 
 /// Topic names for the two event families.
 #[derive(Debug, Clone)]
@@ -78,21 +79,50 @@ impl ProducerContext for Ctx {
     }
 }
 
-/// Produce every line of `sim` in delivery order. Blocking; call from a blocking thread.
-pub fn produce_simulation(cfg: &KafkaConfig, topics: &Topics, sim: &Simulation) -> Result<ProduceReport, KafkaError> {
+/// How fast to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As fast as the broker takes them (backfill, tests).
+    Flat,
+    /// Each line at its `arrival_ms` (wall clock, epoch ms), as a live show would send it.
+    Live,
+}
+
+/// Produce every line of `sim` in delivery order, calling `sent` with each line and the wall time
+/// it was handed to the producer. Blocking; call from a blocking thread.
+pub fn produce_simulation(
+    cfg: &KafkaConfig,
+    topics: &Topics,
+    sim: &Simulation,
+    pace: Pace,
+    mut sent_at: impl FnMut(&Line, i64),
+) -> Result<ProduceReport> {
+    let kerr = |context: &str| {
+        let context = context.to_string();
+        move |e: KafkaError| Error::Kafka { context, source: KafkaFailure::new(e) }
+    };
+    let now_ms = || chrono::Utc::now().timestamp_millis();
     let counts = Arc::new(Counts::default());
     let mut cc = cfg.client_config();
     cc.set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "20")
+        .set("linger.ms", if pace == Pace::Live { "5" } else { "20" })
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "200000")
         .set("message.timeout.ms", "120000");
-    let producer: BaseProducer<Ctx> = cc.create_with_context(Ctx(counts.clone()))?;
+    let producer: BaseProducer<Ctx> =
+        cc.create_with_context(Ctx(counts.clone())).map_err(kerr("creating the producer"))?;
     let mut sent = 0u64;
     for line in &sim.lines {
+        if pace == Pace::Live {
+            let wait = line.arrival_ms - now_ms();
+            if wait > 0 {
+                std::thread::sleep(Duration::from_millis(wait as u64));
+            }
+        }
+        let topic = topics.of(line.family);
         let key = sim.streams[line.stream as usize].as_bytes();
-        let mut record = BaseRecord::to(topics.of(line.family)).key(key).payload(&line.bytes[..]);
+        let mut record = BaseRecord::to(topic).key(key).payload(&line.bytes[..]);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -100,15 +130,16 @@ pub fn produce_simulation(cfg: &KafkaConfig, topics: &Topics, sim: &Simulation) 
                     record = r;
                     producer.poll(Duration::from_millis(50));
                 }
-                Err((e, _)) => return Err(e),
+                Err((e, _)) => return Err(kerr(&format!("producing to {topic}"))(e)),
             }
         }
+        sent_at(line, now_ms());
         sent += 1;
-        if sent.is_multiple_of(1000) {
+        if pace == Pace::Live || sent.is_multiple_of(1000) {
             producer.poll(Duration::ZERO);
         }
     }
-    producer.flush(Duration::from_secs(120))?;
+    producer.flush(Duration::from_secs(120)).map_err(kerr("flushing the producer"))?;
     let report = ProduceReport {
         sent,
         delivered: counts.delivered.load(Ordering::Relaxed),

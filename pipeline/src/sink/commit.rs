@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
 use crate::engine::Checkpoint;
-use crate::error::{Error, Result, io};
+use crate::error::{Result, commit_log, io};
 use livelake_jobs::store::{failpoint, lock_exclusive, split_by_partition, write_file};
 
 /// One file of a commit.
@@ -193,15 +193,15 @@ impl Lake {
             if let Some(p) = prev.as_ref().filter(|p| p.seq + 1 == seq)
                 && let Some(why) = rec.checkpoint.backwards_from(&p.checkpoint)
             {
-                return Err(Error::CommitLog {
-                    path: self.record_path(seq),
-                    detail: format!(
+                return Err(commit_log(
+                    self.record_path(seq),
+                    format!(
                         "commit {seq} goes back from commit {}: {why}; resuming would write those rows twice \
                          (a livelake with the replay-commit bug wrote this log): restore the lake from a copy \
                          taken before, or rebuild it from the topics",
                         p.seq
                     ),
-                });
+                ));
             }
             prev = Some(rec);
         }
@@ -211,7 +211,7 @@ impl Lake {
     fn read_record(&self, seq: u64) -> Result<CommitRecord> {
         let path = self.record_path(seq);
         let text = fs::read(&path).map_err(io("reading", &path))?;
-        serde_json::from_slice(&text).map_err(|e| Error::CommitLog { path, detail: e.to_string() })
+        serde_json::from_slice(&text).map_err(|e| commit_log(path, e.to_string()))
     }
 
     /// Finish publishing a committed record: rename staged files whose final file is missing.
@@ -229,10 +229,10 @@ impl Lake {
             }
             let staged = staging.join(file_name(&f.path));
             if !staged.exists() {
-                return Err(Error::CommitLog {
-                    path: self.record_path(rec.seq),
-                    detail: format!("file {} is neither published nor staged", f.path),
-                });
+                return Err(commit_log(
+                    self.record_path(rec.seq),
+                    format!("file {} is neither published nor staged", f.path),
+                ));
             }
             publish(&staged, &dest)?;
             info!(file = %f.path, seq = rec.seq, "redid publish after restart");
@@ -251,10 +251,10 @@ impl Lake {
         let seq = self.next_seq;
         if let Some(why) = checkpoint.backwards_from(&self.last) {
             // A bug, never the input: refuse to record it rather than let a restart write rows twice.
-            return Err(Error::CommitLog {
-                path: self.record_path(seq),
-                detail: format!("refusing to commit positions behind commit {}: {why}", seq - 1),
-            });
+            return Err(commit_log(
+                self.record_path(seq),
+                format!("refusing to commit positions behind commit {}: {why}", seq - 1),
+            ));
         }
         let staging = self.staging_dir(seq);
         fs::create_dir_all(&staging).map_err(io("creating", &staging))?;
