@@ -62,13 +62,18 @@ fn the_report_renders_in_chromium_and_names_the_injected_stall_burst() {
     // Two earlier shows of the same seller, then the show under review.
     let earlier = [show(71, start - 3 * DAY_MS), show(72, start - 2 * DAY_MS)];
     let this = show(73, start);
+    // The earlier shows and the show under review come in two files, run one after the other
+    // into the same lake (as `make demo` does): the second run keeps the first file's positions.
     let mut body = Vec::new();
-    for s in earlier.iter().chain([&this]) {
+    for s in &earlier {
         body.extend(ndjson(s));
     }
-    let events = dir.path().join("shows.ndjson");
-    std::fs::write(&events, body).unwrap();
-    let lake = run_into_lake(&events, dir.path());
+    let history = dir.path().join("history.ndjson");
+    std::fs::write(&history, body).unwrap();
+    let today = dir.path().join("today.ndjson");
+    std::fs::write(&today, ndjson(&this)).unwrap();
+    run_into_lake(&history, dir.path());
+    let lake = run_into_lake(&today, dir.path());
     let lake_s = lake.to_str().unwrap();
 
     let id = this.streams[0].clone();
