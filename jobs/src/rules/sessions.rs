@@ -254,30 +254,32 @@ impl StreamSessions {
     /// arrives meanwhile bridges the gap, or its window is closed. So the views of a session,
     /// and every fact taken from them, come out as if the events had arrived in event-time order.
     pub fn observe(&mut self, o: Observation<'_>, timeout_ms: i64) {
+        if self.held.is_empty() {
+            // The common case: nothing of this stream is held back.
+            self.apply(o, timeout_ms, true);
+            return;
+        }
         let player = o.kind.family() == Family::Player;
         if player {
             // The watermark moved: release what no on-time event can precede any more.
             self.release(o.session_id, o.watermark, timeout_ms);
         }
-        let behind_held = self.held.get(o.session_id).and_then(|q| q.first()).is_some_and(|h| o.ts >= h.ts);
-        let starts_view = player
-            && self
-                .sessions
-                .get(o.session_id)
-                .and_then(|s| s.view_boundary(timeout_ms))
-                .is_some_and(|b| o.ts > b && o.watermark < b);
-        if behind_held || starts_view {
-            let h = Held { ts: o.ts, kind: o.kind, watch_ms: o.watch_ms, region: o.region, fresh: o.ts > o.watermark };
-            let q = self.held.entry(o.session_id.into()).or_default();
-            let at = q.partition_point(|x| x.ts <= h.ts);
-            q.insert(at, h);
+        if self.held.get(o.session_id).and_then(|q| q.first()).is_some_and(|h| o.ts >= h.ts) {
+            self.hold(&o);
             return;
         }
-        self.apply(o, timeout_ms);
-        if player {
+        if self.apply(o, timeout_ms, true) && player {
             // It may have bridged a gap.
             self.release(o.session_id, o.watermark, timeout_ms);
         }
+    }
+
+    /// Queue `o` behind the session's held events, in event-time order.
+    fn hold(&mut self, o: &Observation<'_>) {
+        let h = Held { ts: o.ts, kind: o.kind, watch_ms: o.watch_ms, region: o.region, fresh: o.ts > o.watermark };
+        let q = self.held.entry(o.session_id.into()).or_default();
+        let at = q.partition_point(|x| x.ts <= h.ts);
+        q.insert(at, h);
     }
 
     /// Apply the held events of `session_id` that may go now: each in turn, while it is not
@@ -293,7 +295,7 @@ impl StreamSessions {
             let watermark = if h.fresh { i64::MIN } else { i64::MAX };
             let o =
                 Observation { session_id, kind: h.kind, ts: h.ts, watch_ms: h.watch_ms, region: h.region, watermark };
-            self.apply(o, timeout_ms);
+            self.apply(o, timeout_ms, false);
             n += 1;
         }
         q.drain(..n);
@@ -302,7 +304,9 @@ impl StreamSessions {
         }
     }
 
-    fn apply(&mut self, o: Observation<'_>, timeout_ms: i64) {
+    /// Apply `o` to its session; with `may_hold`, hold it instead (and return false) when it
+    /// would start a new view while an on-time event of the gap can still come.
+    fn apply(&mut self, o: Observation<'_>, timeout_ms: i64, may_hold: bool) -> bool {
         let ts = o.ts;
         let fresh = ts > o.watermark;
         let s = match self.sessions.get_mut(o.session_id) {
@@ -311,6 +315,10 @@ impl StreamSessions {
         };
         let kind = o.kind;
         if kind.family() == Family::Player {
+            if may_hold && s.view_boundary(timeout_ms).is_some_and(|b| ts > b && o.watermark < b) {
+                self.hold(&o);
+                return false;
+            }
             let deadline = s.last_ts.saturating_add(timeout_ms);
             if s.open() && (ts > deadline || deadline <= o.watermark) {
                 // No player event followed within the timeout: this one comes after it, or the
@@ -376,6 +384,7 @@ impl StreamSessions {
                 s.contribute(Contribution { ts, watch_ms, interaction });
             }
         }
+        true
     }
 
     /// Windows before `until` became final: end the sessions whose last event is in them (the
