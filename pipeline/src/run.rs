@@ -95,10 +95,11 @@ impl Runner<'_> {
                 Outcome::Replayed => self.summary.replayed += 1,
                 Outcome::Rejected(r) => {
                     self.summary.messages += 1;
-                    *self.summary.dead_letters.entry(r.reason.to_string()).or_default() += 1;
+                    let reason = r.reason.to_string();
                     if let Some(d) = &mut self.dlq {
-                        d.send(&m.payload, m.key.as_deref(), &r.reason.to_string());
+                        d.send(&m.payload, m.key.as_deref(), &reason);
                     }
+                    *self.summary.dead_letters.entry(reason).or_default() += 1;
                 }
                 Outcome::Accepted { late } => {
                     self.summary.messages += 1;

@@ -117,11 +117,6 @@ impl Session {
         self.last_ts != NONE && !self.has(ENDED)
     }
 
-    /// The exit rule: a `stall_start`/`stall_end` of the view in the 60 s up to its end, or
-    /// after an explicit `session_end` (still part of the view, i.e. within the session timeout
-    /// of the end: the player stalled as it ended). Decided the same whichever of the stall and
-    /// the `session_end` arrives first (`observe` applies the same rule to a stall arriving
-    /// after the end).
     /// Player events after this start a new view: the timeout after the open view's last event
     /// or after the ended view's end. None before any player event.
     fn view_boundary(&self, timeout_ms: i64) -> Option<i64> {
@@ -134,6 +129,11 @@ impl Session {
         }
     }
 
+    /// The exit rule: a `stall_start`/`stall_end` of the view in the 60 s up to its end, or
+    /// after an explicit `session_end` (still part of the view, i.e. within the session timeout
+    /// of the end: the player stalled as it ended). Decided the same whichever of the stall and
+    /// the `session_end` arrives first (`observe` applies the same rule to a stall arriving
+    /// after the end).
     fn stalled_before(&self, end: i64) -> bool {
         self.last_stall_ts != NONE && self.last_stall_ts >= end - PROBE_MS
     }

@@ -10,7 +10,7 @@ mod parquet;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use layout::{partition_dir, safe_region, split_by_partition, time_column};
 pub use maintenance::Maintenance;
@@ -37,6 +37,21 @@ pub fn lock_exclusive(path: &Path, held: &str, rule: &str) -> Result<fs::File> {
     Ok(lock)
 }
 
+/// The commit log of `livelake run`: `<root>/_livelake/log/`.
+pub fn log_dir(root: &Path) -> PathBuf {
+    root.join("_livelake/log")
+}
+
+/// The record of commit `seq` in the log.
+pub fn record_path(root: &Path, seq: u64) -> PathBuf {
+    log_dir(root).join(format!("{seq:020}.json"))
+}
+
+/// Where commit `seq` stages its files until they are published.
+pub fn staging_dir(root: &Path, seq: u64) -> PathBuf {
+    root.join(format!("_livelake/staging/{seq:020}"))
+}
+
 /// The part of a commit record of `livelake run` that maintenance reads: its files.
 #[derive(Deserialize)]
 struct RecordFiles {
@@ -52,7 +67,7 @@ struct RecordFile {
 /// published: the latest record's (`_livelake/log/<seq>.json`), while its staging directory
 /// exists. Maintenance leaves them alone, so the run's recovery can still find them.
 pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
-    let log = root.join("_livelake/log");
+    let log = log_dir(root);
     let Ok(entries) = fs::read_dir(&log) else { return Ok(BTreeSet::new()) };
     let mut latest = None;
     for entry in entries {
@@ -62,10 +77,10 @@ pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
         }
     }
     let Some(seq) = latest else { return Ok(BTreeSet::new()) };
-    if !root.join(format!("_livelake/staging/{seq:020}")).exists() {
+    if !staging_dir(root, seq).exists() {
         return Ok(BTreeSet::new());
     }
-    let path = log.join(format!("{seq:020}.json"));
+    let path = record_path(root, seq);
     let text = match fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()), // pruned meanwhile

@@ -7,8 +7,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::KafkaConfig;
-use crate::error::{Error, KafkaFailure, Result};
+use super::{KafkaConfig, kafka_error};
+use crate::error::Result;
 
 /// What a read-only drain measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,29 +31,29 @@ impl ConsumeRate {
 /// Read every message currently in `topics` (all partitions, from the start) and time it.
 /// Blocking.
 pub fn drain_rate(cfg: &KafkaConfig, topics: &[String]) -> Result<ConsumeRate> {
-    let kerr = |context: String| {
-        move |source: rdkafka::error::KafkaError| Error::Kafka { context, source: KafkaFailure::new(source) }
-    };
     let mut cc = cfg.client_config();
     cc.set("group.id", format!("livelake-ceiling-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = cc.create().map_err(kerr("creating consumer".into()))?;
+    let consumer: BaseConsumer = cc.create().map_err(kafka_error("creating consumer"))?;
     let mut tpl = TopicPartitionList::new();
     let mut total = 0i64;
     for t in topics {
-        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10)).map_err(kerr(format!("metadata of {t}")))?;
+        let md = consumer
+            .fetch_metadata(Some(t), Duration::from_secs(10))
+            .map_err(kafka_error(format!("metadata of {t}")))?;
         for topic in md.topics() {
             for p in topic.partitions() {
                 let (low, high) = consumer
                     .fetch_watermarks(t, p.id(), Duration::from_secs(10))
-                    .map_err(kerr(format!("watermarks of {t}/{}", p.id())))?;
+                    .map_err(kafka_error(format!("watermarks of {t}/{}", p.id())))?;
                 total += high - low;
-                tpl.add_partition_offset(t, p.id(), Offset::Beginning).map_err(kerr(format!("assigning {t}")))?;
+                tpl.add_partition_offset(t, p.id(), Offset::Beginning)
+                    .map_err(kafka_error(format!("assigning {t}")))?;
             }
         }
     }
-    consumer.assign(&tpl).map_err(kerr("assigning".into()))?;
+    consumer.assign(&tpl).map_err(kafka_error("assigning"))?;
     let mut rate = ConsumeRate { messages: 0, bytes: 0, seconds: 0.0 };
     let mut first: Option<Instant> = None;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -64,7 +64,7 @@ pub fn drain_rate(cfg: &KafkaConfig, topics: &[String]) -> Result<ConsumeRate> {
                 rate.messages += 1;
                 rate.bytes += m.payload().map_or(0, |p| p.len() as u64);
             }
-            Some(Err(e)) => return Err(Error::Kafka { context: "draining".into(), source: KafkaFailure::new(e) }),
+            Some(Err(e)) => return Err(kafka_error("draining")(e)),
             None => {}
         }
     }

@@ -6,8 +6,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use tracing::warn;
 
-use super::KafkaConfig;
-use crate::error::{Error, KafkaFailure, Result};
+use super::{KafkaConfig, kafka_error};
+use crate::error::Result;
 
 /// A producer to the dead-letter topic with its deliveries in flight.
 pub struct DeadLetterTopic {
@@ -30,10 +30,7 @@ impl DeadLetterTopic {
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", "120000")
             .create()
-            .map_err(|e| Error::Kafka {
-                context: format!("creating the dead-letter producer for {topic}"),
-                source: KafkaFailure::new(e),
-            })?;
+            .map_err(kafka_error(format!("creating the dead-letter producer for {topic}")))?;
         Ok(DeadLetterTopic { producer, topic: topic.to_string(), inflight: Vec::new() })
     }
 

@@ -11,3 +11,11 @@ pub use ceiling::{ConsumeRate, drain_rate};
 pub use config::{KafkaConfig, parse_property};
 pub use deadletter::DeadLetterTopic;
 pub use produce::{Pace, ProduceReport, Topics, produce_simulation};
+
+use crate::error::{Error, KafkaFailure};
+
+/// Wrap a Kafka client error with what was being done (topic, partition, …).
+pub(crate) fn kafka_error(context: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
+    let context = context.into();
+    move |e| Error::Kafka { context, source: KafkaFailure::new(e) }
+}

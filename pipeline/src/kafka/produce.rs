@@ -12,8 +12,8 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use tracing::{info, warn};
 
-use super::KafkaConfig;
-use crate::error::{Error, KafkaFailure, Result};
+use super::{KafkaConfig, kafka_error};
+use crate::error::Result;
 use crate::simulate::{Line, Simulation};
 
 /// Topic names for the two event families.
@@ -97,10 +97,6 @@ pub fn produce_simulation(
     pace: Pace,
     mut sent_at: impl FnMut(&Line, i64),
 ) -> Result<ProduceReport> {
-    let kerr = |context: &str| {
-        let context = context.to_string();
-        move |e: KafkaError| Error::Kafka { context, source: KafkaFailure::new(e) }
-    };
     let now_ms = || chrono::Utc::now().timestamp_millis();
     let counts = Arc::new(Counts::default());
     let mut cc = cfg.client_config();
@@ -111,7 +107,7 @@ pub fn produce_simulation(
         .set("queue.buffering.max.messages", "200000")
         .set("message.timeout.ms", "120000");
     let producer: BaseProducer<Ctx> =
-        cc.create_with_context(Ctx(counts.clone())).map_err(kerr("creating the producer"))?;
+        cc.create_with_context(Ctx(counts.clone())).map_err(kafka_error("creating the producer"))?;
     let mut sent = 0u64;
     for line in &sim.lines {
         if pace == Pace::Live {
@@ -130,7 +126,7 @@ pub fn produce_simulation(
                     record = r;
                     producer.poll(Duration::from_millis(50));
                 }
-                Err((e, _)) => return Err(kerr(&format!("producing to {topic}"))(e)),
+                Err((e, _)) => return Err(kafka_error(format!("producing to {topic}"))(e)),
             }
         }
         sent_at(line, now_ms());
@@ -139,7 +135,7 @@ pub fn produce_simulation(
             producer.poll(Duration::ZERO);
         }
     }
-    producer.flush(Duration::from_secs(120)).map_err(kerr("flushing the producer"))?;
+    producer.flush(Duration::from_secs(120)).map_err(kafka_error("flushing the producer"))?;
     let report = ProduceReport {
         sent,
         delivered: counts.delivered.load(Ordering::Relaxed),

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::engine::Checkpoint;
 use crate::error::{Result, commit_log, io};
-use livelake_jobs::store::{failpoint, lock_exclusive, split_by_partition, write_file};
+use livelake_jobs::store::{self, failpoint, lock_exclusive, split_by_partition, write_file};
 
 /// One file of a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +78,8 @@ impl Lake {
     /// Open (or create) the lake at `root` and recover: returns the lake and the latest
     /// committed record, if any.
     pub fn open(root: &Path, now_ms: i64) -> Result<(Lake, Option<CommitRecord>)> {
-        fs::create_dir_all(root.join("_livelake/log")).map_err(io("creating", root.join("_livelake/log")))?;
+        let log = store::log_dir(root);
+        fs::create_dir_all(&log).map_err(io("creating", &log))?;
         fs::create_dir_all(root.join("_livelake/staging")).map_err(io("creating", root.join("_livelake/staging")))?;
         let root = root.canonicalize().map_err(io("resolving", root))?;
         let lock = take_writer_lock(&root)?;
@@ -98,15 +99,15 @@ impl Lake {
     }
 
     fn log_dir(&self) -> PathBuf {
-        self.root.join("_livelake/log")
+        store::log_dir(&self.root)
     }
 
     fn staging_dir(&self, seq: u64) -> PathBuf {
-        self.root.join(format!("_livelake/staging/{seq:020}"))
+        store::staging_dir(&self.root, seq)
     }
 
     fn record_path(&self, seq: u64) -> PathBuf {
-        self.log_dir().join(format!("{seq:020}.json"))
+        store::record_path(&self.root, seq)
     }
 
     fn state_rel(seq: u64) -> String {

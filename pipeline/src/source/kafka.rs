@@ -16,8 +16,9 @@ use tracing::{info, warn};
 
 use super::SourceMsg;
 use crate::engine::PartId;
-use crate::error::{Error, KafkaFailure, Result};
+use crate::error::Result;
 use crate::kafka::KafkaConfig;
+use crate::kafka::kafka_error;
 
 /// Settings of the Kafka source.
 #[derive(Debug, Clone)]
@@ -97,11 +98,6 @@ pub struct KafkaSource {
     last_error: Option<String>,
 }
 
-fn kerr(context: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
-    let context = context.into();
-    move |source: rdkafka::error::KafkaError| Error::Kafka { context, source: KafkaFailure::new(source) }
-}
-
 impl KafkaSource {
     /// Create the consumer, tell the group where the lake resumes, and subscribe.
     pub fn open(cfg: &KafkaSourceConfig, resume: &[(PartId, i64)]) -> Result<KafkaSource> {
@@ -122,7 +118,8 @@ impl KafkaSource {
             reads: reads.clone(),
             last_global_error: Mutex::new(String::new()),
         };
-        let consumer: BaseConsumer<SourceCtx> = cc.create_with_context(ctx).map_err(kerr("creating consumer"))?;
+        let consumer: BaseConsumer<SourceCtx> =
+            cc.create_with_context(ctx).map_err(kafka_error("creating consumer"))?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         let mut tpl = TopicPartitionList::new();
         for (part, offset) in resume {
@@ -137,7 +134,7 @@ impl KafkaSource {
                 warn!(error = %e, "could not pre-commit resume offsets; will seek instead");
             }
         }
-        consumer.subscribe(&topics).map_err(kerr(format!("subscribing to {topics:?}")))?;
+        consumer.subscribe(&topics).map_err(kafka_error(format!("subscribing to {topics:?}")))?;
         info!(group = %cfg.group_id, topics = ?cfg.topics, brokers = %cfg.kafka.brokers, "kafka source subscribed");
         let topic_ids = cfg.topics.iter().map(|t| (t.clone(), Arc::<str>::from(t.as_str()))).collect();
         Ok(KafkaSource { consumer: Arc::new(consumer), expected, reads, topic_ids, last_error: None })
@@ -194,7 +191,7 @@ impl KafkaSource {
                     );
                     self.consumer
                         .seek(m.topic(), m.partition(), Offset::Offset(want), Duration::from_secs(10))
-                        .map_err(kerr(format!("seeking {}/{} to {want}", m.topic(), m.partition())))?;
+                        .map_err(kafka_error(format!("seeking {}/{} to {want}", m.topic(), m.partition())))?;
                     continue;
                 }
             }
