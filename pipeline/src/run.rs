@@ -241,6 +241,8 @@ pub async fn run(
     let mut first_message_at: Option<i64> = None;
     let mut last_real_message_at = 0i64;
     let mut last_lag_at = 0i64;
+    // Partitions of the topics not assigned to this run, while it waits for them to finish.
+    let mut waiting_for_assignment: Option<usize> = None;
     let mut ended = false;
     // Where the loop's time goes (debug log at the end): waiting for messages; processing (lag
     // checks and window SQL included); commits (the final one excluded).
@@ -290,7 +292,24 @@ pub async fn run(
                 }
                 // "Quiet" counts from the last moment we were not provably caught up: a message,
                 // an unreachable broker, no assignment yet, or lag.
-                let caught_up = lag.as_ref().is_some_and(|l| l.iter().all(|(_, n)| *n <= 0));
+                let mut caught_up = lag.as_ref().is_some_and(|l| l.iter().all(|(_, n)| *n <= 0));
+                if caught_up && until_idle_ms > 0 {
+                    // Caught up on what is assigned is not enough to finish: a partition another
+                    // member of the group holds (a crashed run's, until its session times out)
+                    // has not been read, and finishing would close its streams' windows without
+                    // its events.
+                    let unassigned = tokio::task::block_in_place(|| k.unassigned());
+                    if unassigned != Some(0) {
+                        caught_up = false;
+                        if waiting_for_assignment != unassigned {
+                            info!(
+                                unassigned = ?unassigned,
+                                "caught up on the assigned partitions; waiting for the group to assign the others"
+                            );
+                        }
+                    }
+                    waiting_for_assignment = unassigned.filter(|n| *n > 0);
+                }
                 if !caught_up {
                     last_message_at = now;
                 }

@@ -338,6 +338,79 @@ async fn hostile_input_is_dead_lettered_with_reasons_and_stays_inside_the_lake()
     assert_all_files_complete(&lake);
 }
 
+/// `--until-idle` finishes only once every partition of the topics is assigned to the run and
+/// caught up. Here another member of the run's consumer group holds some partitions (as a
+/// crashed run's member does until its session times out): the run reads its share, waits, and
+/// takes the rest when that member leaves; the lake equals an uninterrupted run's. (Finishing
+/// on its share alone closed every window without the other partitions' events.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_idle_waits_for_partitions_another_group_member_holds() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::new("share").await;
+    let sim = std::sync::Arc::new(small_show(34, 3));
+    k.produce(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    ok(output(k.command(&reference, &unique("share-ref"), &[])).await, "uninterrupted run");
+    let want = snapshot(&reference);
+
+    // The other member: joins the group first (all six partitions), never commits, keeps polling
+    // so that it takes part in the rebalance when the run joins, and leaves when told to.
+    let group = unique("share");
+    let holder: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    holder.subscribe(&[&k.player, &k.commerce]).unwrap();
+    let leave = std::sync::Arc::new(AtomicBool::new(false));
+    let held = std::sync::Arc::new(AtomicUsize::new(0));
+    let holding = {
+        let (leave, held) = (leave.clone(), held.clone());
+        std::thread::spawn(move || {
+            while !leave.load(Ordering::Relaxed) {
+                let _ = holder.poll(Duration::from_millis(100));
+                held.store(holder.assignment().map(|a| a.count()).unwrap_or(0), Ordering::Relaxed);
+            }
+            holder.unsubscribe();
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "the other member got no partitions");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lake = dir.path().join("lake");
+    let mut c = k.command(&lake, &group, &[("RUST_LOG", "livelake_pipeline=info"), ("NO_COLOR", "1")]);
+    let log = dir.path().join("run.log");
+    c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+    let mut child = c.spawn().unwrap();
+    // Long past `--until-idle 3` on its own share: the run must still be waiting.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let finished_early = child.try_wait().unwrap();
+    let shared_with_run = held.load(Ordering::Relaxed);
+    leave.store(true, Ordering::Relaxed);
+    holding.join().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!((1..6).contains(&shared_with_run), "the other member held some of the 6 partitions: {shared_with_run}");
+    assert!(
+        finished_early.is_none(),
+        "the run finished while another member held partitions: {finished_early:?}\n{err}"
+    );
+    assert!(status.success(), "run failed: {status}\n{err}");
+    assert!(err.contains("waiting for the group to assign the others"), "{err}");
+    let got = snapshot(&lake);
+    for (table, rows) in &want {
+        assert_eq!(got[table].len(), rows.len(), "{table} row count");
+        assert!(got[table] == *rows, "{table} content differs from the uninterrupted run");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_bounce_mid_run_loses_nothing() {
     let _exclusive = kafka_exclusive().await;

@@ -7,7 +7,8 @@
 #
 #   tests/tools/crash_loop.sh [--reps N] [--kills N] [--roll-mb N] [--shows N] [--viewers N] [--seed N]
 #
-# Needs the broker of `infra/kafka.sh up` and a built binary (LIVELAKE, default target/debug/livelake).
+# Needs the broker of `infra/kafka.sh up` and a built binary (LIVELAKE, default target/debug/livelake);
+# CRASH_LOG sets the runs' RUST_LOG (default warn; the logs stay in the printed work dir).
 # Prints one line per repetition (seed, rows, verdict) and exits 1 if any repetition differs.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -25,7 +26,7 @@ BOOTSTRAP="$("$ROOT/infra/kafka.sh" bootstrap)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/crash-loop.XXXXXX")"
 tag="loop-$$-$(date +%s)"
 export LIVELAKE__KAFKA__PLAYER_TOPIC="$tag-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$tag-commerce"
-export LIVELAKE__KAFKA__DEADLETTER_TOPIC="$tag-dead" RUST_LOG=warn NO_COLOR=1
+export LIVELAKE__KAFKA__DEADLETTER_TOPIC="$tag-dead" RUST_LOG="${CRASH_LOG:-warn}" NO_COLOR=1
 for t in player commerce dead; do "$ROOT/infra/kafka.sh" create-topic "$tag-$t" 3 >/dev/null; done
 "$LIVELAKE" simulate --seed "$SEED" --shows "$SHOWS" --viewers "$VIEWERS" --kafka "$BOOTSTRAP" \
   --player-topic "$tag-player" --commerce-topic "$tag-commerce" >/dev/null

@@ -254,6 +254,20 @@ impl KafkaSource {
         }
     }
 
+    /// How many partitions of the consumed topics are not assigned to this consumer (another
+    /// member of the group holds them, or the group has not assigned them yet). `None` when the
+    /// broker cannot be asked. Blocking (a metadata request).
+    pub fn unassigned(&self) -> Option<usize> {
+        let assigned = self.consumer.assignment().ok()?;
+        let mut missing = 0;
+        for topic in self.topic_ids.keys() {
+            let md = self.consumer.fetch_metadata(Some(topic), Duration::from_secs(2)).ok()?;
+            let t = md.topics().iter().find(|t| t.name() == topic)?;
+            missing += t.partitions().iter().filter(|p| assigned.find_partition(topic, p.id()).is_none()).count();
+        }
+        Some(missing)
+    }
+
     /// Messages behind the high watermark per assigned partition, given the next offsets to
     /// process (a partition the engine has not seen counts from the group's committed offset,
     /// else from the low watermark). `None` when there is no assignment or a partition cannot
