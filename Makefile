@@ -16,7 +16,7 @@ demo: build ## Earlier shows and a plan, then the show of the day through the pi
 bench: ## livelake vs DuckDB and the Kafka ceiling: ingest, queries, freshness, memory, build (starts Kafka; see BENCHMARKS.md)
 	bench/run.sh
 
-test: ## Start Kafka (infra/), run every test, stop Kafka even when tests fail
+test: ## Start Kafka and s3proxy (infra/), run every test, stop them even when tests fail
 	infra/test.sh
 
 build: ## Build the livelake binary

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Run every test against a real Kafka broker: start it (infra/kafka.sh up), install DuckDB and
+# Run every test against a real Kafka broker and a real S3-compatible server: start them
+# (infra/kafka.sh up, infra/s3.sh up), install DuckDB and
 # pyarrow into .cache/venv (the SQL tests read the lake with them) and Debian's chromium (the
 # report test renders the page headless), build the binary and all test
 # targets once (the binary is built as part of them), run `cargo test --workspace`, and stop the
-# broker even when tests fail.
+# broker and the S3 server even when tests fail.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-started_here=0
-if ! infra/kafka.sh status >/dev/null 2>&1; then started_here=1; fi
-cleanup() { if [[ $started_here == 1 ]]; then infra/kafka.sh down || true; fi; }
+kafka_here=0 s3_here=0
+if ! infra/kafka.sh status >/dev/null 2>&1; then kafka_here=1; fi
+if ! infra/s3.sh status >/dev/null 2>&1; then s3_here=1; fi
+cleanup() {
+  if [[ $kafka_here == 1 ]]; then infra/kafka.sh down || true; fi
+  if [[ $s3_here == 1 ]]; then infra/s3.sh down || true; fi
+}
 trap cleanup EXIT
 
 # Engines that are not ours read the lake in the SQL tests: DuckDB and pyarrow, pinned, from PyPI.
@@ -31,4 +36,7 @@ export LIVELAKE_CHROMIUM="$(command -v chromium)"
 
 infra/kafka.sh up
 export KAFKA_BOOTSTRAP="$(infra/kafka.sh bootstrap)"
+infra/s3.sh up
+# The tests reach it through the conventional AWS_* variables (and LIVELAKE_S3_BUCKET).
+eval "$(infra/s3.sh env)"
 cargo test --workspace "$@"

@@ -58,6 +58,26 @@ pub enum Error {
         /// Who holds it.
         detail: String,
     },
+    /// A Delta Lake operation on a table failed (load, create, commit, read the log).
+    #[error("delta table {table}: {op}: {source}")]
+    Delta {
+        /// Which table.
+        table: &'static str,
+        /// What was being done.
+        op: &'static str,
+        /// The cause.
+        source: Box<deltalake::DeltaTableError>,
+    },
+    /// Reading or writing an object of a lake on object storage (or through its object store).
+    #[error("{op} {path}: {source}")]
+    ObjectStore {
+        /// What was being done.
+        op: &'static str,
+        /// Which object (its URL).
+        path: String,
+        /// The cause.
+        source: Box<deltalake::ObjectStoreError>,
+    },
     /// A request or input is invalid (a day, a stream, a plan file).
     #[error("config: {0}")]
     Config(String),

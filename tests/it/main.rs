@@ -1,7 +1,10 @@
 //! End-to-end tests: one binary (link once). Tests that need Kafka use the broker that
-//! `infra/kafka.sh up` started, found through `KAFKA_BOOTSTRAP` (`make test` sets it).
+//! `infra/kafka.sh up` started, found through `KAFKA_BOOTSTRAP`; tests that need object storage use
+//! the s3proxy of `infra/s3.sh up`, found through `AWS_*` and `LIVELAKE_S3_BUCKET` (`make test`
+//! sets them).
 
 mod cli;
+mod delta;
 mod docs;
 mod kafka_roundtrip;
 mod lake;

@@ -3,6 +3,7 @@
 //! lake, and the atomic directory swaps of maintenance jobs (docs/lake.md). The streaming sink
 //! (`livelake run`) and the batch jobs both use it.
 
+pub mod delta;
 pub mod failpoint;
 mod layout;
 mod maintenance;

@@ -1,0 +1,342 @@
+//! The lake's tables as Delta Lake tables (docs/lake.md, "Delta Lake"): where a lake lives (a
+//! local directory or an S3-compatible bucket), each table created on first use with its schema
+//! and Hive partition columns, Parquet files written with the lake's writer settings into the
+//! table's partition folders and committed as `add` actions, together with application
+//! transactions (`txn`), in one Delta commit, and the latest `txn` version of an application read
+//! back from the log. Every engine that reads Delta (Spark, Trino, DuckDB, Polars, delta-rs) sees
+//! exactly the committed files; a file written but never committed is invisible and VACUUM
+//! removes it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimestampMillisecondType};
+pub use deltalake::DeltaTable;
+use deltalake::delta_datafusion::{DeltaScanConfig, DeltaScanNext};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+pub use deltalake::kernel::{Action, Add};
+use deltalake::kernel::{StructType, Transaction};
+use deltalake::logstore::object_store::{ObjectStoreExt, PutPayload};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTableBuilder, DeltaTableError};
+use livelake_schemas::{PartitionLevel, Table};
+use parquet::arrow::ArrowWriter;
+use serde_json::json;
+use url::Url;
+
+use super::parquet::writer_properties;
+use crate::error::{Error, Result};
+use crate::lake::sql_schema;
+
+/// Where a lake lives: its root URL (`file:///…/` or `s3://bucket/prefix/`) and the storage
+/// options for it (endpoint, region, credentials; the conventional `AWS_*` environment variables
+/// are read as well).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeUrl {
+    root: Url,
+    options: HashMap<String, String>,
+}
+
+impl LakeUrl {
+    /// Parse `--lake`: a plain path (relative to the working directory), `file://…`,
+    /// `s3://bucket/prefix` or `s3a://…`. Anything else is refused in one line.
+    pub fn parse(lake: &str, options: HashMap<String, String>) -> Result<LakeUrl> {
+        register_object_stores();
+        let bad = |why: String| Error::Config(format!("--lake {lake}: {why}"));
+        let mut root = if lake.contains("://") {
+            let url = Url::parse(lake).map_err(|e| bad(e.to_string()))?;
+            match url.scheme() {
+                "file" | "s3" | "s3a" => url,
+                other => {
+                    return Err(bad(format!(
+                        "unsupported scheme {other}: use a path, file://, or s3:// (S3-compatible stores such \
+                         as Alibaba OSS, Tencent COS or MinIO through their S3 endpoint)"
+                    )));
+                }
+            }
+        } else {
+            let abs = std::path::absolute(lake).map_err(|e| bad(e.to_string()))?;
+            Url::from_directory_path(&abs).map_err(|()| bad("not an absolute path".into()))?
+        };
+        if matches!(root.scheme(), "s3" | "s3a") && root.host_str().is_none_or(str::is_empty) {
+            return Err(bad("an s3:// lake needs a bucket: s3://bucket/prefix".into()));
+        }
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        Ok(LakeUrl { root, options })
+    }
+
+    /// The root URL (with a trailing `/`).
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The directory of a lake on local disk; `None` for object storage.
+    pub fn local_dir(&self) -> Option<PathBuf> {
+        (self.root.scheme() == "file").then(|| self.root.to_file_path().ok()).flatten()
+    }
+
+    /// The URL of a table's folder.
+    pub fn table_url(&self, table: Table) -> Url {
+        self.root.join(&format!("{}/", table.name())).expect("a table name is a valid URL segment")
+    }
+
+    /// The storage options.
+    pub fn options(&self) -> &HashMap<String, String> {
+        &self.options
+    }
+}
+
+impl std::fmt::Display for LakeUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.local_dir() {
+            Some(dir) => write!(f, "{}", dir.display()),
+            None => write!(f, "{}", self.root),
+        }
+    }
+}
+
+/// The S3 object store handlers of delta-rs (a linker may drop its automatic registration).
+fn register_object_stores() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| deltalake::aws::register_handlers(None));
+}
+
+/// Attach the table and what was being done to a Delta error.
+pub fn delta_error(table: Table, op: &'static str) -> impl FnOnce(DeltaTableError) -> Error {
+    move |source| Error::Delta { table: table.name(), op, source: Box::new(source) }
+}
+
+/// A table's Delta schema: its file columns, then its partition columns (typed as in SQL:
+/// `region` string, `date` date, `hour` integer).
+pub fn delta_schema(table: Table) -> Result<StructType> {
+    sql_schema(table)
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| Error::Schema { job: "delta schema", detail: format!("{}: {e}", table.name()) })
+}
+
+/// The table `table` of the lake, loaded at its latest version; `None` when it has no Delta log
+/// yet.
+pub async fn open_table(lake: &LakeUrl, table: Table) -> Result<Option<DeltaTable>> {
+    if lake.local_dir().is_some_and(|d| !d.join(table.name()).is_dir()) {
+        return Ok(None);
+    }
+    let mut dt = unloaded(lake, table)?;
+    match dt.load().await {
+        Ok(()) => Ok(Some(dt)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(e) => Err(delta_error(table, "loading")(e)),
+    }
+}
+
+/// The table `table` of the lake, created (empty, with its schema and partition columns) when
+/// it has no Delta log yet.
+pub async fn open_or_create(lake: &LakeUrl, table: Table) -> Result<DeltaTable> {
+    if let Some(dt) = open_table(lake, table).await? {
+        return Ok(dt);
+    }
+    if let Some(dir) = lake.local_dir() {
+        let dir = dir.join(table.name());
+        std::fs::create_dir_all(&dir).map_err(crate::io("creating", &dir))?;
+    }
+    let schema = delta_schema(table)?;
+    let partitions: Vec<&str> = table.partitioning().iter().map(|l| l.name()).collect();
+    unloaded(lake, table)?
+        .create()
+        .with_table_name(table.name())
+        .with_columns(schema.fields().cloned())
+        .with_partition_columns(partitions)
+        .with_save_mode(SaveMode::Ignore)
+        .await
+        .map_err(delta_error(table, "creating"))
+}
+
+fn unloaded(lake: &LakeUrl, table: Table) -> Result<DeltaTable> {
+    DeltaTableBuilder::from_url(lake.table_url(table))
+        .and_then(|b| b.with_storage_options(lake.options.clone()).build())
+        .map_err(delta_error(table, "opening"))
+}
+
+/// One partition's rows of a table (file columns only, sorted for the file) and the partition
+/// they belong to.
+#[derive(Debug, Clone)]
+pub struct PartitionRows {
+    /// Folder of the partition relative to the table, e.g. `region=EU/date=2026-11-27/hour=15`.
+    pub dir: String,
+    /// The partition values, keyed by column, as Delta serialises them (`EU`, `2026-11-27`, `15`).
+    pub values: HashMap<String, Option<String>>,
+    /// The rows.
+    pub batch: RecordBatch,
+}
+
+impl PartitionRows {
+    /// The partition of the lake folder `dir` (relative to the table, Hive style) of `table`.
+    pub fn new(table: Table, dir: &Path, batch: RecordBatch) -> PartitionRows {
+        let dir = dir.strip_prefix(table.name()).unwrap_or(dir);
+        let mut values = HashMap::new();
+        for part in dir.components() {
+            let part = part.as_os_str().to_string_lossy();
+            if let Some((k, v)) = part.split_once('=') {
+                let v = if k == PartitionLevel::Hour.name() {
+                    v.parse::<u32>().map(|h| h.to_string()).unwrap_or_else(|_| v.to_string())
+                } else {
+                    v.to_string()
+                };
+                values.insert(k.to_string(), Some(v));
+            }
+        }
+        PartitionRows { dir: dir.to_string_lossy().into_owned(), values, batch }
+    }
+}
+
+/// Write one Parquet file per partition into the table's folders (not yet visible to anyone)
+/// and return their `add` actions, with statistics (row count; min, max and null count of the
+/// sort columns). `name` gives the file name of the `i`-th partition.
+pub async fn write_files(
+    dt: &DeltaTable,
+    table: Table,
+    parts: Vec<PartitionRows>,
+    name: impl Fn(usize) -> String,
+    now_ms: i64,
+) -> Result<Vec<Add>> {
+    let store = dt.object_store();
+    let mut adds = Vec::with_capacity(parts.len());
+    for (i, p) in parts.into_iter().enumerate() {
+        let rel = format!("{}/{}", p.dir, name(i));
+        let bytes = encode(&p.batch, &rel)?;
+        let size = bytes.len() as i64;
+        let path = deltalake::Path::from(rel.as_str());
+        store.put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::ObjectStore {
+            op: "writing",
+            path: format!("{}{rel}", dt.table_url()),
+            source: Box::new(e),
+        })?;
+        adds.push(Add {
+            path: rel,
+            partition_values: p.values,
+            size,
+            modification_time: now_ms,
+            data_change: true,
+            stats: Some(stats(table, &p.batch)),
+            ..Default::default()
+        });
+    }
+    Ok(adds)
+}
+
+/// A Parquet file of `batch` in memory (the lake's writer settings).
+fn encode(batch: &RecordBatch, rel: &str) -> Result<Vec<u8>> {
+    let pq = |source| Error::Parquet { path: PathBuf::from(rel), source };
+    let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(writer_properties())).map_err(pq)?;
+    w.write(batch).map_err(pq)?;
+    w.into_inner().map_err(pq)
+}
+
+/// Per-file statistics as Delta records them: `numRecords`, and min / max / null count of the
+/// columns readers filter on most (the stream and the time column), so other engines skip files.
+fn stats(table: Table, batch: &RecordBatch) -> String {
+    let mut min = serde_json::Map::new();
+    let mut max = serde_json::Map::new();
+    let mut nulls = serde_json::Map::new();
+    for name in ["stream_id", super::time_column(table)] {
+        let Some(col) = batch.column_by_name(name) else { continue };
+        nulls.insert(name.into(), json!(col.null_count()));
+        match col.data_type() {
+            DataType::Utf8 => {
+                let a = col.as_string::<i32>();
+                if let Some(v) = arrow::compute::min_string(a) {
+                    min.insert(name.into(), json!(v));
+                }
+                if let Some(v) = arrow::compute::max_string(a) {
+                    max.insert(name.into(), json!(v));
+                }
+            }
+            DataType::Timestamp(_, _) => {
+                let a = col.as_primitive::<TimestampMillisecondType>();
+                let fmt = |ms: i64| {
+                    chrono::DateTime::from_timestamp_millis(ms)
+                        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                        .unwrap_or_default()
+                };
+                if let Some(v) = arrow::compute::min(a) {
+                    min.insert(name.into(), json!(fmt(v)));
+                }
+                if let Some(v) = arrow::compute::max(a) {
+                    // Millisecond values: the next microsecond bound is exclusive, so the
+                    // recorded max is exact.
+                    max.insert(name.into(), json!(fmt(v)));
+                }
+            }
+            _ => {}
+        }
+    }
+    json!({"numRecords": batch.num_rows(), "minValues": min, "maxValues": max, "nullCount": nulls}).to_string()
+}
+
+/// Commit `actions` to the table in one Delta commit carrying the application transactions
+/// `txns` (app id, version) and `info` in its commitInfo; the table moves to the new version,
+/// which is returned.
+pub async fn commit(
+    dt: &mut DeltaTable,
+    table: Table,
+    actions: Vec<Action>,
+    txns: &[(String, i64)],
+    operation: DeltaOperation,
+    info: HashMap<String, serde_json::Value>,
+) -> Result<u64> {
+    let props = CommitProperties::default()
+        .with_application_transactions(txns.iter().map(|(app, v)| Transaction::new(app, *v)).collect())
+        .with_metadata(info);
+    let snapshot = dt.snapshot().map_err(delta_error(table, "committing"))?;
+    let done = CommitBuilder::from(props)
+        .with_actions(actions)
+        .build(Some(snapshot), dt.log_store(), operation)
+        .await
+        .map_err(delta_error(table, "committing"))?;
+    let version = done.version;
+    dt.state = Some(done.snapshot);
+    Ok(version)
+}
+
+/// The operation of a streaming append (how it shows in the table's history).
+pub fn append_operation(table: Table) -> DeltaOperation {
+    DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: Some(table.partitioning().iter().map(|l| l.name().to_string()).collect()),
+        predicate: None,
+    }
+}
+
+/// The latest version the table's log records for application transaction `app_id`.
+pub async fn txn_version(dt: &DeltaTable, table: Table, app_id: &str) -> Result<Option<i64>> {
+    let snapshot = dt.snapshot().map_err(delta_error(table, "reading txn"))?;
+    snapshot.transaction_version(dt.log_store().as_ref(), app_id).await.map_err(delta_error(table, "reading txn"))
+}
+
+/// The table as a DataFusion table provider over its committed files at the loaded version
+/// (file list and partition values from the log; no folder is listed), with the columns typed as
+/// `livelake sql` shows them (the lake schema of docs/lake.md). Registers the table's object
+/// store with `ctx`.
+pub fn provider(
+    dt: &DeltaTable,
+    table: Table,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let snapshot = dt.snapshot().map_err(delta_error(table, "reading"))?;
+    dt.update_datafusion_session(&ctx.state()).map_err(delta_error(table, "reading"))?;
+    let config = DeltaScanConfig::new()
+        .with_wrap_partition_values(false)
+        .with_parquet_pushdown(true)
+        .with_schema(sql_schema(table));
+    let scan = DeltaScanNext::new(snapshot.snapshot().clone(), config)
+        .map_err(|source| Error::DataFusion { job: table.name(), source })?;
+    Ok(Arc::new(scan))
+}
+
+#[cfg(test)]
+mod tests;
