@@ -1,14 +1,14 @@
-//! What is in the lake: per table its columns and, per partition folder, files and rows (read
-//! from the Parquet footers, no data scanned).
+//! What is in the lake: per table its columns, its Delta version and last commit, and per
+//! partition folder the files and rows the log holds (no folder listed, no data scanned).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 use livelake_schemas::Table;
-use parquet::file::reader::{FileReader, SerializedFileReader};
 
+use crate::error::Result;
 use crate::lake::sql_schema;
+use crate::store::delta::{self, LakeUrl, committed_files};
 
 /// Files and rows of one partition folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,10 @@ pub struct TableInfo {
     pub schema: SchemaRef,
     /// Per partition folder, sorted.
     pub partitions: Vec<PartitionStats>,
+    /// The table's Delta version (none before its first commit).
+    pub version: Option<u64>,
+    /// When its latest commit was made (ms since the epoch).
+    pub last_commit_ms: Option<i64>,
 }
 
 impl TableInfo {
@@ -44,52 +48,37 @@ impl TableInfo {
     }
 }
 
-/// A file the catalog could not read.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {detail}")]
-pub struct CatalogError {
-    /// The file or folder.
-    pub path: PathBuf,
-    /// What went wrong.
-    pub detail: String,
-}
-
-/// Every Parquet file below `dir`, appended to `out`.
-pub fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CatalogError> {
-    let err = |e: std::io::Error| CatalogError { path: dir.to_path_buf(), detail: e.to_string() };
-    for entry in std::fs::read_dir(dir).map_err(err)? {
-        let path = entry.map_err(err)?.path();
-        if path.is_dir() {
-            parquet_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Describe `table` in the lake at `root` (no partitions when it has no folder yet).
-pub fn describe(root: &Path, table: Table) -> Result<TableInfo, CatalogError> {
-    let dir = root.join(table.name());
-    let mut files = Vec::new();
-    if dir.is_dir() {
-        parquet_files(&dir, &mut files)?;
-    }
+/// Describe `table` of the lake from its Delta log: files and rows per partition from the `add`
+/// actions (no folder listed, no file opened; a file whose `add` has no row count counts 0
+/// rows), its version and last commit time. No partitions before the table's first commit.
+pub async fn describe(lake: &LakeUrl, table: Table) -> Result<TableInfo> {
+    let Some(dt) = delta::open_table(lake, table).await? else {
+        return Ok(TableInfo {
+            table,
+            schema: sql_schema(table),
+            partitions: Vec::new(),
+            version: None,
+            last_commit_ms: None,
+        });
+    };
     let mut by_partition: BTreeMap<String, PartitionStats> = BTreeMap::new();
-    for path in files {
-        let file =
-            std::fs::File::open(&path).map_err(|e| CatalogError { path: path.clone(), detail: e.to_string() })?;
-        let reader =
-            SerializedFileReader::new(file).map_err(|e| CatalogError { path: path.clone(), detail: e.to_string() })?;
-        let rows = reader.metadata().file_metadata().num_rows() as u64;
-        let partition = path
-            .parent()
-            .and_then(|p| p.strip_prefix(&dir).ok())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for f in committed_files(&dt, table)? {
+        let partition = f.dir().to_string();
         let s = by_partition.entry(partition.clone()).or_insert(PartitionStats { partition, files: 0, rows: 0 });
         s.files += 1;
-        s.rows += rows;
+        s.rows += f.rows.unwrap_or(0);
     }
-    Ok(TableInfo { table, schema: sql_schema(table), partitions: by_partition.into_values().collect() })
+    let version = dt.version();
+    let last_commit_ms = {
+        use futures::StreamExt;
+        let mut history = dt.history(Some(1));
+        history.next().await.and_then(|c| c.ok()).and_then(|c| c.timestamp)
+    };
+    Ok(TableInfo {
+        table,
+        schema: sql_schema(table),
+        partitions: by_partition.into_values().collect(),
+        version,
+        last_commit_ms,
+    })
 }

@@ -1,17 +1,15 @@
 //! Compaction: the small files `livelake run` commits (one per partition per commit) merged into
-//! one large file per partition, sorted by `stream_id` then time, swapped in atomically by a
-//! maintenance job ([`Maintenance`]).
+//! one file per partition (more when it would exceed the target size), sorted by `stream_id`
+//! then time, in one Delta commit per table that removes the merged files and adds the new ones
+//! (`dataChange` false: no row changes, so a `livelake run` appending meanwhile never conflicts;
+//! its new files are not inputs and stay).
 //!
-//! Before anything is swapped, the written file is read back and compared with its inputs: the
-//! row count, and per key (`stream_id`; `topic` for the dead letters) the count and an
-//! order-independent checksum of every row's full content. Files `livelake run` publishes into
-//! the partition meanwhile are not inputs: they stay (see [`Maintenance::stage_replacing`]),
-//! and so do the files of a commit that is still being published
-//! ([`crate::store::unfinished_files`]).
+//! Before anything is committed, the written files are read back and compared with their inputs:
+//! the row count, and per key (`stream_id`; `topic` for the dead letters) the count and an
+//! order-independent checksum of every row's full content.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hasher};
-use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
@@ -19,12 +17,18 @@ use arrow::row::{RowConverter, SortField};
 use chrono::NaiveDate;
 use livelake_schemas::Table;
 
-use crate::error::{Error, Result, io};
-use crate::store::{Maintenance, read_file, time_column, write_file};
+use crate::error::{Error, Result};
+use crate::store::delta::{
+    self, Action, CommittedFile, LakeUrl, PartitionRows, committed_files, optimize_operation, read_files,
+};
+use crate::store::time_column;
 
 /// The tables `livelake run` appends small files to, partitioned by hour.
 pub const COMPACTED_TABLES: [Table; 4] =
     [Table::PlayerEvents, Table::CommerceEvents, Table::Deadletter, Table::StreamMinute];
+
+/// Files a compaction writes are at most about this large by default (bytes).
+pub const DEFAULT_TARGET_BYTES: u64 = 256 << 20;
 
 /// What compacting one partition did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,33 +43,37 @@ pub struct Compacted {
     pub rows: u64,
 }
 
-/// The hour partitions of `date` of the compacted tables, relative to the root.
-pub fn day_partitions(root: &Path, date: NaiveDate) -> Result<Vec<(Table, String)>> {
+/// Compact every hour partition of `date` in the tables `livelake run` writes: per table one
+/// Delta commit (see the module docs). `target_bytes`: split a partition's rows into files of
+/// about this size at most.
+pub async fn compact_day(lake: &LakeUrl, date: NaiveDate, target_bytes: u64, now_ms: i64) -> Result<Vec<Compacted>> {
+    let day = date.format("%Y-%m-%d").to_string();
     let mut out = Vec::new();
-    let date_dir = format!("date={}", date.format("%Y-%m-%d"));
     for table in COMPACTED_TABLES {
-        for region in subdirs(&root.join(table.name()))? {
-            let day = root.join(table.name()).join(&region).join(&date_dir);
-            for hour in subdirs(&day)? {
-                out.push((table, format!("{}/{region}/{date_dir}/{hour}", table.name())));
+        let Some(mut dt) = delta::open_table(lake, table).await? else { continue };
+        let mut by_dir: BTreeMap<String, Vec<CommittedFile>> = BTreeMap::new();
+        for f in committed_files(&dt, table)? {
+            if f.values.get("date").and_then(|v| v.as_deref()) == Some(day.as_str()) {
+                by_dir.entry(f.dir().to_string()).or_default().push(f);
             }
         }
-    }
-    Ok(out)
-}
-
-/// Names of the Hive-style subdirectories (`name=value`) of `dir`, sorted; none when absent.
-pub(crate) fn subdirs(dir: &Path) -> Result<Vec<String>> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io("listing", dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if entry.path().is_dir() && name.contains('=') {
-            out.push(name);
+        let mut actions = Vec::new();
+        let mut done = Vec::new();
+        for (dir, inputs) in by_dir {
+            if inputs.len() < 2 {
+                continue;
+            }
+            let (mut a, c) = compact_partition(&dt, table, &dir, &inputs, target_bytes, now_ms).await?;
+            actions.append(&mut a);
+            done.push(c);
         }
+        if actions.is_empty() {
+            continue;
+        }
+        let info = HashMap::from([("livelake.job".to_string(), serde_json::json!("compaction"))]);
+        delta::commit(&mut dt, table, actions, &[], optimize_operation(target_bytes as i64), info).await?;
+        out.extend(done);
     }
-    out.sort();
     Ok(out)
 }
 
@@ -98,34 +106,18 @@ fn checksums(table: Table, batches: &[RecordBatch]) -> Result<Checksums> {
     Ok(out)
 }
 
-/// Merge the files of one partition (`rel`, relative to the root) into one, staged in `job`.
-/// `None` when there is nothing to merge (fewer than two files that are not `unfinished`).
-pub fn compact_partition(
-    job: &mut Maintenance,
-    root: &Path,
+/// Merge `inputs`, the files of partition `dir` of `table`, into sorted files of about
+/// `target_bytes` at most, verified; returns the actions that swap them (not committed).
+async fn compact_partition(
+    dt: &delta::DeltaTable,
     table: Table,
-    rel: &str,
-    unfinished: &BTreeSet<String>,
-) -> Result<Option<Compacted>> {
-    let dir = root.join(rel);
-    let mut inputs: Vec<PathBuf> = Vec::new();
-    let mut kept: Vec<PathBuf> = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(io("listing", &dir))? {
-        let path = entry.map_err(io("listing", &dir))?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-        if !name.ends_with(".parquet") {
-            continue;
-        }
-        if unfinished.contains(&format!("{rel}/{name}")) { kept.push(path) } else { inputs.push(path) }
-    }
-    if inputs.len() < 2 {
-        return Ok(None);
-    }
-    inputs.sort();
-    let mut batches = Vec::new();
-    for p in &inputs {
-        batches.extend(read_file(p)?);
-    }
+    dir: &str,
+    inputs: &[CommittedFile],
+    target_bytes: u64,
+    now_ms: i64,
+) -> Result<(Vec<Action>, Compacted)> {
+    let rel = format!("{}/{dir}", table.name());
+    let batches = read_files(dt, inputs).await?;
     let schema = table.schema();
     let all = concat_batches(&schema, &batches)?;
     let rows = all.num_rows() as u64;
@@ -136,27 +128,47 @@ pub fn compact_partition(
         .map(|c| SortColumn { values: all.column_by_name(c).expect("sort column").clone(), options: None })
         .collect();
     let sorted = take_record_batch(&all, &lexsort_to_indices(&sort, None)?)?;
-
-    let consumed = inputs.iter().filter_map(|p| p.file_name()?.to_str().map(String::from)).collect();
-    let staged = job.stage_replacing(rel, consumed)?;
-    let out = staged.join(format!("compact-{:010}.parquet", job.seq()));
-    write_file(&out, &sorted)?;
-    let written = read_file(&out)?;
-    let after = checksums(table, &written)?;
-    let rows_after: u64 = written.iter().map(|b| b.num_rows() as u64).sum();
+    let in_bytes: u64 = inputs.iter().map(|f| f.size.max(0) as u64).sum();
+    let pieces = in_bytes.div_ceil(target_bytes.max(1)).max(1) as usize;
+    let per = sorted.num_rows().div_ceil(pieces).max(1);
+    let values = inputs[0].values.clone();
+    let parts: Vec<PartitionRows> = (0..sorted.num_rows())
+        .step_by(per)
+        .map(|at| PartitionRows {
+            dir: dir.to_string(),
+            values: values.clone(),
+            batch: sorted.slice(at, per.min(sorted.num_rows() - at)),
+        })
+        .collect();
+    let stamp = format!("{now_ms:013}");
+    let mut adds = delta::write_files(dt, table, parts, |i| format!("compact-{stamp}-{i:03}.parquet"), now_ms).await?;
+    for a in &mut adds {
+        a.data_change = false;
+    }
+    let written: Vec<CommittedFile> = adds
+        .iter()
+        .map(|a| CommittedFile {
+            path: a.path.clone(),
+            values: a.partition_values.clone(),
+            size: a.size,
+            rows: None,
+            modification_time: a.modification_time,
+        })
+        .collect();
+    let back = read_files(dt, &written).await?;
+    let after = checksums(table, &back)?;
+    let rows_after: u64 = back.iter().map(|b| b.num_rows() as u64).sum();
     if rows_after != rows || after != before {
         return Err(Error::Config(format!(
-            "compaction of {rel}: the merged file does not hold the same rows ({rows} in, {rows_after} out, \
+            "compaction of {rel}: the merged files do not hold the same rows ({rows} in, {rows_after} out, \
              checksums {}); nothing replaced",
             if after == before { "equal" } else { "differ" }
         )));
     }
-    // Files of a commit still being published stay visible under their own names.
-    for p in &kept {
-        let link = staged.join(p.file_name().expect("file name"));
-        std::fs::hard_link(p, &link).map_err(io("linking", &link))?;
-    }
-    Ok(Some(Compacted { partition: rel.to_string(), files_before: inputs.len(), files_after: 1 + kept.len(), rows }))
+    let mut actions: Vec<Action> = inputs.iter().map(|f| f.remove(false, now_ms)).collect();
+    let files_after = adds.len();
+    actions.extend(adds.into_iter().map(Action::Add));
+    Ok((actions, Compacted { partition: rel, files_before: inputs.len(), files_after, rows }))
 }
 
 #[cfg(test)]

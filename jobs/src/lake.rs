@@ -1,18 +1,17 @@
-//! The lake as SQL tables: every table of `docs/lake.md` registered by name over its Hive
-//! directory, with the partition columns typed (`region` utf8, `date` date, `hour` int), so a
-//! filter on them lists only the matching folders. A table without a directory yet is registered
-//! empty with the same columns: queries over it return no rows instead of "table not found".
+//! The lake as SQL tables: every table of `docs/lake.md` registered by name over its Delta log
+//! (the committed files, nothing listed), with the partition columns typed (`region` utf8, `date`
+//! date, `hour` int), so a filter on them reads only the matching partitions' files. A table
+//! without a Delta log yet is registered empty with the same columns: queries over it return no
+//! rows instead of "table not found".
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{PartitionLevel, Table};
 
+use crate::store::delta::{self, LakeUrl};
 use crate::{Error, Result};
 
 /// The SQL type of a partition column.
@@ -41,26 +40,22 @@ pub fn lake_session() -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
-/// Register every table of the lake at `root` (see the module docs); returns the names of the
-/// tables that have a directory.
-pub async fn register_lake(ctx: &SessionContext, root: &Path) -> Result<Vec<&'static str>> {
+/// Register every table of the lake (see the module docs); returns the names of the tables that
+/// exist (have a Delta log).
+pub async fn register_lake(ctx: &SessionContext, lake: &LakeUrl) -> Result<Vec<&'static str>> {
     let err = |source| Error::DataFusion { job: "register lake", source };
     let mut present = Vec::new();
     for table in Table::ALL {
-        let dir = root.join(table.name());
-        if !dir.is_dir() {
-            let empty = MemTable::try_new(sql_schema(table), vec![vec![]]).map_err(err)?;
-            ctx.register_table(table.name(), Arc::new(empty)).map_err(err)?;
-            continue;
+        match delta::open_table(lake, table).await? {
+            Some(dt) => {
+                ctx.register_table(table.name(), delta::provider(&dt, table, ctx)?).map_err(err)?;
+                present.push(table.name());
+            }
+            None => {
+                let empty = MemTable::try_new(sql_schema(table), vec![vec![]]).map_err(err)?;
+                ctx.register_table(table.name(), Arc::new(empty)).map_err(err)?;
+            }
         }
-        let partition_cols =
-            table.partitioning().iter().map(|l| (l.name().to_string(), level_type(*l))).collect::<Vec<_>>();
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(partition_cols);
-        let url = format!("{}/", dir.display());
-        ctx.register_listing_table(table.name(), &url, options, Some(table.schema()), None).await.map_err(err)?;
-        present.push(table.name());
     }
     Ok(present)
 }

@@ -30,7 +30,7 @@ pub mod store;
 mod window;
 
 pub use baselines::{BASELINES_SQL, baselines};
-pub use catalog::{CatalogError, PartitionStats, TableInfo, describe, parquet_files};
+pub use catalog::{PartitionStats, TableInfo, describe};
 pub use conform::conform;
 pub use error::{Error, Result, io};
 pub use lake::{lake_session, level_type, register_lake, sql_schema};
@@ -45,7 +45,7 @@ pub use window::{
 pub const HEADLINES_SQL: &str = include_str!("../sql/headlines.sql");
 
 /// Headline figures of the lake at `root`, as a printable table.
-pub async fn headlines(root: &std::path::Path) -> Result<String> {
+pub async fn headlines(root: &store::delta::LakeUrl) -> Result<String> {
     let err = |source| Error::DataFusion { job: "headlines", source };
     let ctx = lake_session();
     let tables = register_lake(&ctx, root).await?;

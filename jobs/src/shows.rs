@@ -3,8 +3,7 @@
 //! then upserted by `stream_id` into the table, which is rewritten as one file and swapped in
 //! atomically ([`crate::store::Maintenance`]).
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -14,8 +13,9 @@ use arrow::array::{
 use arrow::datatypes::{Decimal128Type, Float64Type, Int64Type, TimestampMillisecondType};
 use livelake_schemas::{Decimal4, MONEY, Table};
 
-use crate::error::{Result, io};
-use crate::store::{Maintenance, read_file, write_file};
+use crate::error::Result;
+use crate::store::delta::{self, Action, LakeUrl, PartitionRows, committed_files, read_files, write_files};
+use crate::store::maintenance_lock;
 
 /// One show of the dimension (all but `stream_id` optional).
 #[derive(Debug, Clone, PartialEq)]
@@ -189,19 +189,13 @@ fn to_batch(rows: &[ShowRow]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(Table::Shows.schema(), cols)?)
 }
 
-/// The shows in the lake at `root`, by `stream_id`.
-pub fn read_shows(root: &Path) -> Result<BTreeMap<String, ShowRow>> {
-    let dir = root.join(Table::Shows.name());
+/// The shows in the lake, by `stream_id`.
+pub async fn read_shows(lake: &LakeUrl) -> Result<BTreeMap<String, ShowRow>> {
     let mut out = BTreeMap::new();
-    if !dir.is_dir() {
-        return Ok(out);
-    }
-    for entry in std::fs::read_dir(&dir).map_err(io("listing", &dir))? {
-        let path = entry.map_err(io("listing", &dir))?.path();
-        if path.extension().is_none_or(|e| e != "parquet") {
-            continue;
-        }
-        for b in read_file(&path)? {
+    let t = Table::Shows;
+    let Some(dt) = delta::open_table(lake, t).await? else { return Ok(out) };
+    {
+        for b in read_files(&dt, &committed_files(&dt, t)?).await? {
             let col = |name: &str| b.column_by_name(name).expect("shows column").clone();
             let (id, seller, title, cat) = (col("stream_id"), col("seller_id"), col("title"), col("category"));
             let (id, seller, title, cat) =
@@ -245,10 +239,12 @@ pub struct Upserted {
 }
 
 /// Upsert a plan by `stream_id` into the lake's `shows` table (a known show gets the plan's
-/// columns, keeping the others): one new file, swapped in for the old ones atomically.
-pub fn upsert(root: &Path, plan: Plan) -> Result<Upserted> {
-    let job = Maintenance::open(root)?;
-    let mut all = read_shows(root)?;
+/// columns, keeping the others): one new file replaces the old ones in one Delta commit.
+pub async fn upsert(lake: &LakeUrl, plan: Plan) -> Result<Upserted> {
+    let _job = maintenance_lock(lake)?;
+    let t = Table::Shows;
+    let mut dt = delta::open_or_create(lake, t).await?;
+    let mut all = read_shows(lake).await?;
     let (mut inserted, mut updated) = (0, 0);
     for row in plan.rows {
         match all.get_mut(&row.stream_id) {
@@ -263,9 +259,14 @@ pub fn upsert(root: &Path, plan: Plan) -> Result<Upserted> {
         }
     }
     let rows: Vec<ShowRow> = all.into_values().collect();
-    let dir = job.stage(Table::Shows.name())?;
-    write_file(&dir.join(format!("shows-{:010}.parquet", job.seq())), &to_batch(&rows)?)?;
-    job.commit(&[Table::Shows.name()])?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let mut actions: Vec<Action> = committed_files(&dt, t)?.iter().map(|f| f.remove(true, now_ms)).collect();
+    let part = PartitionRows { dir: String::new(), values: Default::default(), batch: to_batch(&rows)? };
+    let adds = write_files(&dt, t, vec![part], |_| format!("shows-{now_ms:013}.parquet"), now_ms).await?;
+    actions.extend(adds.into_iter().map(Action::Add));
+    crate::store::failpoint::hit("shows_before_commit");
+    let info = HashMap::from([("livelake.job".to_string(), serde_json::json!("shows import"))]);
+    delta::commit(&mut dt, t, actions, &[], delta::replace_operation(t, "true".into()), info).await?;
     Ok(Upserted { inserted, updated, total: rows.len() })
 }
 
@@ -319,21 +320,25 @@ mod tests {
         );
     }
 
-    #[test]
-    fn upserts_by_stream_id_and_swaps_the_table() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upserts_by_stream_id_in_one_delta_commit() {
         let dir = tempfile::tempdir().unwrap();
+        let lake = LakeUrl::parse(dir.path().to_str().unwrap(), Default::default()).unwrap();
         let first = parse_plan("stream_id,title,target_viewers\na,First,100\nb,Second,200\n", "p").unwrap();
-        assert_eq!(upsert(dir.path(), first).unwrap(), Upserted { inserted: 2, updated: 0, total: 2 });
+        assert_eq!(upsert(&lake, first).await.unwrap(), Upserted { inserted: 2, updated: 0, total: 2 });
         let second = parse_plan("stream_id,title\nb,Second (moved)\nc,Third\n", "p").unwrap();
-        assert_eq!(upsert(dir.path(), second).unwrap(), Upserted { inserted: 1, updated: 1, total: 3 });
-        let shows = read_shows(dir.path()).unwrap();
+        assert_eq!(upsert(&lake, second).await.unwrap(), Upserted { inserted: 1, updated: 1, total: 3 });
+        let shows = read_shows(&lake).await.unwrap();
         assert_eq!(shows.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(shows["a"].target_viewers, Some(100));
         assert_eq!(shows["b"].title.as_deref(), Some("Second (moved)"));
         assert_eq!(shows["b"].target_viewers, Some(200), "columns the plan does not name are kept");
-        let files: Vec<_> =
-            std::fs::read_dir(dir.path().join("shows")).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(files.len(), 1, "one file after the swap, no marker: {files:?}");
-        assert!(std::fs::read_dir(dir.path().join("_livelake/maintenance")).unwrap().next().is_none(), "job finished");
+        let dt = delta::open_table(&lake, Table::Shows).await.unwrap().unwrap();
+        assert_eq!(dt.version(), Some(2), "created, then one commit per import");
+        assert_eq!(
+            committed_files(&dt, Table::Shows).unwrap().len(),
+            1,
+            "one file in the table after the second import"
+        );
     }
 }

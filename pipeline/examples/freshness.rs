@@ -37,9 +37,12 @@ fn rows(path: &Path) -> Vec<RecordBatch> {
 /// Watch `lake/stream_minute` until `stop`: the first time each row's key is seen.
 fn watch(lake: PathBuf, seen: Arc<Mutex<BTreeMap<Key, i64>>>, stop: Arc<AtomicBool>) {
     let mut files = BTreeSet::new();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     while !stop.load(Ordering::Relaxed) {
-        let mut paths = Vec::new();
-        let _ = livelake_jobs::parquet_files(&lake.join("stream_minute"), &mut paths); // absent at first
+        // Committed files only (absent at first).
+        let paths = rt
+            .block_on(livelake_jobs::store::delta::local_files(&lake, livelake_schemas::Table::StreamMinute))
+            .unwrap_or_default();
         let at = now_ms();
         for p in paths {
             if !files.insert(p.clone()) {

@@ -15,8 +15,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let lake = PathBuf::from(args.next().expect("usage: parquet_codecs LAKE [TABLE]"));
     let table = args.next().unwrap_or_else(|| "player_events".into());
-    let mut inputs = Vec::new();
-    livelake_jobs::parquet_files(&lake.join(&table), &mut inputs).unwrap_or_else(|e| panic!("{e}"));
+    let t = livelake_schemas::Table::from_name(&table).expect("a table of the lake");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let inputs = rt.block_on(livelake_jobs::store::delta::local_files(&lake, t)).unwrap_or_else(|e| panic!("{e}"));
     let batches: Vec<Vec<arrow::array::RecordBatch>> = inputs
         .iter()
         .map(|p| {

@@ -25,7 +25,9 @@ fn main() {
             let t = Instant::now();
             let (_, batches) = rt.block_on(async {
                 let ctx = livelake_jobs::lake_session();
-                livelake_jobs::register_lake(&ctx, &lake).await.unwrap();
+                let url =
+                    livelake_jobs::store::delta::LakeUrl::parse(&lake.to_string_lossy(), Default::default()).unwrap();
+                livelake_jobs::register_lake(&ctx, &url).await.unwrap();
                 livelake_jobs::run_query(&ctx, &sql).await.unwrap()
             });
             best = best.min(t.elapsed().as_secs_f64());

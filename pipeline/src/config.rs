@@ -2,7 +2,7 @@
 //! environment variables → command-line flags. Every setting is documented in README.md.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -118,13 +118,24 @@ impl ReferenceConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LakeConfig {
-    /// Lake root directory (default `./lake`).
-    pub path: PathBuf,
+    /// Where the lake lives: a directory (default `./lake`), `file://…`, or `s3://bucket/prefix`.
+    pub path: String,
+    /// Object-storage settings (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, …; the
+    /// same names in the environment apply too). Empty for a lake on local disk.
+    pub storage_options: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for LakeConfig {
     fn default() -> Self {
-        LakeConfig { path: PathBuf::from("lake") }
+        LakeConfig { path: "lake".into(), storage_options: Default::default() }
+    }
+}
+
+impl LakeConfig {
+    /// The lake's location, checked (one line when it is not a path, `file://` or `s3://` URL).
+    pub fn url(&self) -> Result<livelake_jobs::store::delta::LakeUrl> {
+        let options = self.storage_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(livelake_jobs::store::delta::LakeUrl::parse(&self.path, options)?)
     }
 }
 

@@ -138,7 +138,7 @@ impl Runner<'_> {
         if let Some(d) = &mut self.dlq {
             d.drain().await;
         }
-        let rec = tokio::task::block_in_place(|| self.lake.commit(&batches, checkpoint, now))?;
+        let rec = self.lake.commit(&batches, checkpoint, now).await?;
         for f in &rec.files {
             *self.summary.rows.entry(f.table.clone()).or_default() += f.rows;
             self.metrics.event_out(&f.table, f.rows);
@@ -193,12 +193,10 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunSummary> {
     let now = clock.now_ms();
-    let (lake, latest) = tokio::task::block_in_place(|| Lake::open(&cfg.lake.path, now))?;
+    let (lake, latest) = Lake::open(&cfg.lake.url()?, now).await?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(rec) = &latest {
-        engine.restore(&rec.checkpoint, now).map_err(|e| {
-            commit_log(lake.root().join(rec.state.as_deref().unwrap_or("_livelake/log")), e.to_string())
-        })?;
+        engine.restore(&rec.checkpoint, now).map_err(|e| commit_log(lake.record_path(rec.seq), e.to_string()))?;
     }
     let resume = engine.next_offsets();
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {

@@ -1,5 +1,7 @@
-//! Reading a lake back as a test would with any Parquet reader: every file of a table, with the
-//! Hive partition values from its path, and rows rendered as sortable text for comparisons.
+//! Reading a lake back as a test would with any Parquet reader and the Delta protocol: the files a
+//! table's Delta log holds (the log's JSON commits replayed here, independently of livelake's
+//! code), with the Hive partition values from their paths, and rows rendered as sortable text for
+//! comparisons.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,24 +16,51 @@ pub struct LakeFile {
     pub batches: Vec<RecordBatch>,
 }
 
-/// Every Parquet file below `dir`.
-pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "parquet") {
-            out.push(p);
+/// The files (absolute paths, sorted) the Delta log of `table` under `lake` holds: its JSON
+/// commits replayed in version order (`add` puts a path in, `remove` takes it out). None when
+/// the table has no log yet.
+pub fn committed_files(lake: &Path, table: &str) -> Vec<PathBuf> {
+    let log = lake.join(table).join("_delta_log");
+    let Ok(rd) = std::fs::read_dir(&log) else { return Vec::new() };
+    let mut commits: Vec<PathBuf> =
+        rd.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    commits.sort();
+    let mut files = std::collections::BTreeSet::new();
+    for c in commits {
+        for line in std::fs::read_to_string(&c).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+            let action: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(p) = action["add"]["path"].as_str() {
+                files.insert(percent_decode(p));
+            } else if let Some(p) = action["remove"]["path"].as_str() {
+                files.remove(&percent_decode(p));
+            }
         }
     }
+    files.into_iter().map(|p| lake.join(table).join(p)).collect()
 }
 
-/// Every Parquet file of `table` under `lake`.
+/// A log path with its `%XX` escapes decoded.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Every committed Parquet file of `table` under `lake` (see [`committed_files`]).
 pub fn read_table(lake: &Path, table: &str) -> Vec<LakeFile> {
-    let mut paths = Vec::new();
-    walk(&lake.join(table), &mut paths);
-    paths.sort();
+    let paths = committed_files(lake, table);
     paths
         .into_iter()
         .map(|path| {
@@ -110,12 +139,11 @@ pub fn snapshot(lake: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// Every file under the lake root's tables must be a complete Parquet file, and nothing may be
-/// written outside the root.
+/// Every committed file of the lake's tables must be a complete Parquet file.
 pub fn assert_all_files_complete(lake: &Path) {
     let mut paths = Vec::new();
     for t in ["player_events", "commerce_events", "deadletter", "stream_minute"] {
-        walk(&lake.join(t), &mut paths);
+        paths.extend(committed_files(lake, t));
     }
     for p in paths {
         let f = std::fs::File::open(&p).unwrap();

@@ -4,6 +4,7 @@
 //! sets them).
 
 mod cli;
+mod convert;
 mod delta;
 mod docs;
 mod kafka_roundtrip;

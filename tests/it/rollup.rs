@@ -12,7 +12,7 @@ use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
 use livelake_schemas::Decimal4;
 
 use crate::lake::{render_row, rows};
-use crate::support::{ndjson, run_into_lake};
+use crate::support::{lake_url, ndjson, run_into_lake};
 use crate::truth_check::{dec_at, f64_at, i64_at};
 
 fn show_into_lake(sim: &Simulation, dir: &Path) -> std::path::PathBuf {
@@ -58,7 +58,7 @@ async fn without_late_events_the_recompute_equals_the_streaming_rows() {
             (key(&r), r)
         })
         .collect();
-    let again = recompute_minutes(&lake, &sim.streams, RuleConfig::default()).await.unwrap();
+    let again = recompute_minutes(&lake_url(&lake), &sim.streams, RuleConfig::default()).await.unwrap();
     assert_eq!(again.suspects.len(), 400, "every bot of the spike");
     let again = rendered(&again.minute);
     assert_eq!(again.keys().collect::<Vec<_>>(), streamed.keys().collect::<Vec<_>>(), "the same windows");
@@ -78,7 +78,7 @@ async fn with_late_events_the_recompute_equals_the_simulators_tally_of_every_eve
     let sim = simulate(&cfg);
     assert!(sim.truth.totals.delayed_late > 50, "late events to fold in");
     let lake = show_into_lake(&sim, dir.path());
-    let again = recompute_minutes(&lake, &sim.streams, RuleConfig::default()).await.unwrap();
+    let again = recompute_minutes(&lake_url(&lake), &sim.streams, RuleConfig::default()).await.unwrap();
     let truth: BTreeMap<(String, String, i64), _> =
         sim.truth.minutes.iter().map(|m| ((m.stream_id.clone(), m.region.clone(), m.window_start_ms), m)).collect();
     let mut seen = 0;

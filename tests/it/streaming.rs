@@ -129,9 +129,7 @@ fn a_commit_log_whose_positions_go_back_is_refused_in_one_line() {
     let nd = dir.path().join("show.ndjson");
     write_ndjson(&small_show(36, 1), &nd);
     let lake = crate::support::run_into_lake_with(&nd, dir.path(), &[("LIVELAKE__SINK__ROLL_MB", "1")]);
-    let mut records: Vec<PathBuf> =
-        std::fs::read_dir(lake.join("_livelake/log")).unwrap().map(|e| e.unwrap().path()).collect();
-    records.sort();
+    let records = crate::support::commit_records(&lake);
     assert!(records.len() >= 2, "the run made {} commits", records.len());
     // What a livelake with the replay-commit bug wrote: the latest record puts the file's
     // position back to line 3, behind the previous record's.
@@ -180,7 +178,7 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
     c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(lake.join("_livelake/log")).map(|d| d.count()).unwrap_or(0) == 0 {
+    while crate::support::commit_records(&lake).is_empty() {
         assert!(Instant::now() < deadline, "no commit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -217,7 +215,7 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
     assert_eq!(by_reason, sim.truth.totals.malformed);
 }
 
-/// Crash points of the commit protocol (see sink/commit.rs) and the hit to die at.
+/// Crash points of the commit protocol (see sink/lake.rs) and the hit to die at.
 const CRASHES: &[&str] =
     &["stage_mid_write:3", "after_stage:2", "after_log:3", "mid_publish:2", "after_publish:4", "after_kafka_commit:2"];
 
@@ -235,7 +233,7 @@ async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
     ok(out, "uninterrupted run");
     let want = snapshot(&reference);
     assert_lake_matches_truth(&reference, &sim.truth);
-    let commits = std::fs::read_dir(reference.join("_livelake/log")).unwrap().count();
+    let commits = crate::support::commit_records(&reference).len();
     assert!(commits >= 5, "the reference run made {commits} commits");
 
     let mut cases: Vec<(String, Option<String>)> =
@@ -430,7 +428,7 @@ async fn broker_bounce_mid_run_loses_nothing() {
     let child = c.spawn().unwrap();
     // Wait until the pipeline has committed something, then take the broker away for 20 s.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(lake.join("_livelake/log")).map(|d| d.count()).unwrap_or(0) == 0 {
+    while crate::support::commit_records(&lake).is_empty() {
         assert!(Instant::now() < deadline, "no commit before the bounce");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -445,7 +443,11 @@ async fn broker_bounce_mid_run_loses_nothing() {
         out.status,
         std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
     );
-    assert_lake_matches_truth(&lake, &sim.truth);
+    let checked = std::panic::catch_unwind(|| assert_lake_matches_truth(&lake, &sim.truth));
+    if let Err(e) = checked {
+        eprintln!("run log:\n{}", std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default());
+        std::panic::resume_unwind(e);
+    }
 }
 
 /// What the log of one `livelake run` says about replay (RUST_LOG=info).
@@ -534,8 +536,7 @@ impl KillAt {
 
 /// Partitions with messages in the lake's latest commit record.
 fn busy_partitions(lake: &Path) -> usize {
-    let log = lake.join("_livelake/log");
-    let latest = std::fs::read_dir(&log).unwrap().map(|e| e.unwrap().path()).max().expect("a commit record");
+    let latest = crate::support::commit_records(lake).pop().expect("a commit record");
     let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(latest).unwrap()).unwrap();
     rec["checkpoint"]["partitions"].as_array().unwrap().iter().filter(|p| p["next_offset"].as_i64() > Some(0)).count()
 }

@@ -63,6 +63,21 @@ pub fn run_into_lake_with(events: &std::path::Path, dir: &std::path::Path, env: 
     lake
 }
 
+/// The lake at `dir` on local disk, as the jobs address it.
+pub fn lake_url(dir: &std::path::Path) -> livelake_jobs::store::delta::LakeUrl {
+    livelake_jobs::store::delta::LakeUrl::parse(dir.to_str().expect("a UTF-8 path"), Default::default()).unwrap()
+}
+
+/// The commit records of `livelake run` in the lake at `lake` (`_livelake/state/<seq>.json`),
+/// oldest first; none before the first commit.
+pub fn commit_records(lake: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir(lake.join("_livelake/state")) else { return Vec::new() };
+    let mut out: Vec<PathBuf> =
+        dir.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    out.sort();
+    out
+}
+
 /// The `livelake` binary cargo built for these tests.
 pub fn livelake_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_livelake"))

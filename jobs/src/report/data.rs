@@ -2,8 +2,8 @@
 //! same definitions as the rollup), its minute rows, retention curve and cleaned fake sessions,
 //! the `shows` row with its targets, and the baselines of earlier rolled-up shows.
 
+use crate::store::delta::LakeUrl;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use crate::{PeriodInputs, PeriodJob, baselines, lake_session, register_lake};
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -101,13 +101,13 @@ fn times(b: &RecordBatch, name: &str) -> Vec<i64> {
 }
 
 /// Gather the report's data for `stream` from the lake at `lake`.
-pub async fn gather(lake: &Path, stream: &str, cfg: RuleConfig) -> Result<ReportData> {
+pub async fn gather(lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<ReportData> {
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
     let streams = [stream.to_string()];
     let r = recompute(&ctx, &streams, cfg).await?;
     if r.player.iter().chain(&r.commerce).all(|b| b.num_rows() == 0) {
-        return Err(Error::Config(format!("no events of stream {stream:?} in the lake at {}", lake.display())));
+        return Err(Error::Config(format!("no events of stream {stream:?} in the lake at {lake}")));
     }
     let mut data = ReportData { stream_id: stream.to_string(), ..Default::default() };
 
@@ -165,7 +165,7 @@ pub async fn gather(lake: &Path, stream: &str, cfg: RuleConfig) -> Result<Report
     data.minutes.sort_by(|a, b| (&a.region, a.minute).cmp(&(&b.region, b.minute)));
     data.fake_starts = fake_starts.into_iter().map(|((region, ms), n)| ((region, minute_of(ms)), n)).collect();
 
-    data.show = read_shows(lake)?.remove(stream);
+    data.show = read_shows(lake).await?.remove(stream);
     let (seller, category) = match &data.show {
         Some(s) => (s.seller_id.as_deref(), s.category.as_deref()),
         None => (None, None),

@@ -14,6 +14,8 @@ mod render;
 
 use std::path::{Path, PathBuf};
 
+use crate::store::delta::LakeUrl;
+
 pub use charts::Chart;
 pub use data::{Figures, MinutePoint, ReportData, gather};
 pub use findings::{Action, Anomaly, Estimate, Findings, Goal, find};
@@ -40,7 +42,7 @@ pub fn file_stem(stream: &str) -> String {
 }
 
 /// Build the report of `stream` from the lake at `lake` into `out`.
-pub async fn report(lake: &Path, stream: &str, out: &Path, cfg: RuleConfig) -> Result<(ReportFiles, Findings)> {
+pub async fn report(lake: &LakeUrl, stream: &str, out: &Path, cfg: RuleConfig) -> Result<(ReportFiles, Findings)> {
     let data = gather(lake, stream, cfg).await?;
     let findings = find(&data);
     let charts = charts::charts(&data, &findings)?;

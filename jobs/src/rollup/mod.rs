@@ -1,15 +1,14 @@
 //! The rollup (`livelake rollup --date D [--stream ID]`): recompute `stream_daily` (of day D),
 //! `show_summary` and `show_sources` of every show with events on D — whole shows, from the raw
 //! tables, late events included, duplicates removed, with `jobs/sql/period.sql` — and compact
-//! the day's raw partitions, all in one maintenance job: every replaced directory is swapped in
-//! atomically after the commit point, so a crash leaves the previous results readable and the
-//! next job finishes or discards this one.
+//! the day's raw partitions ([`crate::compact`]). Each table changes in one Delta commit that
+//! replaces the partitions it recomputes (rows of other shows in them are kept): a crash leaves
+//! every table at its previous or its new content, and a re-run converges.
 
 mod recompute;
 mod replace;
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::{PeriodInputs, conform, lake_session, period_metrics, register_lake, run_query};
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -22,12 +21,13 @@ use tracing::info;
 pub use recompute::{Recomputed, recompute, recompute_minutes};
 
 use self::recompute::sql_list;
-use self::replace::{split_rows, stage_partition};
-use crate::compact::{Compacted, compact_partition, day_partitions, subdirs};
+use self::replace::{replace_partition, split_rows};
+use crate::compact::{Compacted, DEFAULT_TARGET_BYTES, compact_day};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::rules::RuleConfig;
-use crate::store::{Maintenance, failpoint, safe_region, unfinished_files};
+use crate::store::delta::{self, LakeUrl, committed_files, replace_operation};
+use crate::store::{failpoint, maintenance_lock, safe_region};
 
 /// What to roll up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +86,12 @@ async fn strings(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
     Ok(out.into_iter().collect())
 }
 
-/// Roll up `req` in the lake at `lake` (see the module docs).
-pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
-    let mut job = Maintenance::open(lake)?;
+/// Roll up `req` in the lake `lake` (see the module docs).
+pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
+    let _job = maintenance_lock(lake)?;
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let date = req.date.format("%Y-%m-%d").to_string();
     let streams = match &req.stream {
         Some(s) => vec![s.clone()],
@@ -107,7 +108,6 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: RuleConfig) -> Result
     };
     info!(%date, shows = streams.len(), "rollup starting");
     let mut report = RollupReport { streams: streams.clone(), ..Default::default() };
-    let mut targets: Vec<String> = Vec::new();
     if !streams.is_empty() {
         let set: BTreeSet<String> = streams.iter().cloned().collect();
         let mut progress = Progress::new("rollup", 5);
@@ -121,25 +121,34 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: RuleConfig) -> Result
         })
         .await?;
         progress.inc("metrics");
+        let name = format!("rollup-{now_ms:013}.parquet");
 
         // stream_daily: the day's partition of every region it has (had) rows in.
         let daily = split_rows(&out.daily, |b| {
             let (dates, regions) = (utf8_column(b, "date")?, utf8_column(b, "region")?);
             Ok(dates.iter().zip(regions).map(|(d, r)| format!("{d}|{r}")).collect())
         })?;
-        let mut regions: BTreeSet<String> = subdirs(&lake.join(Table::StreamDaily.name()))?
-            .into_iter()
-            .filter_map(|r| r.strip_prefix("region=").map(String::from))
-            .filter(|r| lake.join(format!("{}/region={r}/date={date}", Table::StreamDaily.name())).is_dir())
+        let t = Table::StreamDaily;
+        let mut dt = delta::open_or_create(lake, t).await?;
+        let mut regions: BTreeSet<String> = committed_files(&dt, t)?
+            .iter()
+            .filter(|f| f.values.get("date").and_then(|v| v.as_deref()) == Some(date.as_str()))
+            .filter_map(|f| f.values.get("region").cloned().flatten())
             .collect();
         regions.extend(daily.keys().filter_map(|k| k.strip_prefix(&format!("{date}|")).map(String::from)));
+        let mut actions = Vec::new();
         for region in &regions {
             let rows = daily.get(&format!("{date}|{region}")).cloned().unwrap_or_default();
-            let rows = conformed(&rows, Table::StreamDaily)?;
-            let rel = format!("{}/region={}/date={date}", Table::StreamDaily.name(), safe_region(region));
-            report.daily_rows += stage_partition(&mut job, lake, Table::StreamDaily, &rel, &set, rows)?;
-            targets.push(rel);
+            let rows = conformed(&rows, t)?;
+            let dir = format!("region={}/date={date}", safe_region(region));
+            let (mut a, n) = replace_partition(&dt, t, &dir, &set, rows, &name, now_ms).await?;
+            actions.append(&mut a);
+            report.daily_rows += n;
         }
+        let predicate = format!("date = '{date}'");
+        failpoint::hit("rollup_before_commit");
+        delta::commit(&mut dt, t, actions, &[], replace_operation(t, predicate), job_info("rollup")).await?;
+        failpoint::hit("rollup_between_tables");
         progress.inc("stream_daily");
 
         // show_summary / show_sources: partitioned by the show's first day.
@@ -161,37 +170,29 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: RuleConfig) -> Result
             .into_iter()
             .collect();
             days.extend(by_day.keys().cloned());
-            for d in days {
-                let rows = conformed(by_day.get(&d).map(Vec::as_slice).unwrap_or_default(), table)?;
-                let rel = format!("{}/date={d}", table.name());
-                let n = stage_partition(&mut job, lake, table, &rel, &set, rows)?;
+            let mut dt = delta::open_or_create(lake, table).await?;
+            let mut actions = Vec::new();
+            for d in &days {
+                let rows = conformed(by_day.get(d).map(Vec::as_slice).unwrap_or_default(), table)?;
+                let (mut a, n) = replace_partition(&dt, table, &format!("date={d}"), &set, rows, &name, now_ms).await?;
+                actions.append(&mut a);
                 match table {
                     Table::ShowSummary => report.show_rows += n,
                     _ => report.source_rows += n,
                 }
-                targets.push(rel);
             }
+            let predicate =
+                format!("date IN ({})", days.iter().map(|d| format!("'{d}'")).collect::<Vec<_>>().join(", "));
+            delta::commit(&mut dt, table, actions, &[], replace_operation(table, predicate), job_info("rollup"))
+                .await?;
             progress.inc(table.name());
         }
         progress.finish();
     }
 
     if req.compact {
-        let unfinished = unfinished_files(lake)?;
-        let parts = day_partitions(lake, req.date)?;
-        let mut progress = Progress::new("compaction", parts.len() as u64);
-        for (table, rel) in parts {
-            if let Some(c) = compact_partition(&mut job, lake, table, &rel, &unfinished)? {
-                targets.push(rel.clone());
-                report.compacted.push(c);
-            }
-            progress.inc(&rel);
-        }
-        progress.finish();
+        report.compacted = compact_day(lake, req.date, DEFAULT_TARGET_BYTES, now_ms).await?;
     }
-    failpoint::hit("rollup_before_commit");
-    let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
-    job.commit(&refs)?;
     info!(
         %date,
         shows = report.streams.len(),
@@ -202,6 +203,11 @@ pub async fn rollup(lake: &Path, req: &RollupRequest, cfg: RuleConfig) -> Result
         "rollup committed"
     );
     Ok(report)
+}
+
+/// The commitInfo entry naming the livelake job that made a commit.
+fn job_info(job: &str) -> HashMap<String, serde_json::Value> {
+    HashMap::from([("livelake.job".to_string(), serde_json::json!(job))])
 }
 
 /// The file columns of `table` from the period job's rows.

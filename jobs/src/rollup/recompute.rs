@@ -3,8 +3,8 @@
 //! streaming job (`crate::rules`, every event fresh, in event-time order) and the same SQL
 //! (`crate::window_metrics`): one definition of every metric for both paths.
 
+use crate::store::delta::LakeUrl;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::{
@@ -98,7 +98,7 @@ pub struct Recomputed {
 }
 
 /// Recompute `stream_minute` (and the suspects) of `streams` from the lake's raw tables.
-pub async fn recompute_minutes(lake: &Path, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
+pub async fn recompute_minutes(lake: &LakeUrl, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
     let ctx = lake_session();
     register_lake(&ctx, lake).await?;
     recompute(&ctx, streams, cfg).await

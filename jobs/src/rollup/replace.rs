@@ -1,16 +1,17 @@
-//! Staging the new content of the rollup tables' partitions: the rows of the streams just
-//! recomputed replace theirs; rows of other streams in the same partition are kept. One file
-//! per partition, sorted by `stream_id` then region or source, so a re-run writes the same bytes.
+//! The new content of the rollup tables' partitions: the rows of the streams just recomputed
+//! replace theirs; rows of other streams in the same partition are kept. One file per
+//! partition, sorted by `stream_id` then region or source.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch};
 use livelake_schemas::Table;
 
-use crate::error::{Result, io};
-use crate::store::{Maintenance, read_file, write_file};
+use crate::error::Result;
+use crate::store::delta::{
+    Action, CommittedFile, DeltaTable, PartitionRows, committed_files, partition_values, read_files, write_files,
+};
 
 /// Split rows by a per-row key (e.g. their partition); `keys` gives a batch's keys, row by row.
 pub(super) fn split_rows(
@@ -38,44 +39,40 @@ fn second_key(table: Table) -> Option<&'static str> {
     }
 }
 
-/// Stage partition `rel` of `table`: its current rows of streams not in `streams`, plus `new`
-/// (file columns only). Returns the rows written (no file when there are none).
-pub(super) fn stage_partition(
-    job: &mut Maintenance,
-    root: &Path,
+/// The new content of partition `dir` (below the table) of `table`: its committed rows of
+/// streams not in `streams`, plus `new` (file columns only), as one file named `name`. Returns
+/// the actions that swap it in (every current file of the partition removed; one file added when
+/// there are rows) and the rows written.
+pub(super) async fn replace_partition(
+    dt: &DeltaTable,
     table: Table,
-    rel: &str,
+    dir: &str,
     streams: &BTreeSet<String>,
     new: Vec<RecordBatch>,
-) -> Result<usize> {
+    name: &str,
+    now_ms: i64,
+) -> Result<(Vec<Action>, usize)> {
     let schema = table.schema();
     let mut rows = new;
-    let dir = root.join(rel);
-    if dir.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(io("listing", &dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
-        files.sort();
-        for f in files {
-            for b in read_file(&f)? {
-                let ids = b.column_by_name("stream_id").expect("stream_id column").as_string::<i32>().clone();
-                let keep: BooleanArray = (0..b.num_rows()).map(|i| Some(!streams.contains(ids.value(i)))).collect();
-                rows.push(filter_record_batch(&b, &keep)?);
-            }
-        }
+    let current: Vec<CommittedFile> = committed_files(dt, table)?.into_iter().filter(|f| f.dir() == dir).collect();
+    for b in read_files(dt, &current).await? {
+        let ids = b.column_by_name("stream_id").expect("stream_id column").as_string::<i32>().clone();
+        let keep: BooleanArray = (0..b.num_rows()).map(|i| Some(!streams.contains(ids.value(i)))).collect();
+        rows.push(filter_record_batch(&b, &keep)?);
     }
+    let mut actions: Vec<Action> = current.iter().map(|f| f.remove(true, now_ms)).collect();
     let all = concat_batches(&schema, &rows)?;
-    let staged = job.stage(rel)?;
     if all.num_rows() == 0 {
-        return Ok(0);
+        return Ok((actions, 0));
     }
     let sort: Vec<SortColumn> = std::iter::once("stream_id")
         .chain(second_key(table))
         .map(|c| SortColumn { values: all.column_by_name(c).expect("sort column").clone(), options: None })
         .collect();
     let sorted = take_record_batch(&all, &lexsort_to_indices(&sort, None)?)?;
-    write_file(&staged.join(format!("rollup-{:010}.parquet", job.seq())), &sorted)?;
-    Ok(sorted.num_rows())
+    let n = sorted.num_rows();
+    let part = PartitionRows { dir: dir.to_string(), values: partition_values(dir), batch: sorted };
+    let adds = write_files(dt, table, vec![part], |_| name.to_string(), now_ms).await?;
+    actions.extend(adds.into_iter().map(Action::Add));
+    Ok((actions, n))
 }

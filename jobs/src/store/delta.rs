@@ -14,16 +14,19 @@ use std::sync::{Arc, Once};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMillisecondType};
 pub use deltalake::DeltaTable;
+pub use deltalake::ObjectStoreError;
 use deltalake::delta_datafusion::{DeltaScanConfig, DeltaScanNext};
+use deltalake::kernel::Remove;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 pub use deltalake::kernel::{Action, Add};
 use deltalake::kernel::{StructType, Transaction};
-use deltalake::logstore::object_store::{ObjectStoreExt, PutPayload};
+pub use deltalake::logstore::object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTableBuilder, DeltaTableError};
 use livelake_schemas::{PartitionLevel, Table};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::json;
 use url::Url;
 
@@ -77,7 +80,11 @@ impl LakeUrl {
 
     /// The directory of a lake on local disk; `None` for object storage.
     pub fn local_dir(&self) -> Option<PathBuf> {
-        (self.root.scheme() == "file").then(|| self.root.to_file_path().ok()).flatten()
+        // Without the URL's trailing `/` (`/x/lake`, not `/x/lake/`).
+        (self.root.scheme() == "file")
+            .then(|| self.root.to_file_path().ok())
+            .flatten()
+            .map(|p| p.components().collect())
     }
 
     /// The URL of a table's folder.
@@ -98,6 +105,14 @@ impl std::fmt::Display for LakeUrl {
             None => write!(f, "{}", self.root),
         }
     }
+}
+
+/// The object store of the lake's internal folder `<lake>/_livelake/` (engine snapshots and
+/// commit records; no Delta table), paths relative to it.
+pub fn internal_store(lake: &LakeUrl) -> Result<Arc<dyn ObjectStore>> {
+    let at = lake.root.join("_livelake/").expect("a valid URL segment");
+    deltalake::logstore::store_for(&at, lake.options.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .map_err(|e| Error::Delta { table: "_livelake", op: "opening", source: Box::new(e) })
 }
 
 /// The S3 object store handlers of delta-rs (a linker may drop its automatic registration).
@@ -140,18 +155,44 @@ pub async fn open_or_create(lake: &LakeUrl, table: Table) -> Result<DeltaTable> 
     if let Some(dt) = open_table(lake, table).await? {
         return Ok(dt);
     }
+    create_table(lake, table, Vec::new(), &[], SaveMode::Ignore).await
+}
+
+/// Create table `table` of the lake with files that are already in its folders (`adds`) and
+/// application transactions `txns` in its first commit (the conversion of a lake of an earlier
+/// livelake). Fails when the table has a Delta log.
+pub async fn create_with_files(
+    lake: &LakeUrl,
+    table: Table,
+    adds: Vec<Add>,
+    txns: &[(String, i64)],
+) -> Result<DeltaTable> {
+    create_table(lake, table, adds, txns, SaveMode::ErrorIfExists).await
+}
+
+async fn create_table(
+    lake: &LakeUrl,
+    table: Table,
+    adds: Vec<Add>,
+    txns: &[(String, i64)],
+    mode: SaveMode,
+) -> Result<DeltaTable> {
     if let Some(dir) = lake.local_dir() {
         let dir = dir.join(table.name());
         std::fs::create_dir_all(&dir).map_err(crate::io("creating", &dir))?;
     }
     let schema = delta_schema(table)?;
     let partitions: Vec<&str> = table.partitioning().iter().map(|l| l.name()).collect();
+    let props = CommitProperties::default()
+        .with_application_transactions(txns.iter().map(|(app, v)| Transaction::new(app, *v)).collect());
     unloaded(lake, table)?
         .create()
         .with_table_name(table.name())
         .with_columns(schema.fields().cloned())
         .with_partition_columns(partitions)
-        .with_save_mode(SaveMode::Ignore)
+        .with_actions(adds.into_iter().map(Action::Add))
+        .with_commit_properties(props)
+        .with_save_mode(mode)
         .await
         .map_err(delta_error(table, "creating"))
 }
@@ -175,23 +216,29 @@ pub struct PartitionRows {
 }
 
 impl PartitionRows {
-    /// The partition of the lake folder `dir` (relative to the table, Hive style) of `table`.
+    /// The partition of the lake folder `dir` (relative to the lake or to the table, Hive style)
+    /// of `table`.
     pub fn new(table: Table, dir: &Path, batch: RecordBatch) -> PartitionRows {
-        let dir = dir.strip_prefix(table.name()).unwrap_or(dir);
-        let mut values = HashMap::new();
-        for part in dir.components() {
-            let part = part.as_os_str().to_string_lossy();
-            if let Some((k, v)) = part.split_once('=') {
-                let v = if k == PartitionLevel::Hour.name() {
-                    v.parse::<u32>().map(|h| h.to_string()).unwrap_or_else(|_| v.to_string())
-                } else {
-                    v.to_string()
-                };
-                values.insert(k.to_string(), Some(v));
-            }
-        }
-        PartitionRows { dir: dir.to_string_lossy().into_owned(), values, batch }
+        let dir = dir.strip_prefix(table.name()).unwrap_or(dir).to_string_lossy().into_owned();
+        PartitionRows { values: partition_values(&dir), dir, batch }
     }
+}
+
+/// The partition values of a Hive folder below a table (`region=EU/date=2026-11-27/hour=05`), as
+/// Delta serialises them (`EU`, `2026-11-27`, `5`).
+pub fn partition_values(dir: &str) -> HashMap<String, Option<String>> {
+    let mut values = HashMap::new();
+    for part in dir.split('/') {
+        if let Some((k, v)) = part.split_once('=') {
+            let v = if k == PartitionLevel::Hour.name() {
+                v.parse::<u32>().map(|h| h.to_string()).unwrap_or_else(|_| v.to_string())
+            } else {
+                v.to_string()
+            };
+            values.insert(k.to_string(), Some(v));
+        }
+    }
+    values
 }
 
 /// Write one Parquet file per partition into the table's folders (not yet visible to anyone)
@@ -207,7 +254,7 @@ pub async fn write_files(
     let store = dt.object_store();
     let mut adds = Vec::with_capacity(parts.len());
     for (i, p) in parts.into_iter().enumerate() {
-        let rel = format!("{}/{}", p.dir, name(i));
+        let rel = if p.dir.is_empty() { name(i) } else { format!("{}/{}", p.dir, name(i)) };
         let bytes = encode(&p.batch, &rel)?;
         let size = bytes.len() as i64;
         let path = deltalake::Path::from(rel.as_str());
@@ -301,6 +348,101 @@ pub async fn commit(
     let version = done.version;
     dt.state = Some(done.snapshot);
     Ok(version)
+}
+
+/// A file the table's log holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedFile {
+    /// Path relative to the table (decoded).
+    pub path: String,
+    /// Partition values, keyed by column.
+    pub values: HashMap<String, Option<String>>,
+    /// Bytes.
+    pub size: i64,
+    /// Rows, when the log records them.
+    pub rows: Option<u64>,
+    /// When it was written (ms since the epoch).
+    pub modification_time: i64,
+}
+
+impl CommittedFile {
+    /// The partition folder below the table (`region=EU/date=…/hour=…`), from the path.
+    pub fn dir(&self) -> &str {
+        self.path.rsplit_once('/').map_or("", |(d, _)| d)
+    }
+
+    /// The `remove` action of this file (`data_change`: false when its rows stay in the table,
+    /// rewritten into another file).
+    pub fn remove(&self, data_change: bool, now_ms: i64) -> Action {
+        Action::Remove(Remove {
+            path: self.path.clone(),
+            data_change,
+            deletion_timestamp: Some(now_ms),
+            extended_file_metadata: Some(true),
+            partition_values: Some(self.values.clone()),
+            size: Some(self.size),
+            ..Default::default()
+        })
+    }
+}
+
+/// The files of the table at its loaded version (from the log; nothing listed), in path order.
+pub fn committed_files(dt: &DeltaTable, table: Table) -> Result<Vec<CommittedFile>> {
+    let snapshot = dt.snapshot().map_err(delta_error(table, "reading the file list"))?;
+    let mut out: Vec<CommittedFile> = snapshot
+        .log_data()
+        .iter()
+        .map(|f| CommittedFile {
+            path: f.path().into_owned(),
+            values: f.partition_values_map(),
+            size: f.size(),
+            rows: f.num_records().map(|n| n as u64),
+            modification_time: f.modification_time(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// The committed files of `table` of a lake on local disk, as paths (none before the table's
+/// first commit).
+pub async fn local_files(dir: &Path, table: Table) -> Result<Vec<PathBuf>> {
+    let lake = LakeUrl::parse(&dir.to_string_lossy(), HashMap::new())?;
+    let Some(dt) = open_table(&lake, table).await? else { return Ok(Vec::new()) };
+    Ok(committed_files(&dt, table)?.into_iter().map(|f| dir.join(table.name()).join(f.path)).collect())
+}
+
+/// Every row of the table's files `files` (file columns only), in order.
+pub async fn read_files(dt: &DeltaTable, files: &[CommittedFile]) -> Result<Vec<RecordBatch>> {
+    let store = dt.object_store();
+    let mut out = Vec::new();
+    for f in files {
+        let path = deltalake::Path::from(f.path.as_str());
+        let url = format!("{}{}", dt.table_url(), f.path);
+        let store_err = |e| Error::ObjectStore { op: "reading", path: url.clone(), source: Box::new(e) };
+        let bytes = store.get(&path).await.map_err(store_err)?.bytes().await.map_err(store_err)?;
+        let pq = |source| Error::Parquet { path: PathBuf::from(&url), source };
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(pq)?.build().map_err(pq)?;
+        for b in reader {
+            out.push(b.map_err(|e| pq(e.into()))?);
+        }
+    }
+    Ok(out)
+}
+
+/// The operation of a compaction (rows rewritten into fewer files, none changed).
+pub fn optimize_operation(target_size: i64) -> DeltaOperation {
+    DeltaOperation::Optimize { predicate: None, target_size }
+}
+
+/// The operation of a job that replaces the content of some partitions (`predicate`: which, as
+/// SQL, for the table's history).
+pub fn replace_operation(table: Table, predicate: String) -> DeltaOperation {
+    DeltaOperation::Write {
+        mode: SaveMode::Overwrite,
+        partition_by: Some(table.partitioning().iter().map(|l| l.name().to_string()).collect()),
+        predicate: Some(predicate),
+    }
 }
 
 /// The operation of a streaming append (how it shows in the table's history).

@@ -1,22 +1,18 @@
-//! The lake on disk, as every job writes it: Parquet files with one set of writer settings, the
-//! Hive layout (`region=/date=/hour=`), the locks that keep one writer and one maintenance job per
-//! lake, and the atomic directory swaps of maintenance jobs (docs/lake.md). The streaming sink
+//! The lake as every job writes it: Delta tables ([`delta`]) of Parquet files with one set of
+//! writer settings in the Hive layout (`region=/date=/hour=`), and the locks that keep one
+//! writer and one maintenance job per lake on local disk (docs/lake.md). The streaming sink
 //! (`livelake run`) and the batch jobs both use it.
 
 pub mod delta;
 pub mod failpoint;
 mod layout;
-mod maintenance;
 mod parquet;
 
-use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use layout::{partition_dir, safe_region, split_by_partition, time_column};
-pub use maintenance::Maintenance;
-pub use parquet::{ROW_GROUP_ROWS, read_file, write_file, writer_properties};
-use serde::Deserialize;
+pub use parquet::{ROW_GROUP_ROWS, writer_properties};
 
 use crate::error::{Error, Result, io};
 
@@ -38,56 +34,18 @@ pub fn lock_exclusive(path: &Path, held: &str, rule: &str) -> Result<fs::File> {
     Ok(lock)
 }
 
-/// The commit log of `livelake run`: `<root>/_livelake/log/`.
-pub fn log_dir(root: &Path) -> PathBuf {
-    root.join("_livelake/log")
-}
-
-/// The record of commit `seq` in the log.
-pub fn record_path(root: &Path, seq: u64) -> PathBuf {
-    log_dir(root).join(format!("{seq:020}.json"))
-}
-
-/// Where commit `seq` stages its files until they are published.
-pub fn staging_dir(root: &Path, seq: u64) -> PathBuf {
-    root.join(format!("_livelake/staging/{seq:020}"))
-}
-
-/// The part of a commit record of `livelake run` that maintenance reads: its files.
-#[derive(Deserialize)]
-struct RecordFiles {
-    files: Vec<RecordFile>,
-}
-
-#[derive(Deserialize)]
-struct RecordFile {
-    path: String,
-}
-
-/// The files (paths relative to the root) of a commit of `livelake run` that is still being
-/// published: the latest record's (`_livelake/log/<seq>.json`), while its staging directory
-/// exists. Maintenance leaves them alone, so the run's recovery can still find them.
-pub fn unfinished_files(root: &Path) -> Result<BTreeSet<String>> {
-    let log = log_dir(root);
-    let Ok(entries) = fs::read_dir(&log) else { return Ok(BTreeSet::new()) };
-    let mut latest = None;
-    for entry in entries {
-        let name = entry.map_err(io("listing", &log))?.file_name().to_string_lossy().into_owned();
-        if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
-            latest = latest.max(Some(seq));
-        }
-    }
-    let Some(seq) = latest else { return Ok(BTreeSet::new()) };
-    if !staging_dir(root, seq).exists() {
-        return Ok(BTreeSet::new());
-    }
-    let path = record_path(root, seq);
-    let text = match fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()), // pruned meanwhile
-        Err(e) => return Err(Error::Io { op: "reading", path, source: e }),
-    };
-    let rec: RecordFiles =
-        serde_json::from_slice(&text).map_err(|e| Error::CommitLog { path: path.clone(), detail: e.to_string() })?;
-    Ok(rec.files.into_iter().map(|f| f.path).collect())
+/// The lock of the maintenance jobs of a lake on local disk (`_livelake/maintenance.lock`):
+/// one rollup, compaction or shows import at a time (two compactions of the same files would
+/// both commit, and rows would be doubled). `None` for a lake on object storage: run its
+/// maintenance from one scheduler.
+pub fn maintenance_lock(lake: &delta::LakeUrl) -> Result<Option<fs::File>> {
+    let Some(dir) = lake.local_dir() else { return Ok(None) };
+    let dir = dir.join("_livelake");
+    fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+    lock_exclusive(
+        &dir.join("maintenance.lock"),
+        "another maintenance job (rollup, compaction, shows import) is running on this lake",
+        "one at a time",
+    )
+    .map(Some)
 }

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use livelake_jobs::store::delta::LakeUrl;
+
 use anyhow::{Context, bail};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -14,12 +16,23 @@ pub fn runtime() -> anyhow::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
 }
 
-/// Fail with a one-line hint unless `lake` is a directory.
-pub fn check_lake(lake: &Path) -> anyhow::Result<()> {
-    if !lake.is_dir() {
-        bail!("lake directory {} does not exist (write one with `livelake run`, or pass --lake DIR)", lake.display());
+/// Fail with a one-line hint unless the lake on local disk is a directory (a lake on object
+/// storage is checked when its tables are opened).
+pub fn check_lake(lake: &LakeUrl) -> anyhow::Result<()> {
+    if let Some(dir) = lake.local_dir()
+        && !dir.is_dir()
+    {
+        bail!("lake directory {} does not exist (write one with `livelake run`, or pass --lake DIR)", dir.display());
     }
     Ok(())
+}
+
+/// `--lake` of a command that reads the lake: a path, `file://` or `s3://` URL (object-storage
+/// settings from the `AWS_*` environment), checked with [`check_lake`].
+pub fn lake_arg(lake: &str) -> anyhow::Result<LakeUrl> {
+    let url = LakeUrl::parse(lake, Default::default())?;
+    check_lake(&url)?;
+    Ok(url)
 }
 
 /// Resolve on SIGINT (Ctrl-C) or SIGTERM.

@@ -3,6 +3,7 @@
 
 mod ceiling;
 mod common;
+mod lake;
 mod report;
 mod rollup;
 mod run;
@@ -54,6 +55,8 @@ enum Command {
     Report(report::Args),
     /// Run the rollup nightly on the `[rollup]` schedule (cron + time zone), with retries.
     Schedule(rollup::ScheduleArgs),
+    /// Lake administration: convert a lake of an earlier livelake into Delta tables.
+    Lake(lake::Args),
 }
 
 /// Run the parsed command.
@@ -69,16 +72,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollup(a) => rollup::run(a),
         Command::Report(a) => report::run(a),
         Command::Schedule(a) => rollup::schedule(a),
+        Command::Lake(a) => lake::run(a),
     }
 }
 
 /// Logs go to stderr; stdout stays clean for data.
 pub fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
+    // Our crates at the chosen level; the libraries (Delta Lake, object store, Kafka client) at
+    // warn unless asked through RUST_LOG.
     let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
+        0 => "warn,livelake=info,livelake_pipeline=info,livelake_jobs=info",
+        1 => "warn,livelake=debug,livelake_pipeline=debug,livelake_jobs=debug",
+        _ => "info,livelake=trace,livelake_pipeline=trace,livelake_jobs=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();

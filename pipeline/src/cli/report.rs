@@ -16,7 +16,7 @@ pub struct Args {
     stream: String,
     /// Lake root directory [default: ./lake].
     #[arg(long)]
-    lake: Option<PathBuf>,
+    lake: Option<String>,
     /// Where to write `<stream>.html`, `<stream>.md` and `charts/`.
     #[arg(long, default_value = "report")]
     out: PathBuf,
@@ -31,9 +31,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(l) = &a.lake {
         cfg.lake.path = l.clone();
     }
-    check_lake(&cfg.lake.path)?;
+    let lake = cfg.lake.url()?;
+    check_lake(&lake)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let (files, findings) = runtime()?.block_on(report(&cfg.lake.path, &a.stream, &a.out, cfg.engine().rules()))?;
+    let (files, findings) = runtime()?.block_on(report(&lake, &a.stream, &a.out, cfg.engine().rules()))?;
     println!("report: {} and {} ({} charts)", files.html.display(), files.markdown.display(), files.charts.len());
     for an in &findings.anomalies {
         println!("  {} in {} at minute {}–{}: {}", an.kind, an.region, an.from_minute, an.to_minute, an.detail);

@@ -43,7 +43,7 @@ struct Common {
     config: Option<PathBuf>,
     /// Lake root directory [default: ./lake].
     #[arg(long)]
-    lake: Option<PathBuf>,
+    lake: Option<String>,
 }
 
 impl Common {
@@ -52,7 +52,7 @@ impl Common {
         if let Some(l) = &self.lake {
             c.lake.path = l.clone();
         }
-        super::common::check_lake(&c.lake.path)?;
+        super::common::check_lake(&c.lake.url()?)?;
         Ok(c)
     }
 }
@@ -79,7 +79,7 @@ fn summary(r: &RollupReport) -> String {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
     let req = RollupRequest { date: a.date, stream: a.stream, compact: !a.no_compact };
-    let report = runtime()?.block_on(rollup(&cfg.lake.path, &req, cfg.engine().rules()))?;
+    let report = runtime()?.block_on(rollup(&cfg.lake.url()?, &req, cfg.engine().rules()))?;
     println!("rollup {}: {}", a.date, summary(&report));
     Ok(())
 }
@@ -114,6 +114,7 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
         base: Duration::from_secs(r.retry_base_secs),
         max: Duration::from_secs(r.retry_max_secs),
     };
+    let lake = cfg.lake.url()?;
     runtime()?.block_on(async {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -121,11 +122,11 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
             info!("signal received: stopping after the current run");
             let _ = tx.send(true);
         });
-        info!(schedule = %r.schedule, timezone = %r.timezone, lake = %cfg.lake.path.display(), "scheduler started");
+        info!(schedule = %r.schedule, timezone = %r.timezone, lake = %cfg.lake.path, "scheduler started");
         let timer = SystemTimer(rx);
         run_schedule(&schedule, retry, &timer, None, |date| {
             let req = RollupRequest { date, stream: None, compact: r.compact };
-            let (lake, rules) = (cfg.lake.path.clone(), cfg.engine().rules());
+            let (lake, rules) = (lake.clone(), cfg.engine().rules());
             async move { rollup(&lake, &req, rules).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
         })
         .await;

@@ -21,7 +21,7 @@ pub struct Args {
     config: Option<PathBuf>,
     /// Lake root directory [default: ./lake].
     #[arg(long)]
-    lake: Option<PathBuf>,
+    lake: Option<String>,
     /// `kafka`, or `file:PATH.ndjson` (the embedded default: ends when the file is consumed) [default: kafka].
     #[arg(long)]
     source: Option<String>,
@@ -103,8 +103,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let reasons: Vec<String> = s.dead_letters.iter().map(|(r, n)| format!("{r}={n}")).collect();
             println!("dead letters: {}", reasons.join(" "));
         }
-        println!("lake: {}", cfg.lake.path.display());
-        match livelake_jobs::headlines(&cfg.lake.path).await {
+        println!("lake: {}", cfg.lake.path);
+        match livelake_jobs::headlines(&cfg.lake.url()?).await {
             Ok(table) => {
                 println!("\nheadline figures (all shows in the lake; sessions cleaned of join-spike bots):\n{table}")
             }
@@ -115,7 +115,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
              SELECT window_start, sessions_active, stall_ratio, exits_after_stall, orders, gmv_usd\n  \
              FROM read_parquet('{}/stream_minute/**/*.parquet', hive_partitioning = true)\n  \
              WHERE region = 'EU' ORDER BY stream_id, window_start;",
-            cfg.lake.path.display()
+            cfg.lake.path
         );
         Ok(())
     })

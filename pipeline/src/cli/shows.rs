@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use livelake_jobs::shows::{parse_plan, upsert};
 use livelake_jobs::{lake_session, register_lake, run_query};
 
-use super::common::{Format, check_lake, runtime, write};
+use super::common::{Format, lake_arg, runtime, write};
+use livelake_jobs::store::delta::LakeUrl;
 
 /// Arguments of `livelake shows`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +17,7 @@ pub struct Args {
     command: ShowsCommand,
     /// The lake directory.
     #[arg(long, global = true, env = "LIVELAKE__LAKE__PATH", default_value = "lake")]
-    lake: PathBuf,
+    lake: String,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -50,16 +51,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     bail!("{} problem(s) in {}; nothing imported", problems.len(), plan.display());
                 }
             };
-            std::fs::create_dir_all(&a.lake).with_context(|| format!("creating {}", a.lake.display()))?;
-            let done = upsert(&a.lake, parsed)?;
+            let lake = LakeUrl::parse(&a.lake, Default::default())?;
+            let done = runtime()?.block_on(upsert(&lake, parsed))?;
             println!("shows: {} new, {} updated, {} in the table", done.inserted, done.updated, done.total);
             Ok(())
         }
         ShowsCommand::List { format } => {
-            check_lake(&a.lake)?;
+            let lake = lake_arg(&a.lake)?;
             runtime()?.block_on(async {
                 let ctx = lake_session();
-                register_lake(&ctx, &a.lake).await?;
+                register_lake(&ctx, &lake).await?;
                 let (schema, batches) =
                     run_query(&ctx, "SELECT * FROM shows ORDER BY planned_start NULLS LAST, stream_id").await?;
                 write(&schema, &batches, format, None)

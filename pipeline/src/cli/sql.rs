@@ -9,7 +9,8 @@ use datafusion::prelude::SessionContext;
 use livelake_jobs::{lake_session, register_lake, run_query};
 use rustyline::error::ReadlineError;
 
-use super::common::{Format, check_lake, runtime, write};
+use super::common::{Format, lake_arg, runtime, write};
+use livelake_jobs::store::delta::LakeUrl;
 
 /// Arguments of `livelake sql`.
 #[derive(Debug, clap::Args)]
@@ -21,7 +22,7 @@ pub struct Args {
     file: Option<PathBuf>,
     /// The lake directory.
     #[arg(long, env = "LIVELAKE__LAKE__PATH", default_value = "lake")]
-    lake: PathBuf,
+    lake: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -32,7 +33,7 @@ pub struct Args {
 
 /// Run `livelake sql`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    check_lake(&a.lake)?;
+    let lake = lake_arg(&a.lake)?;
     if a.format == Format::Parquet && a.output.is_none() {
         bail!("--format parquet needs --output FILE");
     }
@@ -43,10 +44,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     runtime()?.block_on(async {
         let ctx = lake_session();
-        register_lake(&ctx, &a.lake).await?;
+        register_lake(&ctx, &lake).await?;
         match query {
             Some(q) => one(&ctx, &q, a.format, a.output.as_deref()).await,
-            None => interactive(&ctx, &a).await,
+            None => interactive(&ctx, &a, &lake).await,
         }
     })
 }
@@ -65,11 +66,11 @@ fn history_path() -> Option<PathBuf> {
 }
 
 /// A meta command (`\d`, `\d TABLE`, `\q`, `\?`); returns false to quit.
-fn meta(cmd: &str, lake: &Path) -> bool {
+async fn meta(cmd: &str, lake: &LakeUrl) -> bool {
     let mut words = cmd.split_whitespace();
     match (words.next(), words.next()) {
         (Some("\\q"), _) => return false,
-        (Some("\\d"), name) => match super::tables::render(lake, name, name.is_some()) {
+        (Some("\\d"), name) => match super::tables::render(lake, name, name.is_some()).await {
             Ok(text) => print!("{text}"),
             Err(e) => eprintln!("error: {e:#}"),
         },
@@ -79,13 +80,13 @@ fn meta(cmd: &str, lake: &Path) -> bool {
     true
 }
 
-async fn interactive(ctx: &SessionContext, a: &Args) -> anyhow::Result<()> {
+async fn interactive(ctx: &SessionContext, a: &Args, lake: &LakeUrl) -> anyhow::Result<()> {
     let mut rl = rustyline::DefaultEditor::new().context("starting the line editor")?;
     let history = history_path();
     if let Some(h) = &history {
         let _ = rl.load_history(h);
     }
-    eprintln!("livelake sql — lake {} (\\? for help, \\q to quit)", a.lake.display());
+    eprintln!("livelake sql — lake {lake} (\\? for help, \\q to quit)");
     let mut statement = String::new();
     loop {
         let prompt = if statement.is_empty() { "livelake> " } else { "       -> " };
@@ -101,7 +102,7 @@ async fn interactive(ctx: &SessionContext, a: &Args) -> anyhow::Result<()> {
         let trimmed = line.trim();
         if statement.is_empty() && trimmed.starts_with('\\') {
             let _ = rl.add_history_entry(trimmed);
-            if !meta(trimmed, &a.lake) {
+            if !meta(trimmed, lake).await {
                 break;
             }
             continue;

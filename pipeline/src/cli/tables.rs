@@ -1,11 +1,12 @@
-//! `livelake tables [NAME]`: the lake's tables, their columns, and files and rows per partition
-//! (from Parquet footers). The interactive `\d` / `\d NAME` print the same.
+//! `livelake tables [NAME]`: the lake's tables, their Delta version and last commit, their
+//! columns, and files and rows per partition (from the Delta log). The interactive `\d` /
+//! `\d NAME` print the same.
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use arrow::datatypes::{DataType, TimeUnit};
+use livelake_jobs::store::delta::LakeUrl;
 use livelake_jobs::{TableInfo, describe};
 use livelake_schemas::Table;
 
@@ -17,15 +18,15 @@ pub struct Args {
     /// One line per table (rows, files, partition columns) instead of columns and partitions.
     #[arg(long)]
     brief: bool,
-    /// The lake directory.
+    /// The lake: a directory, `file://…` or `s3://bucket/prefix`.
     #[arg(long, env = "LIVELAKE__LAKE__PATH", default_value = "lake")]
-    lake: PathBuf,
+    lake: String,
 }
 
 /// Run `livelake tables`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    super::common::check_lake(&a.lake)?;
-    print!("{}", render(&a.lake, a.name.as_deref(), !a.brief)?);
+    let lake = super::common::lake_arg(&a.lake)?;
+    print!("{}", super::common::runtime()?.block_on(render(&lake, a.name.as_deref(), !a.brief))?);
     Ok(())
 }
 
@@ -48,9 +49,19 @@ fn type_name(t: &DataType) -> String {
 fn one_table(info: &TableInfo, full: bool, out: &mut String) {
     let t = info.table;
     let parts: Vec<&str> = t.partitioning().iter().map(|l| l.name()).collect();
+    let version = match (info.version, info.last_commit_ms) {
+        (Some(v), Some(ms)) => format!(
+            "; version {v}, last commit {}",
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default()
+        ),
+        (Some(v), None) => format!("; version {v}"),
+        _ => String::new(),
+    };
     let _ = writeln!(
         out,
-        "{} — {} rows in {} file{}; partitioned by {}",
+        "{} — {} rows in {} file{}; partitioned by {}{version}",
         t.name(),
         info.rows(),
         info.files(),
@@ -84,9 +95,9 @@ fn one_table(info: &TableInfo, full: bool, out: &mut String) {
     }
 }
 
-/// The text of `livelake tables [NAME]` for the lake at `root`: one table always in full, all
-/// tables in full or `brief`ly.
-pub fn render(root: &Path, name: Option<&str>, full: bool) -> anyhow::Result<String> {
+/// The text of `livelake tables [NAME]` for the lake: one table always in full, all tables in
+/// full or `brief`ly.
+pub async fn render(lake: &LakeUrl, name: Option<&str>, full: bool) -> anyhow::Result<String> {
     let mut out = String::new();
     match name {
         Some(n) => {
@@ -94,11 +105,11 @@ pub fn render(root: &Path, name: Option<&str>, full: bool) -> anyhow::Result<Str
                 let known: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
                 bail!("unknown table {n} (the lake has: {})", known.join(", "));
             };
-            one_table(&describe(root, t)?, true, &mut out);
+            one_table(&describe(lake, t).await?, true, &mut out);
         }
         None => {
             for t in Table::ALL {
-                one_table(&describe(root, t)?, full, &mut out);
+                one_table(&describe(lake, t).await?, full, &mut out);
             }
         }
     }

@@ -1,7 +1,9 @@
-//! The lake sink: Hive-partitioned Parquet files published by a two-phase commit (stage, record
-//! intent in the commit log, publish by rename, done) so readers never see half-written files and
-//! a restart after a crash at any point neither loses nor duplicates rows.
+//! The lake sink: every table a Delta table, a streaming commit exactly once through the Delta
+//! logs (see [`lake`]): files, then the commit record with the engine checkpoint, then one Delta
+//! commit per table carrying the source positions as application transactions.
 
-mod commit;
+mod convert;
+mod lake;
 
-pub use commit::{CommitRecord, FileEntry, Lake};
+pub use convert::{Converted, convert};
+pub use lake::{COMMIT_APP, CommitRecord, FileEntry, Lake, partition_app};

@@ -133,7 +133,7 @@ fn lake_urls_are_paths_file_or_s3_and_nothing_else() {
     let l = LakeUrl::parse("/tmp/x/lake", HashMap::new()).unwrap();
     assert_eq!(l.root().as_str(), "file:///tmp/x/lake/");
     assert_eq!(l.table_url(Table::PlayerEvents).as_str(), "file:///tmp/x/lake/player_events/");
-    assert_eq!(l.local_dir().unwrap(), std::path::PathBuf::from("/tmp/x/lake/"));
+    assert_eq!(l.local_dir().unwrap(), std::path::PathBuf::from("/tmp/x/lake"));
     let s = LakeUrl::parse("s3://bucket/some/prefix", HashMap::new()).unwrap();
     assert_eq!(s.table_url(Table::Shows).as_str(), "s3://bucket/some/prefix/shows/");
     assert!(s.local_dir().is_none());
