@@ -69,11 +69,7 @@ pub async fn describe(lake: &LakeUrl, table: Table) -> Result<TableInfo> {
         s.rows += f.rows.unwrap_or(0);
     }
     let version = dt.version();
-    let last_commit_ms = {
-        use futures::StreamExt;
-        let mut history = dt.history(Some(1));
-        history.next().await.and_then(|c| c.ok()).and_then(|c| c.timestamp)
-    };
+    let last_commit_ms = delta::commit_time(&dt).await;
     Ok(TableInfo {
         table,
         schema: sql_schema(table),

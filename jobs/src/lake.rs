@@ -11,7 +11,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{PartitionLevel, Table};
 
-use crate::store::delta::{self, LakeUrl};
+use crate::store::delta::{self, AsOf, LakeUrl};
 use crate::{Error, Result};
 
 /// The SQL type of a partition column.
@@ -43,10 +43,16 @@ pub fn lake_session() -> SessionContext {
 /// Register every table of the lake (see the module docs); returns the names of the tables that
 /// exist (have a Delta log).
 pub async fn register_lake(ctx: &SessionContext, lake: &LakeUrl) -> Result<Vec<&'static str>> {
+    register_lake_as_of(ctx, lake, AsOf::Latest).await
+}
+
+/// [`register_lake`] with every table as of `as_of` (time travel: "what did the lake say at
+/// 14:00?").
+pub async fn register_lake_as_of(ctx: &SessionContext, lake: &LakeUrl, as_of: AsOf) -> Result<Vec<&'static str>> {
     let err = |source| Error::DataFusion { job: "register lake", source };
     let mut present = Vec::new();
     for table in Table::ALL {
-        match delta::open_table(lake, table).await? {
+        match delta::open_table_as_of(lake, table, as_of).await? {
             Some(dt) => {
                 ctx.register_table(table.name(), delta::provider(&dt, table, ctx)?).map_err(err)?;
                 present.push(table.name());

@@ -48,6 +48,12 @@ pub struct RollupConfig {
     pub retry_max_secs: u64,
     /// Compact the day's raw partitions in the same run (default true).
     pub compact: bool,
+    /// VACUUM every table after each rollup (default true).
+    pub vacuum: bool,
+    /// VACUUM's retention: files no table version of the last this-many hours needs (replaced by
+    /// compaction or a rollup), and files of commits that never completed, older than that, are
+    /// deleted (default 168: a week of time travel; 0 keeps only the latest version).
+    pub vacuum_retention_hours: u64,
 }
 
 impl Default for RollupConfig {
@@ -59,6 +65,8 @@ impl Default for RollupConfig {
             retry_base_secs: 60,
             retry_max_secs: 1800,
             compact: true,
+            vacuum: true,
+            vacuum_retention_hours: 168,
         }
     }
 }

@@ -205,4 +205,34 @@ fn compaction_merges_the_days_files_and_keeps_every_row() {
         assert!(files_per_partition(&lake, t, "2026-11-28").values().all(|n| *n == 1), "{t}");
     }
     assert_eq!(snapshot(&lake), rows_before, "every row of every table kept, none doubled");
+
+    // The merged-away files stay on disk for time travel until VACUUM's retention has passed
+    // (a week by default); with a retention of 0 hours the next rollup's VACUUM deletes them.
+    let on_disk = || {
+        let mut n = 0;
+        let mut stack = vec![lake.join("player_events")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() && !p.ends_with("_delta_log") {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet")
+                    && p.to_string_lossy().contains("date=2026-11-28")
+                {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let committed: usize = files_per_partition(&lake, "player_events", "2026-11-28").values().sum();
+    assert!(on_disk() > committed, "merged-away files kept for time travel");
+    let mut c = std::process::Command::new(livelake_bin());
+    c.args(["rollup", "--date", "2026-11-28", "--lake"])
+        .arg(&lake)
+        .env("LIVELAKE__ROLLUP__VACUUM_RETENTION_HOURS", "0");
+    let out = ok(c.output().unwrap());
+    assert!(out.contains("vacuumed"), "{out}");
+    assert_eq!(on_disk(), committed, "VACUUM deleted the files no version needs");
+    assert_eq!(snapshot(&lake), rows_before, "and no row");
 }

@@ -21,10 +21,17 @@ fn plan(dir: &Path, name: &str, body: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// stream_id → title, read by `livelake sql` (any Hive reader sees the same files).
+/// stream_id → title, read by `livelake sql`.
 fn titles(lake: &Path) -> Vec<String> {
+    titles_as_of(lake, &[])
+}
+
+/// [`titles`] with more arguments for `livelake sql` (`--as-of …`).
+fn titles_as_of(lake: &Path, args: &[&str]) -> Vec<String> {
     let out = Command::new(livelake_bin())
-        .args(["sql", "--format", "csv", "--lake"])
+        .args(["sql", "--format", "csv"])
+        .args(args)
+        .arg("--lake")
         .arg(lake)
         .arg("SELECT stream_id, title FROM shows ORDER BY stream_id")
         .output()
@@ -60,8 +67,17 @@ fn import_upserts_and_survives_a_kill_at_any_step() {
     let c = plan(dir.path(), "c.csv", "stream_id,title\ns4,Fourth\n");
     assert!(shows(&lake, &["import", &c], None).status.success());
     assert_eq!(titles(&lake), ["s1,Opening", "s2,Second (new time)", "s3,Third", "s4,Fourth"]);
+    let before_d = chrono::Utc::now().to_rfc3339();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let d = plan(dir.path(), "d.csv", "stream_id,title\ns1,Opening (final)\n");
     assert!(shows(&lake, &["import", &d], None).status.success());
+    // Time travel: the table at its first import (version 1), and as it was before the last.
+    assert_eq!(titles_as_of(&lake, &["--as-of", "1"]), ["s1,Opening", "s2,Second"]);
+    assert_eq!(
+        titles_as_of(&lake, &["--as-of", &before_d]),
+        ["s1,Opening", "s2,Second (new time)", "s3,Third", "s4,Fourth"]
+    );
+    assert_eq!(titles_as_of(&lake, &["--as-of", "2020-01-01T00:00:00Z"]), Vec::<String>::new(), "no table yet");
     assert_eq!(titles(&lake), ["s1,Opening (final)", "s2,Second (new time)", "s3,Third", "s4,Fourth"]);
     let files = crate::lake::committed_files(&lake, "shows");
     assert_eq!(files.len(), 1, "one file in the table: {files:?}");

@@ -38,6 +38,8 @@ pub struct RollupRequest {
     pub stream: Option<String>,
     /// Also compact the day's raw partitions.
     pub compact: bool,
+    /// Then VACUUM every table with this retention (hours); `None`: no VACUUM.
+    pub vacuum_retention_hours: Option<u64>,
 }
 
 /// What a rollup did.
@@ -53,6 +55,8 @@ pub struct RollupReport {
     pub source_rows: usize,
     /// Partitions compacted.
     pub compacted: Vec<Compacted>,
+    /// Files VACUUM deleted.
+    pub vacuumed: usize,
 }
 
 fn sql_err(e: crate::QueryError) -> Error {
@@ -193,6 +197,11 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
     if req.compact {
         report.compacted = compact_day(lake, req.date, DEFAULT_TARGET_BYTES, now_ms).await?;
     }
+    if let Some(hours) = req.vacuum_retention_hours {
+        for table in Table::ALL {
+            report.vacuumed += delta::vacuum(lake, table, hours).await?;
+        }
+    }
     info!(
         %date,
         shows = report.streams.len(),
@@ -200,6 +209,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         show_rows = report.show_rows,
         source_rows = report.source_rows,
         compacted = report.compacted.len(),
+        vacuumed = report.vacuumed,
         "rollup committed"
     );
     Ok(report)

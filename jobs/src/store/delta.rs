@@ -445,6 +445,79 @@ pub fn replace_operation(table: Table, predicate: String) -> DeltaOperation {
     }
 }
 
+/// Which state of the tables to read: the latest, a table version, or the state at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AsOf {
+    /// The latest version.
+    #[default]
+    Latest,
+    /// Each table at this version (a table with fewer versions at its latest).
+    Version(u64),
+    /// Each table as it was at this time (ms since the epoch); a table created later is empty.
+    Time(i64),
+}
+
+impl AsOf {
+    /// `--as-of`: a version number, or an RFC 3339 time.
+    pub fn parse(text: &str) -> Result<AsOf> {
+        if let Ok(v) = text.parse::<u64>() {
+            return Ok(AsOf::Version(v));
+        }
+        chrono::DateTime::parse_from_rfc3339(text).map(|t| AsOf::Time(t.timestamp_millis())).map_err(|_| {
+            Error::Config(format!("--as-of {text}: neither a table version (0, 1, …) nor an RFC 3339 time"))
+        })
+    }
+}
+
+/// The table `table` of the lake as of `as_of`; `None` when it did not exist then.
+pub async fn open_table_as_of(lake: &LakeUrl, table: Table, as_of: AsOf) -> Result<Option<DeltaTable>> {
+    let Some(mut dt) = open_table(lake, table).await? else { return Ok(None) };
+    match as_of {
+        AsOf::Latest => {}
+        AsOf::Version(v) => {
+            if dt.version().is_some_and(|latest| v < latest) {
+                dt.load_version(v).await.map_err(delta_error(table, "loading a version"))?;
+            }
+        }
+        AsOf::Time(ms) => {
+            // Versions are dated by their commit files (as `load_with_datetime` reads them).
+            let first = deltalake::Path::from("_delta_log/00000000000000000000.json");
+            let created = dt.object_store().head(&first).await.map_err(|e| Error::ObjectStore {
+                op: "reading",
+                path: format!("{}{first}", dt.table_url()),
+                source: Box::new(e),
+            })?;
+            if created.last_modified.timestamp_millis() > ms {
+                return Ok(None);
+            }
+            let at = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+            dt.load_with_datetime(at).await.map_err(delta_error(table, "loading the state at a time"))?;
+        }
+    }
+    Ok(Some(dt))
+}
+
+/// When the table's latest commit was made (ms since the epoch), from its commitInfo.
+pub async fn commit_time(dt: &DeltaTable) -> Option<i64> {
+    use futures::StreamExt;
+    let mut history = dt.history(Some(1));
+    history.next().await.and_then(|c| c.ok()).and_then(|c| c.timestamp)
+}
+
+/// VACUUM: delete the files no version younger than `retention_hours` needs, and files no
+/// commit ever named (a crashed commit's) older than that. Returns the files deleted.
+pub async fn vacuum(lake: &LakeUrl, table: Table, retention_hours: u64) -> Result<usize> {
+    let Some(dt) = open_table(lake, table).await? else { return Ok(0) };
+    let (_, metrics) = dt
+        .vacuum()
+        .with_retention_period(chrono::Duration::hours(retention_hours as i64))
+        .with_enforce_retention_duration(false)
+        .with_mode(deltalake::operations::vacuum::VacuumMode::Full)
+        .await
+        .map_err(delta_error(table, "vacuum"))?;
+    Ok(metrics.files_deleted.len())
+}
+
 /// The operation of a streaming append (how it shows in the table's history).
 pub fn append_operation(table: Table) -> DeltaOperation {
     DeltaOperation::Write {

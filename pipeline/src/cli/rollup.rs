@@ -24,7 +24,7 @@ pub struct Args {
     /// Only this show (e.g. right after it ends); default: every show with events on the day.
     #[arg(long)]
     stream: Option<String>,
-    /// Skip compacting the day's raw partitions.
+    /// Skip compacting the day's raw partitions (and the VACUUM after it).
     #[arg(long)]
     no_compact: bool,
 }
@@ -64,21 +64,23 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 fn summary(r: &RollupReport) -> String {
     let files: usize = r.compacted.iter().map(|c| c.files_before).sum();
     format!(
-        "{} show(s): stream_daily {} rows, show_summary {} rows, show_sources {} rows; compacted {} partition(s), {} files → {}",
+        "{} show(s): stream_daily {} rows, show_summary {} rows, show_sources {} rows; compacted {} partition(s), {} files → {}; vacuumed {} file(s)",
         r.streams.len(),
         r.daily_rows,
         r.show_rows,
         r.source_rows,
         r.compacted.len(),
         files,
-        r.compacted.iter().map(|c| c.files_after).sum::<usize>()
+        r.compacted.iter().map(|c| c.files_after).sum::<usize>(),
+        r.vacuumed
     )
 }
 
 /// Run `livelake rollup`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
-    let req = RollupRequest { date: a.date, stream: a.stream, compact: !a.no_compact };
+    let vacuum = (cfg.rollup.vacuum && !a.no_compact).then_some(cfg.rollup.vacuum_retention_hours);
+    let req = RollupRequest { date: a.date, stream: a.stream, compact: !a.no_compact, vacuum_retention_hours: vacuum };
     let report = runtime()?.block_on(rollup(&cfg.lake.url()?, &req, cfg.engine().rules()))?;
     println!("rollup {}: {}", a.date, summary(&report));
     Ok(())
@@ -125,7 +127,8 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
         info!(schedule = %r.schedule, timezone = %r.timezone, lake = %cfg.lake.path, "scheduler started");
         let timer = SystemTimer(rx);
         run_schedule(&schedule, retry, &timer, None, |date| {
-            let req = RollupRequest { date, stream: None, compact: r.compact };
+            let vacuum_retention_hours = r.vacuum.then_some(r.vacuum_retention_hours);
+            let req = RollupRequest { date, stream: None, compact: r.compact, vacuum_retention_hours };
             let (lake, rules) = (lake.clone(), cfg.engine().rules());
             async move { rollup(&lake, &req, rules).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
         })

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use datafusion::prelude::SessionContext;
-use livelake_jobs::{lake_session, register_lake, run_query};
+use livelake_jobs::{lake_session, register_lake_as_of, run_query};
 use rustyline::error::ReadlineError;
 
 use super::common::{Format, lake_arg, runtime, write};
-use livelake_jobs::store::delta::LakeUrl;
+use livelake_jobs::store::delta::{AsOf, LakeUrl};
 
 /// Arguments of `livelake sql`.
 #[derive(Debug, clap::Args)]
@@ -29,11 +29,16 @@ pub struct Args {
     /// Write the result to this file instead of stdout (required for parquet).
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Time travel: every table as it was at an RFC 3339 time ("what did the lake say at
+    /// 14:00?"), or at a table version (each table's own version number).
+    #[arg(long, value_name = "VERSION|TIMESTAMP")]
+    as_of: Option<String>,
 }
 
 /// Run `livelake sql`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let lake = lake_arg(&a.lake)?;
+    let as_of = a.as_of.as_deref().map(AsOf::parse).transpose()?.unwrap_or_default();
     if a.format == Format::Parquet && a.output.is_none() {
         bail!("--format parquet needs --output FILE");
     }
@@ -44,7 +49,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     runtime()?.block_on(async {
         let ctx = lake_session();
-        register_lake(&ctx, &lake).await?;
+        register_lake_as_of(&ctx, &lake, as_of).await?;
         match query {
             Some(q) => one(&ctx, &q, a.format, a.output.as_deref()).await,
             None => interactive(&ctx, &a, &lake).await,
