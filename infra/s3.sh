@@ -5,7 +5,8 @@
 #   infra/s3.sh up       download the s3proxy jar (once), start it, wait, create the bucket
 #   infra/s3.sh down     stop it (waits for it to exit)
 #   infra/s3.sh status   print "running <endpoint>" or "stopped"; exit 0 / 1
-#   infra/s3.sh env      print the AWS_* settings that reach it (for `eval "$(infra/s3.sh env)"`)
+#   infra/s3.sh env      print the AWS_* settings that reach it, and where its objects are stored
+#                        (for `eval "$(infra/s3.sh env)"`)
 #   infra/s3.sh wipe     stop and delete the stored objects (the jar is kept)
 #   infra/s3.sh create-bucket NAME
 #
@@ -106,7 +107,9 @@ case "${1:-}" in
   down) down ;;
   status) if running; then echo "running $ENDPOINT"; else echo "stopped"; exit 1; fi ;;
   env)
-    echo "export AWS_ENDPOINT_URL=$ENDPOINT AWS_REGION=$REGION AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_ALLOW_HTTP=true LIVELAKE_S3_BUCKET=$BUCKET"
+    # LIVELAKE_S3_DATA: where the filesystem backend keeps the objects (key = path below the
+    # bucket's folder), so tests can check a lake on S3 with plain file reads.
+    echo "export AWS_ENDPOINT_URL=$ENDPOINT AWS_REGION=$REGION AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_ALLOW_HTTP=true LIVELAKE_S3_BUCKET=$BUCKET LIVELAKE_S3_DATA=$DATA"
     ;;
   create-bucket) create_bucket "${2:?bucket name}" ;;
   wipe) down; rm -rf "$DATA" ;;

@@ -99,7 +99,7 @@ fn check_table(
     assert!(checked > 100, "{table}: {checked} values checked");
 }
 
-fn check_against_truth(lake: &Path, t: &PeriodTruths) {
+pub(crate) fn check_against_truth(lake: &Path, t: &PeriodTruths) {
     let daily = t.daily.iter().map(|((s, r, d), v)| (vec![s.clone(), r.clone(), d.clone()], v)).collect();
     check_table(lake, "stream_daily", |r| vec![r["stream_id"].clone(), r["region"].clone(), r["date"].clone()], &daily);
     let show = t.show.iter().map(|((s, r), v)| (vec![s.clone(), r.clone()], v)).collect();

@@ -60,11 +60,17 @@ impl KafkaRun {
     }
 
     /// `livelake run` against these topics, finishing once caught up and idle.
-    fn command(&self, lake: &Path, group: &str, extra_env: &[(&str, &str)]) -> Command {
+    fn command(&self, lake: impl AsRef<std::ffi::OsStr>, group: &str, extra_env: &[(&str, &str)]) -> Command {
         self.command_idle(lake, group, extra_env, 3)
     }
 
-    fn command_idle(&self, lake: &Path, group: &str, extra_env: &[(&str, &str)], idle: u32) -> Command {
+    fn command_idle(
+        &self,
+        lake: impl AsRef<std::ffi::OsStr>,
+        group: &str,
+        extra_env: &[(&str, &str)],
+        idle: u32,
+    ) -> Command {
         let mut c = Command::new(livelake_bin());
         c.args(["run", "--source", "kafka", "--brokers", &bootstrap(), "--group-id", group])
             .args(["--until-idle", &idle.to_string()])
@@ -221,6 +227,28 @@ const CRASHES: &[&str] =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
+    sigkill_at_every_commit_phase(false).await;
+}
+
+/// The same against a lake on the S3-compatible server: commits by conditional writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_any_commit_phase_on_s3_loses_and_duplicates_nothing() {
+    sigkill_at_every_commit_phase(true).await;
+}
+
+/// Where a test lake lives: its `--lake` argument and the folder its files can be read from
+/// (the same on local disk; the S3 server's backing folder on S3).
+fn test_lake(dir: &Path, name: &str, on_s3: bool) -> (String, PathBuf) {
+    if on_s3 {
+        let l = crate::support::s3_lake(name);
+        (l.url, l.files)
+    } else {
+        let p = dir.join(name);
+        (p.display().to_string(), p)
+    }
+}
+
+async fn sigkill_at_every_commit_phase(on_s3: bool) {
     let _shared = kafka_shared().await;
     let k = KafkaRun::new("crash").await;
     let sim = std::sync::Arc::new(small_show(33, 2));
@@ -228,19 +256,19 @@ async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // Small commits, so the run has many commit phases to die in.
     let env = [("LIVELAKE__SINK__ROLL_MB", "1"), ("LIVELAKE__SOURCE__BATCH_MAX", "2000")];
-    let reference = dir.path().join("reference");
+    let (reference, reference_files) = test_lake(dir.path(), "reference", on_s3);
     let out = output(k.command(&reference, &unique("crash-ref"), &env)).await;
     ok(out, "uninterrupted run");
-    let want = snapshot(&reference);
-    assert_lake_matches_truth(&reference, &sim.truth);
-    let commits = crate::support::commit_records(&reference).len();
+    let want = snapshot(&reference_files);
+    assert_lake_matches_truth(&reference_files, &sim.truth);
+    let commits = crate::support::commit_records(&reference_files).len();
     assert!(commits >= 5, "the reference run made {commits} commits");
 
     let mut cases: Vec<(String, Option<String>)> =
         CRASHES.iter().map(|c| (c.to_string(), Some(c.to_string()))).collect();
     cases.push(("external SIGKILL after 1.5 s".into(), None));
     for (name, failpoint) in cases {
-        let lake: PathBuf = dir.path().join(name.replace([':', ' ', '.'], "_"));
+        let (lake, files) = test_lake(dir.path(), &name.replace([':', ' ', '.'], "_"), on_s3);
         let group = unique("crash");
         let mut env: Vec<(&str, &str)> = env.to_vec();
         if let Some(fp) = &failpoint {
@@ -260,8 +288,8 @@ async fn sigkill_at_any_commit_phase_loses_and_duplicates_nothing() {
         assert_eq!(status.signal(), Some(9), "{name}: the run was SIGKILLed ({status})");
         let out = output(k.command(&lake, &group, &[("LIVELAKE__SINK__ROLL_MB", "1")])).await;
         ok(out, &format!("recovery after {name}"));
-        assert_all_files_complete(&lake);
-        let got = snapshot(&lake);
+        assert_all_files_complete(&files);
+        let got = snapshot(&files);
         for (table, rows) in &want {
             assert_eq!(got[table].len(), rows.len(), "{name}: {table} row count");
             assert!(got[table] == *rows, "{name}: {table} content differs from the uninterrupted run");
@@ -409,6 +437,70 @@ async fn until_idle_waits_for_partitions_another_group_member_holds() {
     }
 }
 
+/// `livelake run` appending to a day while `livelake rollup` compacts that day and rolls it up:
+/// both succeed (a compaction's removes are `dataChange: false`, so the append does not conflict,
+/// and the files it adds meanwhile stay); the streaming tables then equal the simulator's truth,
+/// and a rollup after the show equals the truth of the rollup tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_and_rollup_on_the_same_day_both_succeed() {
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::new("concurrent").await;
+    let cfg = SimConfig { viewers: 400, duration_min: 30, shows: 2, ..SimConfig::new(37) }
+        .with_default_pitches()
+        .fit_incidents();
+    let sim = simulate(&cfg);
+    let parts: Vec<std::sync::Arc<Simulation>> = sim
+        .lines
+        .chunks(sim.lines.len().div_ceil(4))
+        .map(|lines| {
+            let streams = sim.streams.clone();
+            std::sync::Arc::new(Simulation { streams, lines: lines.to_vec(), truth: Default::default() })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut parts = parts.into_iter();
+    k.produce(parts.next().unwrap()).await;
+    // Commits every second; finishes once caught up and quiet for 8 s (after the last part).
+    let env = [("LIVELAKE__SINK__ROLL_SECS", "1"), ("LIVELAKE__SOURCE__BATCH_MAX", "2000")];
+    let mut c = k.command_idle(&lake, &unique("concurrent"), &env, 8);
+    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::support::commit_records(&lake).is_empty() {
+        assert!(Instant::now() < deadline, "no commits");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut rollups = 0;
+    for part in parts {
+        // A rollup with compaction of the day while the run appends to it.
+        let rollup = {
+            let lake = lake.clone();
+            tokio::task::spawn_blocking(move || {
+                Command::new(livelake_bin())
+                    .args(["rollup", "--date", "2026-11-27", "--lake"])
+                    .arg(&lake)
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .unwrap()
+            })
+        };
+        k.produce(part).await;
+        let out = rollup.await.unwrap();
+        assert!(out.status.success(), "rollup beside the run: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(child.try_wait().unwrap().is_none(), "the run goes on");
+        rollups += 1;
+    }
+    assert_eq!(rollups, 3);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "the run: {status}");
+    assert_lake_matches_truth(&lake, &sim.truth);
+    let out =
+        Command::new(livelake_bin()).args(["rollup", "--date", "2026-11-27", "--lake"]).arg(&lake).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crate::nightly::check_against_truth(&lake, &livelake_pipeline::simulate::period_truth(&sim));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_bounce_mid_run_loses_nothing() {
     let _exclusive = kafka_exclusive().await;
@@ -549,6 +641,16 @@ fn busy_partitions(lake: &Path) -> usize {
 /// no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
+    repeated_sigkills(false).await;
+}
+
+/// The same against a lake on the S3-compatible server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_sigkills_on_s3_equal_an_uninterrupted_run() {
+    repeated_sigkills(true).await;
+}
+
+async fn repeated_sigkills(on_s3: bool) {
     const KILLS: usize = 12;
     const MAX_KILLS: usize = 20;
     let _shared = kafka_shared().await;
@@ -587,7 +689,7 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
         ("RUST_LOG", "livelake_pipeline=info"),
         ("NO_COLOR", "1"),
     ];
-    let lake = dir.path().join("crash");
+    let (lake, lake_files) = test_lake(dir.path(), "crash", on_s3);
     let mut group = unique("storm");
     let (mut during_replay, mut commits_while_replaying) = (0, 0);
     for i in 0..MAX_KILLS {
@@ -625,19 +727,19 @@ async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
         k.produce(part).await;
     }
     ok(output(k.command(&lake, &group, &env)).await, "final run");
-    assert_all_files_complete(&lake);
-    let got = snapshot(&lake);
+    assert_all_files_complete(&lake_files);
+    let got = snapshot(&lake_files);
     // The uninterrupted run reads the same messages in the same per-partition order.
-    let reference = dir.path().join("reference");
+    let (reference, reference_files) = test_lake(dir.path(), "reference", on_s3);
     ok(output(k.command(&reference, &unique("storm-ref"), &env)).await, "uninterrupted run");
-    assert_eq!(busy_partitions(&reference), 6, "every partition of both topics carries events");
-    let want = snapshot(&reference);
+    assert_eq!(busy_partitions(&reference_files), 6, "every partition of both topics carries events");
+    let want = snapshot(&reference_files);
     for (table, rows) in &want {
         assert_eq!(got[table].len(), rows.len(), "seed {seed}: {table} row count");
         assert!(got[table] == *rows, "seed {seed}: {table} differs from the uninterrupted run");
     }
     for table in ["player_events", "commerce_events"] {
-        let ids: Vec<String> = rows(&lake, table, &[]).into_iter().map(|r| r["event_id"].clone()).collect();
+        let ids: Vec<String> = rows(&lake_files, table, &[]).into_iter().map(|r| r["event_id"].clone()).collect();
         let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
         assert_eq!(ids.len(), distinct.len(), "seed {seed}: {table} count(*) = count(distinct event_id)");
     }

@@ -78,6 +78,27 @@ pub fn commit_records(lake: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// A lake on the S3-compatible server of `make test`: its `--lake` URL under a fresh prefix, and
+/// the folder where the server's filesystem backend keeps its objects (read with plain file reads,
+/// independently of livelake). Fails loudly when the server is missing.
+pub struct S3Lake {
+    /// `s3://bucket/prefix`.
+    pub url: String,
+    /// The objects of that prefix as files.
+    pub files: PathBuf,
+}
+
+/// A fresh lake on S3 (see [`S3Lake`]).
+pub fn s3_lake(tag: &str) -> S3Lake {
+    let var = |name: &str| {
+        std::env::var(name)
+            .unwrap_or_else(|_| panic!("{name} is not set: run `make test`, which starts s3proxy with infra/s3.sh"))
+    };
+    let (bucket, data) = (var("LIVELAKE_S3_BUCKET"), var("LIVELAKE_S3_DATA"));
+    let prefix = unique(tag);
+    S3Lake { url: format!("s3://{bucket}/{prefix}"), files: PathBuf::from(data).join(bucket).join(prefix) }
+}
+
 /// The `livelake` binary cargo built for these tests.
 pub fn livelake_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_livelake"))
