@@ -18,11 +18,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Engines that are not ours read the lake in the SQL tests: DuckDB and pyarrow, pinned, from PyPI.
+# Engines that are not ours read the lake in the SQL tests: delta-rs for Python (the Delta logs),
+# DuckDB and pyarrow, pinned, from PyPI.
 VENV="$ROOT/.cache/venv"
-if ! "$VENV/bin/python" -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
+if ! "$VENV/bin/python" -c 'import deltalake, duckdb, pyarrow' >/dev/null 2>&1; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb==2.0.1 pyarrow==26.0.1
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check deltalake==1.6.6 duckdb==2.0.1 pyarrow==26.0.1
 fi
 export LIVELAKE_PYTHON="$VENV/bin/python"
 

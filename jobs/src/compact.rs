@@ -141,7 +141,7 @@ async fn compact_partition(
         })
         .collect();
     let stamp = format!("{now_ms:013}");
-    let mut adds = delta::write_files(dt, table, parts, |i| format!("compact-{stamp}-{i:03}.parquet"), now_ms).await?;
+    let mut adds = delta::write_files(dt, parts, |i| format!("compact-{stamp}-{i:03}.parquet"), now_ms).await?;
     for a in &mut adds {
         a.data_change = false;
     }

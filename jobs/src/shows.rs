@@ -262,7 +262,7 @@ pub async fn upsert(lake: &LakeUrl, plan: Plan) -> Result<Upserted> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut actions: Vec<Action> = committed_files(&dt, t)?.iter().map(|f| f.remove(true, now_ms)).collect();
     let part = PartitionRows { dir: String::new(), values: Default::default(), batch: to_batch(&rows)? };
-    let adds = write_files(&dt, t, vec![part], |_| format!("shows-{now_ms:013}.parquet"), now_ms).await?;
+    let adds = write_files(&dt, vec![part], |_| format!("shows-{now_ms:013}.parquet"), now_ms).await?;
     actions.extend(adds.into_iter().map(Action::Add));
     crate::store::failpoint::hit("shows_before_commit");
     let info = HashMap::from([("livelake.job".to_string(), serde_json::json!("shows import"))]);

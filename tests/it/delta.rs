@@ -69,7 +69,7 @@ async fn delta_commits_on_s3_carry_files_and_txns_and_racing_writers_both_land()
     assert!(open_table(&lake, t).await.unwrap().is_none());
     let mut dt = open_or_create(&lake, t).await.unwrap();
     let rows = dead_rows(&[("EU", T0 + 5, 1), ("SEA", T0 + 3_600_000, 2)]);
-    let adds = write_files(&dt, t, partitions(&rows), |i| format!("part-1-{i}.parquet"), T0).await.unwrap();
+    let adds = write_files(&dt, partitions(&rows), |i| format!("part-1-{i}.parquet"), T0).await.unwrap();
     let actions = adds.into_iter().map(Action::Add).collect();
     commit(&mut dt, t, actions, &[("app/p0".into(), 2)], append_operation(t), HashMap::new()).await.unwrap();
     let again = open_table(&lake, t).await.unwrap().unwrap();
@@ -108,7 +108,7 @@ async fn append(
     version: i64,
 ) -> livelake_jobs::Result<u64> {
     let t = Table::Deadletter;
-    let adds = write_files(&dt, t, partitions(&dead_rows(&[row])), |_| format!("{name}.parquet"), T0).await?;
+    let adds = write_files(&dt, partitions(&dead_rows(&[row])), |_| format!("{name}.parquet"), T0).await?;
     let actions = adds.into_iter().map(Action::Add).collect();
     commit(&mut dt, t, actions, &[(app.to_string(), version)], append_operation(t), HashMap::new()).await
 }

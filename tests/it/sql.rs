@@ -57,14 +57,14 @@ fn stdout_ok(out: Output, what: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The Python that has duckdb and pyarrow (`make test` sets LIVELAKE_PYTHON to its venv).
+/// The Python that has deltalake, duckdb and pyarrow (`make test` sets LIVELAKE_PYTHON to its venv).
 fn python(args: &[&str]) -> String {
     let py = std::env::var("LIVELAKE_PYTHON").unwrap_or_else(|_| "python3".into());
     let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/tools/lake_engines.py");
     let out = Command::new(&py).arg(tool).args(args).output().unwrap_or_else(|e| panic!("running {py}: {e}"));
     assert!(
         out.status.success(),
-        "{py} lake_engines.py {args:?} failed (run `make test`, which installs duckdb and pyarrow):\n{}",
+        "{py} lake_engines.py {args:?} failed (run `make test`, which installs deltalake, duckdb and pyarrow):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()

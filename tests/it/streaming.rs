@@ -329,6 +329,17 @@ fn hostile_messages() -> Vec<(Vec<u8>, Option<&'static str>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_is_dead_lettered_with_reasons_and_stays_inside_the_lake() {
+    hostile_input(false).await;
+}
+
+/// The same into a lake on the S3-compatible server: region values never become keys outside
+/// the lake's prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_on_s3_stays_inside_the_lake() {
+    hostile_input(true).await;
+}
+
+async fn hostile_input(on_s3: bool) {
     let _shared = kafka_shared().await;
     let k = KafkaRun::new("hostile").await;
     let msgs = hostile_messages();
@@ -340,8 +351,8 @@ async fn hostile_input_is_dead_lettered_with_reasons_and_stays_inside_the_lake()
         producer.flush(Duration::from_secs(30)).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let out = output(k.command(&lake, &unique("hostile"), &[])).await;
+    let (lake_arg, lake) = test_lake(dir.path(), "lake", on_s3);
+    let out = output(k.command(&lake_arg, &unique("hostile"), &[])).await;
     ok(out, "run on hostile input");
     let mut want: Vec<String> = msgs.iter().filter_map(|(_, r)| r.map(String::from)).collect();
     want.sort();
@@ -354,9 +365,13 @@ async fn hostile_input_is_dead_lettered_with_reasons_and_stays_inside_the_lake()
     assert_eq!(count_rows(&lake, "commerce_events"), 1);
     assert_eq!(count_rows(&lake, "player_events"), 1);
     // Nothing outside the lake root.
-    let entries: Vec<String> =
-        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert_eq!(entries, vec!["lake".to_string()]);
+    if !on_s3 {
+        let entries: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(entries, vec!["lake".to_string()]);
+    }
     let mut tables: Vec<String> =
         std::fs::read_dir(&lake).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     tables.sort();
@@ -503,6 +518,16 @@ async fn run_and_rollup_on_the_same_day_both_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_bounce_mid_run_loses_nothing() {
+    broker_bounce(false).await;
+}
+
+/// The same with the lake on the S3-compatible server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_bounce_mid_run_on_s3_loses_nothing() {
+    broker_bounce(true).await;
+}
+
+async fn broker_bounce(on_s3: bool) {
     let _exclusive = kafka_exclusive().await;
     let k = KafkaRun::new("bounce").await;
     let sim = small_show(34, 1);
@@ -513,8 +538,8 @@ async fn broker_bounce_mid_run_loses_nothing() {
         Simulation { streams: sim.streams.clone(), lines: sim.lines[half..].to_vec(), truth: Default::default() };
     k.produce(std::sync::Arc::new(first)).await;
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let mut c = k.command_idle(&lake, &unique("bounce"), &[("LIVELAKE__SINK__ROLL_SECS", "1")], 10);
+    let (lake_arg, lake) = test_lake(dir.path(), "lake", on_s3);
+    let mut c = k.command_idle(&lake_arg, &unique("bounce"), &[("LIVELAKE__SINK__ROLL_SECS", "1")], 10);
     let log = std::fs::File::create(dir.path().join("run.log")).unwrap();
     c.stdout(std::process::Stdio::piped()).stderr(log);
     let child = c.spawn().unwrap();

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Read a livelake lake with engines that are not livelake's own, for the end-to-end tests.
 
+Every table is read through its Delta log with the `deltalake` package (delta-rs for Python):
+only committed files, partition columns typed from the table's schema.
+
   lake_engines.py duckdb LAKE QUERY.sql
-      Run the query in DuckDB, each lake table a view over
-      read_parquet('LAKE/<table>/**/*.parquet', hive_partitioning=true); print the result as CSV.
+      Run the query in DuckDB, each lake table registered as the Arrow dataset of its Delta
+      table; print the result as CSV.
   lake_engines.py pyarrow LAKE
-      Print, as JSON, figures computed with pyarrow.dataset (Hive partitioning): rows per table,
+      Print, as JSON, figures computed with pyarrow over those datasets: rows per table,
       orders and GMV (USD) per traffic source, sessions started per region.
 
-Needs duckdb and pyarrow (infra/test.sh installs pinned versions from PyPI into .cache/venv).
+Needs deltalake, duckdb and pyarrow (infra/test.sh installs pinned versions from PyPI into
+.cache/venv).
 """
 import csv
 import json
@@ -16,30 +20,31 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-# Partition columns per table (docs/lake.md) and their types.
-PARTITIONS = {
-    "player_events": ["region", "date", "hour"],
-    "commerce_events": ["region", "date", "hour"],
-    "deadletter": ["region", "date", "hour"],
-    "stream_minute": ["region", "date", "hour"],
-    "stream_daily": ["region", "date"],
-    "show_summary": ["date"],
-    "show_sources": ["date"],
-    "shows": [],
-}
-TYPES = {"region": "VARCHAR", "date": "DATE", "hour": "INTEGER"}
+TABLES = [
+    "player_events",
+    "commerce_events",
+    "deadletter",
+    "stream_minute",
+    "stream_daily",
+    "show_summary",
+    "show_sources",
+    "shows",
+]
+
+
+def delta_datasets(lake: Path) -> dict:
+    """table name -> pyarrow dataset of its Delta table (tables without a log left out)."""
+    from deltalake import DeltaTable
+
+    return {t: DeltaTable(str(lake / t)).to_pyarrow_dataset() for t in TABLES if (lake / t / "_delta_log").is_dir()}
 
 
 def duckdb_query(lake: Path, query: str) -> None:
     import duckdb
 
     con = duckdb.connect()
-    for table, parts in PARTITIONS.items():
-        if not (lake / table).is_dir():
-            continue
-        types = ", ".join(f"'{p}': '{TYPES[p]}'" for p in parts)
-        hive = f", hive_partitioning = true, hive_types = {{{types}}}" if parts else ""
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake}/{table}/**/*.parquet'{hive})")
+    for table, dataset in delta_datasets(lake).items():
+        con.register(table, dataset)
     cur = con.execute(query)
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow([d[0] for d in cur.description])
@@ -49,15 +54,15 @@ def duckdb_query(lake: Path, query: str) -> None:
 
 def pyarrow_figures(lake: Path) -> None:
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
+
+    datasets = delta_datasets(lake)
 
     def dataset(table):
-        return ds.dataset(lake / table, format="parquet", partitioning="hive")
+        return datasets[table]
 
     figures = {"rows": {}}
-    for table in PARTITIONS:
-        if (lake / table).is_dir():
-            figures["rows"][table] = dataset(table).count_rows()
+    for table, d in datasets.items():
+        figures["rows"][table] = d.count_rows()
     orders = dataset("commerce_events").to_table(
         columns=["source", "amount_usd"], filter=pc.field("type") == "order"
     )

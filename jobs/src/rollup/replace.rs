@@ -72,7 +72,7 @@ pub(super) async fn replace_partition(
     let sorted = take_record_batch(&all, &lexsort_to_indices(&sort, None)?)?;
     let n = sorted.num_rows();
     let part = PartitionRows { dir: dir.to_string(), values: partition_values(dir), batch: sorted };
-    let adds = write_files(dt, table, vec![part], |_| name.to_string(), now_ms).await?;
+    let adds = write_files(dt, vec![part], |_| name.to_string(), now_ms).await?;
     actions.extend(adds.into_iter().map(Action::Add));
     Ok((actions, n))
 }

@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, TimestampMillisecondType};
+use arrow::array::RecordBatch;
 pub use deltalake::DeltaTable;
 pub use deltalake::ObjectStoreError;
 use deltalake::delta_datafusion::{DeltaScanConfig, DeltaScanNext};
@@ -242,11 +241,9 @@ pub fn partition_values(dir: &str) -> HashMap<String, Option<String>> {
 }
 
 /// Write one Parquet file per partition into the table's folders (not yet visible to anyone)
-/// and return their `add` actions, with statistics (row count; min, max and null count of the
-/// sort columns). `name` gives the file name of the `i`-th partition.
+/// and return their `add` actions, with statistics (the row count). `name` gives the file name of the `i`-th partition.
 pub async fn write_files(
     dt: &DeltaTable,
-    table: Table,
     parts: Vec<PartitionRows>,
     name: impl Fn(usize) -> String,
     now_ms: i64,
@@ -269,7 +266,7 @@ pub async fn write_files(
             size,
             modification_time: now_ms,
             data_change: true,
-            stats: Some(stats(table, &p.batch)),
+            stats: Some(stats(&p.batch)),
             ..Default::default()
         });
     }
@@ -284,45 +281,12 @@ fn encode(batch: &RecordBatch, rel: &str) -> Result<Vec<u8>> {
     w.into_inner().map_err(pq)
 }
 
-/// Per-file statistics as Delta records them: `numRecords`, and min / max / null count of the
-/// columns readers filter on most (the stream and the time column), so other engines skip files.
-fn stats(table: Table, batch: &RecordBatch) -> String {
-    let mut min = serde_json::Map::new();
-    let mut max = serde_json::Map::new();
-    let mut nulls = serde_json::Map::new();
-    for name in ["stream_id", super::time_column(table)] {
-        let Some(col) = batch.column_by_name(name) else { continue };
-        nulls.insert(name.into(), json!(col.null_count()));
-        match col.data_type() {
-            DataType::Utf8 => {
-                let a = col.as_string::<i32>();
-                if let Some(v) = arrow::compute::min_string(a) {
-                    min.insert(name.into(), json!(v));
-                }
-                if let Some(v) = arrow::compute::max_string(a) {
-                    max.insert(name.into(), json!(v));
-                }
-            }
-            DataType::Timestamp(_, _) => {
-                let a = col.as_primitive::<TimestampMillisecondType>();
-                let fmt = |ms: i64| {
-                    chrono::DateTime::from_timestamp_millis(ms)
-                        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-                        .unwrap_or_default()
-                };
-                if let Some(v) = arrow::compute::min(a) {
-                    min.insert(name.into(), json!(fmt(v)));
-                }
-                if let Some(v) = arrow::compute::max(a) {
-                    // Millisecond values: the next microsecond bound is exclusive, so the
-                    // recorded max is exact.
-                    max.insert(name.into(), json!(fmt(v)));
-                }
-            }
-            _ => {}
-        }
-    }
-    json!({"numRecords": batch.num_rows(), "minValues": min, "maxValues": max, "nullCount": nulls}).to_string()
+/// Per-file statistics as Delta records them: the row count. (Min/max of some columns only
+/// would help engines skip files, but the `deltalake` Python reader, 1.6, turns a column without
+/// min/max into a guarantee that matches no row and drops files it must read; every column's
+/// min/max, as Spark writes them, is future work.)
+fn stats(batch: &RecordBatch) -> String {
+    json!({ "numRecords": batch.num_rows() }).to_string()
 }
 
 /// Commit `actions` to the table in one Delta commit carrying the application transactions

@@ -324,7 +324,6 @@ impl Lake {
             let dt = self.table(*table).await?;
             let adds = delta::write_files(
                 dt,
-                *table,
                 parts,
                 |i| format!("part-{seq:010}-{run_id}-{:04}.parquet", first + i + 1),
                 now_ms,
