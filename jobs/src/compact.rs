@@ -27,9 +27,6 @@ use crate::store::time_column;
 pub const COMPACTED_TABLES: [Table; 4] =
     [Table::PlayerEvents, Table::CommerceEvents, Table::Deadletter, Table::StreamMinute];
 
-/// Files a compaction writes are at most about this large by default (bytes).
-pub const DEFAULT_TARGET_BYTES: u64 = 256 << 20;
-
 /// What compacting one partition did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compacted {
@@ -188,6 +185,51 @@ mod tests {
             vec![Arc::new(StringArray::from(keys.to_vec())), Arc::new(Int64Array::from(vals.to_vec()))],
         )
         .unwrap()
+    }
+
+    /// Three commits of dead letters into one partition, compacted with a target size of about
+    /// half their bytes: two files, every row kept, the old files out of the table.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_partition_is_merged_into_files_of_the_target_size() {
+        use crate::store::delta::{Action, PartitionRows, append_operation, commit, open_or_create, write_files};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LakeUrl::parse(dir.path().to_str().unwrap(), Default::default()).unwrap();
+        let t = Table::Deadletter;
+        let mut dt = open_or_create(&lake, t).await.unwrap();
+        let dir_name = "region=EU/date=2026-11-27/hour=12";
+        for i in 0..3i64 {
+            let schema = t.schema();
+            let n = 200;
+            let cols: Vec<arrow::array::ArrayRef> = vec![
+                Arc::new(
+                    arrow::array::TimestampMillisecondArray::from_iter_values((0..n).map(|k| 1_795_780_800_000 + k))
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(StringArray::from_iter_values((0..n).map(|k| format!("topic-{}", (k + i) % 3)))),
+                Arc::new(arrow::array::Int32Array::from(vec![0; n as usize])),
+                Arc::new(Int64Array::from_iter_values((0..n).map(|k| i * 1000 + k))),
+                Arc::new(StringArray::from(vec!["bad_json"; n as usize])),
+                Arc::new(arrow::array::BinaryArray::from_iter_values((0..n).map(|k| format!("{{{k}").into_bytes()))),
+            ];
+            let batch = RecordBatch::try_new(schema, cols).unwrap();
+            let part =
+                PartitionRows { dir: dir_name.into(), values: crate::store::delta::partition_values(dir_name), batch };
+            let adds = write_files(&dt, vec![part], |_| format!("part-{i}.parquet"), 0).await.unwrap();
+            let actions = adds.into_iter().map(Action::Add).collect();
+            commit(&mut dt, t, actions, &[], append_operation(t), Default::default()).await.unwrap();
+        }
+        let before = committed_files(&dt, t).unwrap();
+        let bytes: i64 = before.iter().map(|f| f.size).sum();
+        let date = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let done = compact_day(&lake, date, (bytes / 2 + 1) as u64, 1).await.unwrap();
+        assert_eq!(done.len(), 1);
+        assert_eq!((done[0].files_before, done[0].files_after, done[0].rows), (3, 2, 600));
+        let dt = crate::store::delta::open_table(&lake, t).await.unwrap().unwrap();
+        let after = committed_files(&dt, t).unwrap();
+        assert_eq!(after.len(), 2);
+        assert!(after.iter().all(|f| f.path.contains("/compact-")), "{after:?}");
+        let rows: usize = read_files(&dt, &after).await.unwrap().iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 600);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct RollupConfig {
     pub retry_max_secs: u64,
     /// Compact the day's raw partitions in the same run (default true).
     pub compact: bool,
+    /// Compaction writes files of about this size at most, MiB (default 256).
+    pub compact_target_mb: u64,
     /// VACUUM every table after each rollup (default true).
     pub vacuum: bool,
     /// VACUUM's retention: files no table version of the last this-many hours needs (replaced by
@@ -65,6 +67,7 @@ impl Default for RollupConfig {
             retry_base_secs: 60,
             retry_max_secs: 1800,
             compact: true,
+            compact_target_mb: 256,
             vacuum: true,
             vacuum_retention_hours: 168,
         }

@@ -22,7 +22,7 @@ pub use recompute::{Recomputed, recompute, recompute_minutes};
 
 use self::recompute::sql_list;
 use self::replace::{replace_partition, split_rows};
-use crate::compact::{Compacted, DEFAULT_TARGET_BYTES, compact_day};
+use crate::compact::{Compacted, compact_day};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::rules::RuleConfig;
@@ -36,8 +36,9 @@ pub struct RollupRequest {
     pub date: NaiveDate,
     /// Only this show (right after it ends); otherwise every show with events on the day.
     pub stream: Option<String>,
-    /// Also compact the day's raw partitions.
-    pub compact: bool,
+    /// Also compact the day's raw partitions, into files of about this size at most (bytes);
+    /// `None`: no compaction.
+    pub compact_target_bytes: Option<u64>,
     /// Then VACUUM every table with this retention (hours); `None`: no VACUUM.
     pub vacuum_retention_hours: Option<u64>,
 }
@@ -194,8 +195,8 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         progress.finish();
     }
 
-    if req.compact {
-        report.compacted = compact_day(lake, req.date, DEFAULT_TARGET_BYTES, now_ms).await?;
+    if let Some(target) = req.compact_target_bytes {
+        report.compacted = compact_day(lake, req.date, target, now_ms).await?;
     }
     if let Some(hours) = req.vacuum_retention_hours {
         for table in Table::ALL {

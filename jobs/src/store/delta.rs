@@ -141,6 +141,10 @@ pub async fn open_table(lake: &LakeUrl, table: Table) -> Result<Option<DeltaTabl
         return Ok(None);
     }
     let mut dt = unloaded(lake, table)?;
+    // Asked first: loading a table that is not there also works, but logs an error.
+    if !dt.verify_deltatable_existence().await.map_err(delta_error(table, "loading"))? {
+        return Ok(None);
+    }
     match dt.load().await {
         Ok(()) => Ok(Some(dt)),
         Err(DeltaTableError::NotATable(_)) => Ok(None),

@@ -80,7 +80,8 @@ fn summary(r: &RollupReport) -> String {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
     let vacuum = (cfg.rollup.vacuum && !a.no_compact).then_some(cfg.rollup.vacuum_retention_hours);
-    let req = RollupRequest { date: a.date, stream: a.stream, compact: !a.no_compact, vacuum_retention_hours: vacuum };
+    let compact_target_bytes = (!a.no_compact).then_some(cfg.rollup.compact_target_mb << 20);
+    let req = RollupRequest { date: a.date, stream: a.stream, compact_target_bytes, vacuum_retention_hours: vacuum };
     let report = runtime()?.block_on(rollup(&cfg.lake.url()?, &req, cfg.engine().rules()))?;
     println!("rollup {}: {}", a.date, summary(&report));
     Ok(())
@@ -128,7 +129,8 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
         let timer = SystemTimer(rx);
         run_schedule(&schedule, retry, &timer, None, |date| {
             let vacuum_retention_hours = r.vacuum.then_some(r.vacuum_retention_hours);
-            let req = RollupRequest { date, stream: None, compact: r.compact, vacuum_retention_hours };
+            let compact_target_bytes = r.compact.then_some(r.compact_target_mb << 20);
+            let req = RollupRequest { date, stream: None, compact_target_bytes, vacuum_retention_hours };
             let (lake, rules) = (lake.clone(), cfg.engine().rules());
             async move { rollup(&lake, &req, rules).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
         })
