@@ -39,7 +39,8 @@ while read -r seed date seller viewers burst; do
 done <<< "$HISTORY"
 
 echo "demo: running the earlier shows into $LAKE (log: $OUT/history-run.log)"
-"$LIVELAKE" run --source "file:$OUT/history.ndjson" --lake "$LAKE" --metrics-listen off > "$OUT/history-run.log" 2>&1
+"$LIVELAKE" run --source "file:$OUT/history.ndjson" --lake "$LAKE" --metrics-listen off > "$OUT/history-run.log" 2>&1 \
+  || { tail -n 1 "$OUT/history-run.log" >&2; exit 1; }
 for date in $(awk 'NF {print $2}' <<< "$HISTORY" | sort -u); do
   "$LIVELAKE" rollup --lake "$LAKE" --date "$date" 2>/dev/null
 done

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=infra/lib.sh
+source "$ROOT/infra/lib.sh"
 HOME_DIR="${LIVELAKE_KAFKA_HOME:-$ROOT/.cache/kafka}"
 LIBS="$HOME_DIR/libs"
 CONF="$HOME_DIR/config"
@@ -81,7 +83,7 @@ logger.apache.level = warn
 PROPS
 }
 
-running() { [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+running() { pid_running "$PID_FILE"; }
 
 topics_cmd() { java_run org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" "$@"; }
 
@@ -121,15 +123,7 @@ up() {
   log "ready: KAFKA_BOOTSTRAP=$BOOTSTRAP"
 }
 
-down() {
-  if ! running; then log "not running"; rm -f "$PID_FILE"; return 0; fi
-  local pid; pid="$(cat "$PID_FILE")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then log "broker did not stop in 30s; killing"; kill -9 "$pid" 2>/dev/null || true; fi
-  rm -f "$PID_FILE"
-  log "stopped"
-}
+down() { stop_server broker "$PID_FILE" 30; }
 
 case "${1:-}" in
   up) up ;;

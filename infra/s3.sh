@@ -17,6 +17,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=infra/lib.sh
+source "$ROOT/infra/lib.sh"
 HOME_DIR="${LIVELAKE_S3_HOME:-$ROOT/.cache/s3}"
 VERSION=4.1.0
 JAR="$HOME_DIR/s3proxy-$VERSION-jar-with-dependencies.jar"
@@ -54,7 +56,7 @@ jclouds.filesystem.basedir=$DATA
 PROPS
 }
 
-running() { [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+running() { pid_running "$PID_FILE"; }
 
 # A signed request (SigV4) with curl: method, path.
 s3_request() {
@@ -92,15 +94,7 @@ up() {
   log "ready: $ENDPOINT, bucket $BUCKET"
 }
 
-down() {
-  if ! running; then log "not running"; rm -f "$PID_FILE"; return 0; fi
-  local pid; pid="$(cat "$PID_FILE")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then log "s3proxy did not stop in 20s; killing"; kill -9 "$pid" 2>/dev/null || true; fi
-  rm -f "$PID_FILE"
-  log "stopped"
-}
+down() { stop_server s3proxy "$PID_FILE" 20; }
 
 case "${1:-}" in
   up) up ;;

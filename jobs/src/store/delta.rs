@@ -473,14 +473,18 @@ pub async fn commit_time(dt: &DeltaTable) -> Option<i64> {
 }
 
 /// VACUUM: delete the files no version younger than `retention_hours` needs, and files no
-/// commit ever named (a crashed commit's) older than that. Returns the files deleted.
+/// commit ever named (a crashed commit's) older than that — the latter only with a retention of
+/// an hour or more, so that the files of a commit `livelake run` is making meanwhile are never
+/// taken. Returns the files deleted.
 pub async fn vacuum(lake: &LakeUrl, table: Table, retention_hours: u64) -> Result<usize> {
+    use deltalake::operations::vacuum::VacuumMode;
     let Some(dt) = open_table(lake, table).await? else { return Ok(0) };
+    let mode = if retention_hours >= 1 { VacuumMode::Full } else { VacuumMode::Lite };
     let (_, metrics) = dt
         .vacuum()
         .with_retention_period(chrono::Duration::hours(retention_hours as i64))
         .with_enforce_retention_duration(false)
-        .with_mode(deltalake::operations::vacuum::VacuumMode::Full)
+        .with_mode(mode)
         .await
         .map_err(delta_error(table, "vacuum"))?;
     Ok(metrics.files_deleted.len())

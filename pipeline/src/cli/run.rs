@@ -111,9 +111,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "could not compute headline figures"),
         }
         println!(
-            "\nexample query (DuckDB, Spark, pyarrow and any Hive-aware Parquet reader see the same tables):\n  \
+            "\nexample query (the tables are Delta Lake tables: DuckDB, Spark, Trino, delta-rs read them):\n  \
              SELECT window_start, sessions_active, stall_ratio, exits_after_stall, orders, gmv_usd\n  \
-             FROM read_parquet('{}/stream_minute/**/*.parquet', hive_partitioning = true)\n  \
+             FROM delta_scan('{}/stream_minute')\n  \
              WHERE region = 'EU' ORDER BY stream_id, window_start;",
             cfg.lake.path
         );

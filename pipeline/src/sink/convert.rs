@@ -118,6 +118,7 @@ pub async fn convert(root: &Path, now_ms: i64) -> Result<Converted> {
     }
     // Last: without the old log the lake opens as Delta.
     let _ = fs::remove_dir_all(internal.join("staging"));
+    let _ = fs::remove_dir(internal.join("maintenance")); // empty (checked above) or absent
     fs::remove_dir_all(&log).map_err(io("removing", &log))?;
     Ok(out)
 }

@@ -192,16 +192,14 @@ impl Lake {
         Ok(seqs)
     }
 
+    /// The whole object `key` of `_livelake/`.
+    async fn get(&self, op: &'static str, key: &ObjPath) -> Result<Vec<u8>> {
+        let got = self.internal.get(key).await.map_err(|e| self.store_error(op, key, e))?;
+        Ok(got.bytes().await.map_err(|e| self.store_error(op, key, e))?.to_vec())
+    }
+
     async fn read_record(&self, seq: u64) -> Result<CommitRecord> {
-        let key = record_key(seq);
-        let bytes = self
-            .internal
-            .get(&key)
-            .await
-            .map_err(|e| self.store_error("reading", &key, e))?
-            .bytes()
-            .await
-            .map_err(|e| self.store_error("reading", &key, e))?;
+        let bytes = self.get("reading", &record_key(seq)).await?;
         serde_json::from_slice(&bytes).map_err(|e| commit_log(self.record_path(seq), e.to_string()))
     }
 
@@ -223,16 +221,7 @@ impl Lake {
         }
         self.publish(&rec).await?;
         if let Some(state) = &rec.state {
-            let key = ObjPath::from(state.as_str());
-            let bytes = self
-                .internal
-                .get(&key)
-                .await
-                .map_err(|e| self.store_error("reading session state", &key, e))?
-                .bytes()
-                .await
-                .map_err(|e| self.store_error("reading session state", &key, e))?;
-            rec.checkpoint.sessions = bytes.to_vec();
+            rec.checkpoint.sessions = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
         }
         self.prune(latest).await;
         info!(seq = rec.seq, files = rec.files.len(), "lake recovered to commit");
