@@ -36,6 +36,7 @@ ours = num(r"= ([0-9]+) events/s", run)
 ceil = num(r"= ([0-9]+) msg/s", ceiling)
 duck = fields(text("duckdb_ingest").strip().splitlines()[-1]) if text("duckdb_ingest") else {}
 file_rate = num(r"= ([0-9]+) events/s", text("filerun"))
+s3_rate = num(r"= ([0-9]+) events/s", text("run_s3"))
 queries = {}
 lv = {l.split()[0]: float(l.split()[1]) for l in text("queries.livelake").splitlines() if l.strip()}
 dk = {l.split()[0]: float(l.split()[1]) for l in text("queries.duckdb").splitlines() if l.strip()}
@@ -56,6 +57,7 @@ results = {
         "consume_ceiling_msgs_per_s": ceil,
         "duckdb_ndjson_events_per_s": duck.get("events_per_s"),
         "livelake_file_events_per_s": file_rate,
+        "livelake_kafka_to_s3proxy_events_per_s": s3_rate,
         "ratio_to_ceiling": ours / ceil if ours and ceil else None,
         "ratio_to_duckdb": ours / duck["events_per_s"] if ours and duck.get("events_per_s") else None,
         "file_ratio_to_duckdb": file_rate / duck["events_per_s"] if file_rate and duck.get("events_per_s") else None,

@@ -2,8 +2,9 @@
 # make bench: livelake measured beside the tools it must beat, in one run on the same data. Not part
 # of `make test`. Steps (each prints its figures; all go to bench/results.json):
 #   1. ingest — a simulated multi-region show (≥ 5 M events) produced to Kafka; the raw consume
-#      ceiling of those topics (a consumer that only reads); `livelake run` Kafka → lake; DuckDB
-#      (PyPI) doing the same job on the same events as NDJSON; `livelake run` on that NDJSON file
+#      ceiling of those topics (a consumer that only reads); `livelake run` Kafka → lake on local
+#      disk, and the same into a lake on s3proxy (infra/s3.sh); DuckDB (PyPI) doing the same job on
+#      the same events as NDJSON; `livelake run` on that NDJSON file
 #   2. queries — docs/queries over the bench lake, livelake vs DuckDB, best of 5 each
 #   3. freshness — a live show produced at its own pace: event production → stream_minute row
 #      queryable, p50/p95
@@ -31,9 +32,16 @@ if ! "$PY" -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
 fi
 started_here=0
 if ! infra/kafka.sh status >/dev/null 2>&1; then started_here=1; fi
-cleanup() { if [[ $started_here == 1 ]]; then infra/kafka.sh down || true; fi; }
+s3_here=0
+if ! infra/s3.sh status >/dev/null 2>&1; then s3_here=1; fi
+cleanup() {
+  if [[ $started_here == 1 ]]; then infra/kafka.sh down || true; fi
+  if [[ $s3_here == 1 ]]; then infra/s3.sh down || true; fi
+}
 trap cleanup EXIT
 infra/kafka.sh up
+infra/s3.sh up
+S3_ENV="$(infra/s3.sh env)"
 BOOT="$(infra/kafka.sh bootstrap)"
 RUN="bench-$(date +%s)"
 for t in player commerce dead fresh-player fresh-commerce fresh-dead; do
@@ -52,6 +60,13 @@ LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RU
 LIVELAKE__KAFKA__DEADLETTER_TOPIC="$RUN-dead" RUST_LOG=warn \
   /usr/bin/time -f "peak RSS %M KiB" "$BIN" run --source kafka --brokers "$BOOT" --group-id "$RUN" \
   --until-idle 3 --metrics-listen off --lake "$OUT.lake" 2>&1 | grep -E "^(read|late|throughput|peak)" | tee "$OUT.run.txt"
+echo "-- livelake run: Kafka → lake on s3proxy (the same topics, its own consumer group)"
+( eval "$S3_ENV"
+  LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RUN-commerce" \
+  LIVELAKE__KAFKA__DEADLETTER_TOPIC="$RUN-dead" RUST_LOG=warn \
+    /usr/bin/time -f "peak RSS %M KiB" "$BIN" run --source kafka --brokers "$BOOT" --group-id "$RUN-s3" \
+    --until-idle 3 --metrics-listen off --lake "s3://$LIVELAKE_S3_BUCKET/$RUN" 2>&1 \
+    | grep -E "^(read|late|throughput|peak)" | tee "$OUT.run_s3.txt" )
 echo "-- the same events as NDJSON (same seed: byte for byte the same show)"
 "$BIN" simulate "${SIM[@]}" --out "$OUT.ndjson" 2>&1 | tail -n 1
 echo "-- DuckDB $("$PY" -c 'import duckdb; print(duckdb.__version__)'): NDJSON → raw tables + stream_minute columns, Hive Parquet"
