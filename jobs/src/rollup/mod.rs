@@ -135,7 +135,8 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         })?;
         let t = Table::StreamDaily;
         let mut dt = delta::open_or_create(lake, t).await?;
-        let mut regions: BTreeSet<String> = committed_files(&dt, t)?
+        let files = committed_files(&dt, t)?;
+        let mut regions: BTreeSet<String> = files
             .iter()
             .filter(|f| f.values.get("date").and_then(|v| v.as_deref()) == Some(date.as_str()))
             .filter_map(|f| f.values.get("region").cloned().flatten())
@@ -146,7 +147,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
             let rows = daily.get(&format!("{date}|{region}")).cloned().unwrap_or_default();
             let rows = conformed(&rows, t)?;
             let dir = format!("region={}/date={date}", safe_region(region));
-            let (mut a, n) = replace_partition(&dt, t, &dir, &set, rows, &name, now_ms).await?;
+            let (mut a, n) = replace_partition(&dt, t, &files, &dir, &set, rows, &name, now_ms).await?;
             actions.append(&mut a);
             report.daily_rows += n;
         }
@@ -176,10 +177,12 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
             .collect();
             days.extend(by_day.keys().cloned());
             let mut dt = delta::open_or_create(lake, table).await?;
+            let files = committed_files(&dt, table)?;
             let mut actions = Vec::new();
             for d in &days {
                 let rows = conformed(by_day.get(d).map(Vec::as_slice).unwrap_or_default(), table)?;
-                let (mut a, n) = replace_partition(&dt, table, &format!("date={d}"), &set, rows, &name, now_ms).await?;
+                let dir = format!("date={d}");
+                let (mut a, n) = replace_partition(&dt, table, &files, &dir, &set, rows, &name, now_ms).await?;
                 actions.append(&mut a);
                 match table {
                     Table::ShowSummary => report.show_rows += n,

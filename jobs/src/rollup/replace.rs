@@ -10,7 +10,7 @@ use livelake_schemas::Table;
 
 use crate::error::Result;
 use crate::store::delta::{
-    Action, CommittedFile, DeltaTable, PartitionRows, committed_files, partition_values, read_files, write_files,
+    Action, CommittedFile, DeltaTable, PartitionRows, partition_values, read_files, write_files,
 };
 
 /// Split rows by a per-row key (e.g. their partition); `keys` gives a batch's keys, row by row.
@@ -40,12 +40,15 @@ fn second_key(table: Table) -> Option<&'static str> {
 }
 
 /// The new content of partition `dir` (below the table) of `table`: its committed rows of
-/// streams not in `streams`, plus `new` (file columns only), as one file named `name`. Returns
-/// the actions that swap it in (every current file of the partition removed; one file added when
-/// there are rows) and the rows written.
+/// streams not in `streams`, plus `new` (file columns only), as one file named `name`. `files`
+/// are the table's committed files (read once per table, not per partition). Returns the actions
+/// that swap it in (every current file of the partition removed; one file added when there are
+/// rows) and the rows written.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn replace_partition(
     dt: &DeltaTable,
     table: Table,
+    files: &[CommittedFile],
     dir: &str,
     streams: &BTreeSet<String>,
     new: Vec<RecordBatch>,
@@ -54,7 +57,7 @@ pub(super) async fn replace_partition(
 ) -> Result<(Vec<Action>, usize)> {
     let schema = table.schema();
     let mut rows = new;
-    let current: Vec<CommittedFile> = committed_files(dt, table)?.into_iter().filter(|f| f.dir() == dir).collect();
+    let current: Vec<CommittedFile> = files.iter().filter(|f| f.dir() == dir).cloned().collect();
     for b in read_files(dt, &current).await? {
         let ids = b.column_by_name("stream_id").expect("stream_id column").as_string::<i32>().clone();
         let keep: BooleanArray = (0..b.num_rows()).map(|i| Some(!streams.contains(ids.value(i)))).collect();

@@ -185,19 +185,27 @@ async fn create_table(
         std::fs::create_dir_all(&dir).map_err(crate::io("creating", &dir))?;
     }
     let schema = delta_schema(table)?;
-    let partitions: Vec<&str> = table.partitioning().iter().map(|l| l.name()).collect();
-    let props = CommitProperties::default()
-        .with_application_transactions(txns.iter().map(|(app, v)| Transaction::new(app, *v)).collect());
+    let props = CommitProperties::default().with_application_transactions(transactions(txns));
     unloaded(lake, table)?
         .create()
         .with_table_name(table.name())
         .with_columns(schema.fields().cloned())
-        .with_partition_columns(partitions)
+        .with_partition_columns(partition_columns(table))
         .with_actions(adds.into_iter().map(Action::Add))
         .with_commit_properties(props)
         .with_save_mode(mode)
         .await
         .map_err(delta_error(table, "creating"))
+}
+
+/// The table's partition columns, outermost first.
+fn partition_columns(table: Table) -> Vec<String> {
+    table.partitioning().iter().map(|l| l.name().to_string()).collect()
+}
+
+/// Application transactions (app id, version) as Delta actions.
+fn transactions(txns: &[(String, i64)]) -> Vec<Transaction> {
+    txns.iter().map(|(app, v)| Transaction::new(app, *v)).collect()
 }
 
 fn unloaded(lake: &LakeUrl, table: Table) -> Result<DeltaTable> {
@@ -304,9 +312,7 @@ pub async fn commit(
     operation: DeltaOperation,
     info: HashMap<String, serde_json::Value>,
 ) -> Result<u64> {
-    let props = CommitProperties::default()
-        .with_application_transactions(txns.iter().map(|(app, v)| Transaction::new(app, *v)).collect())
-        .with_metadata(info);
+    let props = CommitProperties::default().with_application_transactions(transactions(txns)).with_metadata(info);
     let snapshot = dt.snapshot().map_err(delta_error(table, "committing"))?;
     let done = CommitBuilder::from(props)
         .with_actions(actions)
@@ -408,7 +414,7 @@ pub fn optimize_operation(target_size: i64) -> DeltaOperation {
 pub fn replace_operation(table: Table, predicate: String) -> DeltaOperation {
     DeltaOperation::Write {
         mode: SaveMode::Overwrite,
-        partition_by: Some(table.partitioning().iter().map(|l| l.name().to_string()).collect()),
+        partition_by: Some(partition_columns(table)),
         predicate: Some(predicate),
     }
 }
@@ -492,11 +498,7 @@ pub async fn vacuum(lake: &LakeUrl, table: Table, retention_hours: u64) -> Resul
 
 /// The operation of a streaming append (how it shows in the table's history).
 pub fn append_operation(table: Table) -> DeltaOperation {
-    DeltaOperation::Write {
-        mode: SaveMode::Append,
-        partition_by: Some(table.partitioning().iter().map(|l| l.name().to_string()).collect()),
-        predicate: None,
-    }
+    DeltaOperation::Write { mode: SaveMode::Append, partition_by: Some(partition_columns(table)), predicate: None }
 }
 
 /// The latest version the table's log records for application transaction `app_id`.

@@ -219,7 +219,7 @@ impl Lake {
                 ));
             }
         }
-        self.publish(&rec).await?;
+        self.publish(&rec, true).await?;
         if let Some(state) = &rec.state {
             rec.checkpoint.sessions = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
         }
@@ -231,7 +231,10 @@ impl Lake {
     /// Make every table of `rec` hold its files: one Delta commit per table whose
     /// `livelake.commit` transaction is below `rec.seq` (all of them, except when completing a
     /// commit a crash interrupted).
-    async fn publish(&mut self, rec: &CommitRecord) -> Result<()> {
+    ///
+    /// `completing`: `rec` is a recovered record, so some tables may hold it already (their
+    /// `livelake.commit` is asked first); a new commit skips that read.
+    async fn publish(&mut self, rec: &CommitRecord, completing: bool) -> Result<()> {
         let mut by_table: BTreeMap<&str, Vec<Add>> = BTreeMap::new();
         for f in &rec.files {
             by_table.entry(f.table.as_str()).or_default().push(f.add.clone());
@@ -246,7 +249,7 @@ impl Lake {
                 .ok_or_else(|| commit_log(self.record_path(rec.seq), format!("unknown table {name}")))?;
             let seq = rec.seq;
             let dt = self.table(table).await?;
-            if delta::txn_version(dt, table, COMMIT_APP).await?.is_some_and(|v| v >= seq as i64) {
+            if completing && delta::txn_version(dt, table, COMMIT_APP).await?.is_some_and(|v| v >= seq as i64) {
                 continue;
             }
             let actions = adds.into_iter().map(Action::Add).collect();
@@ -260,8 +263,9 @@ impl Lake {
         Ok(())
     }
 
-    /// Remove records and state objects of commits before `keep_from` − KEEP_RECORDS (recovery
-    /// reads the latest only), and state of commits after `latest` that never got a record.
+    /// On recovery: remove every record more than KEEP_RECORDS behind `latest`, every state
+    /// object before it (recovery reads the latest only), and whatever a commit after `latest`
+    /// wrote before it got a record.
     async fn prune(&self, latest: u64) {
         let prefix = ObjPath::from("state");
         let Ok(metas) = self.internal.list(Some(&prefix)).try_collect::<Vec<_>>().await else { return };
@@ -270,12 +274,28 @@ impl Lake {
             let Some(seq) = name.split('.').next().and_then(|s| s.parse::<u64>().ok()) else { continue };
             let old_record = name.ends_with(".json") && seq + KEEP_RECORDS < latest;
             let old_state = name.ends_with(".bin") && seq < latest;
-            let orphan = seq > latest;
-            if (old_record || old_state || orphan)
-                && let Err(e) = self.internal.delete(&m.location).await
-            {
-                warn!(object = %m.location, error = %e, "could not prune");
+            if old_record || old_state || seq > latest {
+                self.delete_quietly(&m.location).await;
             }
+        }
+    }
+
+    /// After commit `seq`: remove what it made obsolete — the previous commit's state object and
+    /// the record that fell out of the last KEEP_RECORDS (no listing: one delete each, a missing
+    /// one is fine; what a failed delete leaves, the next recovery's [`Lake::prune`] takes).
+    async fn prune_behind(&self, seq: u64) {
+        if seq > 1 {
+            self.delete_quietly(&ObjPath::from(state_key(seq - 1))).await;
+        }
+        if seq > KEEP_RECORDS + 1 {
+            self.delete_quietly(&record_key(seq - KEEP_RECORDS - 1)).await;
+        }
+    }
+
+    async fn delete_quietly(&self, key: &ObjPath) {
+        match self.internal.delete(key).await {
+            Ok(()) | Err(delta::ObjectStoreError::NotFound { .. }) => {}
+            Err(e) => warn!(object = %key, error = %e, "could not prune"),
         }
     }
 
@@ -339,9 +359,9 @@ impl Lake {
         self.put(&record_key(seq), body).await?;
         failpoint::hit("after_log");
         // Phase 3: one Delta commit per table.
-        self.publish(&rec).await?;
+        self.publish(&rec, false).await?;
         failpoint::hit("after_publish");
-        self.prune(seq).await;
+        self.prune_behind(seq).await;
         self.next_seq = seq + 1;
         self.last = rec.checkpoint.positions();
         debug!(seq, files = rec.files.len(), "committed");
