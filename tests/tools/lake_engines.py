@@ -7,9 +7,12 @@ only committed files, partition columns typed from the table's schema.
   lake_engines.py duckdb LAKE QUERY.sql
       Run the query in DuckDB, each lake table registered as the Arrow dataset of its Delta
       table; print the result as CSV.
+  lake_engines.py rows LAKE TABLE
+      Print every row of the table, read by deltalake into a pyarrow table, as CSV (pyarrow's
+      writer; columns in the table's order; binary as hex, like livelake's CSV).
   lake_engines.py pyarrow LAKE
-      Print, as JSON, figures computed with pyarrow over those datasets: rows per table,
-      orders and GMV (USD) per traffic source, sessions started per region.
+      Print, as JSON, figures computed with pyarrow over those datasets: orders and GMV (USD)
+      per traffic source, sessions started per region.
 
 Needs deltalake, duckdb and pyarrow (infra/test.sh installs pinned versions from PyPI into
 .cache/venv).
@@ -52,6 +55,20 @@ def duckdb_query(lake: Path, query: str) -> None:
         out.writerow(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in row])
 
 
+def table_rows(lake: Path, table: str) -> None:
+    import pyarrow as pa
+    import pyarrow.csv
+    from deltalake import DeltaTable
+
+    rows = DeltaTable(str(lake / table)).to_pyarrow_table()
+    # Binary columns (deadletter.payload) as hex, as livelake's CSV writes them.
+    for i, field in enumerate(rows.schema):
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            hexed = pa.array([None if v is None else v.hex() for v in rows.column(i).to_pylist()], pa.string())
+            rows = rows.set_column(i, field.name, hexed)
+    pyarrow.csv.write_csv(rows, sys.stdout.buffer)
+
+
 def pyarrow_figures(lake: Path) -> None:
     import pyarrow.compute as pc
 
@@ -60,9 +77,7 @@ def pyarrow_figures(lake: Path) -> None:
     def dataset(table):
         return datasets[table]
 
-    figures = {"rows": {}}
-    for table, d in datasets.items():
-        figures["rows"][table] = d.count_rows()
+    figures = {}
     orders = dataset("commerce_events").to_table(
         columns=["source", "amount_usd"], filter=pc.field("type") == "order"
     )
@@ -83,6 +98,8 @@ def pyarrow_figures(lake: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "duckdb":
         duckdb_query(Path(sys.argv[2]).resolve(), Path(sys.argv[3]).read_text())
+    elif len(sys.argv) == 4 and sys.argv[1] == "rows":
+        table_rows(Path(sys.argv[2]).resolve(), sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "pyarrow":
         pyarrow_figures(Path(sys.argv[2]).resolve())
     else:

@@ -26,10 +26,10 @@ use deltalake::{DeltaTableBuilder, DeltaTableError};
 use livelake_schemas::{PartitionLevel, Table};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::json;
 use url::Url;
 
 use super::parquet::writer_properties;
+use super::stats::file_stats;
 use crate::error::{Error, Result};
 use crate::lake::sql_schema;
 
@@ -253,7 +253,7 @@ pub fn partition_values(dir: &str) -> HashMap<String, Option<String>> {
 }
 
 /// Write one Parquet file per partition into the table's folders (not yet visible to anyone)
-/// and return their `add` actions, with statistics (the row count). `name` gives the file name of the `i`-th partition.
+/// and return their `add` actions, with statistics ([`file_stats`]). `name` gives the file name of the `i`-th partition.
 pub async fn write_files(
     dt: &DeltaTable,
     parts: Vec<PartitionRows>,
@@ -278,7 +278,7 @@ pub async fn write_files(
             size,
             modification_time: now_ms,
             data_change: true,
-            stats: Some(stats(&p.batch)),
+            stats: Some(file_stats(&p.batch)),
             ..Default::default()
         });
     }
@@ -291,14 +291,6 @@ fn encode(batch: &RecordBatch, rel: &str) -> Result<Vec<u8>> {
     let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(writer_properties())).map_err(pq)?;
     w.write(batch).map_err(pq)?;
     w.into_inner().map_err(pq)
-}
-
-/// Per-file statistics as Delta records them: the row count. (Min/max of some columns only
-/// would help engines skip files, but the `deltalake` Python reader, 1.6, turns a column without
-/// min/max into a guarantee that matches no row and drops files it must read; every column's
-/// min/max, as Spark writes them, is future work.)
-fn stats(batch: &RecordBatch) -> String {
-    json!({ "numRecords": batch.num_rows() }).to_string()
 }
 
 /// Commit `actions` to the table in one Delta commit carrying the application transactions

@@ -15,9 +15,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use livelake_jobs::store::delta::{self, Add, LakeUrl, partition_values};
-use livelake_jobs::store::{lock_exclusive, maintenance_lock};
+use livelake_jobs::store::{file_stats, lock_exclusive, maintenance_lock};
 use livelake_schemas::Table;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Deserialize;
 use tracing::info;
 
@@ -163,7 +163,8 @@ fn complete_publish(root: &Path, rec: &OldRecord) -> Result<()> {
     Ok(())
 }
 
-/// The `add` action of every Parquet file below a table folder (row counts from the footers).
+/// The `add` action of every Parquet file below a table folder, with the statistics a new
+/// file gets (read from the file's rows).
 fn adds_of(table_dir: &Path, now_ms: i64) -> Result<Vec<Add>> {
     let mut files = Vec::new();
     walk(table_dir, &mut files)?;
@@ -174,16 +175,19 @@ fn adds_of(table_dir: &Path, now_ms: i64) -> Result<Vec<Add>> {
         let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
         let file = fs::File::open(&path).map_err(io("opening", &path))?;
         let size = file.metadata().map_err(io("stat", &path))?.len() as i64;
-        let reader = SerializedFileReader::new(file)
-            .map_err(|source| Error::Lake(livelake_jobs::Error::Parquet { path: path.clone(), source }))?;
-        let rows = reader.metadata().file_metadata().num_rows();
+        let pq = |source| Error::Lake(livelake_jobs::Error::Parquet { path: path.clone(), source });
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let schema = reader.schema().clone();
+        let batches =
+            reader.build().map_err(pq)?.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| pq(e.into()))?;
+        let rows = arrow::compute::concat_batches(&schema, &batches).map_err(|e| pq(e.into()))?;
         adds.push(Add {
             partition_values: partition_values(dir),
             path: rel,
             size,
             modification_time: now_ms,
             data_change: true,
-            stats: Some(serde_json::json!({ "numRecords": rows }).to_string()),
+            stats: Some(file_stats(&rows)),
             ..Default::default()
         });
     }
