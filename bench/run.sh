@@ -26,8 +26,8 @@ cargo build --release -p livelake-pipeline --features bench --examples
 BIN="$ROOT/target/release/livelake"
 EX="$ROOT/target/release/examples"
 PY="${LIVELAKE_PYTHON:-$ROOT/.cache/venv/bin/python}"
-if ! "$PY" -c 'import duckdb, pyarrow' >/dev/null 2>&1; then
-  python3 -m venv "$ROOT/.cache/venv" && "$ROOT/.cache/venv/bin/pip" install --quiet duckdb==2.0.1 pyarrow==26.0.1
+if ! "$PY" -c 'import duckdb, pyarrow, deltalake' >/dev/null 2>&1; then
+  python3 -m venv "$ROOT/.cache/venv" && "$ROOT/.cache/venv/bin/pip" install --quiet deltalake==1.6.6 duckdb==2.0.1 pyarrow==26.0.1
   PY="$ROOT/.cache/venv/bin/python"
 fi
 started_here=0
