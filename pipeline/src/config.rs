@@ -17,6 +17,8 @@ pub struct Config {
     pub lake: LakeConfig,
     /// How messages are read.
     pub source: SourceConfig,
+    /// How `livelake run` uses the machine.
+    pub run: RunConfig,
     /// Kafka connection and topics.
     pub kafka: KafkaSection,
     /// Event-time windows.
@@ -147,6 +149,24 @@ impl LakeConfig {
     pub fn url(&self) -> Result<livelake_jobs::store::delta::LakeUrl> {
         let options = self.storage_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         Ok(livelake_jobs::store::delta::LakeUrl::parse(&self.path, options)?)
+    }
+}
+
+/// `[run]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Threads that decode messages in parallel; 0 (default) = one per core.
+    pub threads: usize,
+}
+
+impl RunConfig {
+    /// [`RunConfig::threads`] with 0 resolved to the cores available.
+    pub fn threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
-use livelake_schemas::Table;
+use livelake_schemas::{Decoder, Event, Rejection, Table};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
@@ -20,8 +20,12 @@ use crate::ops::Metrics;
 use livelake_jobs::clock::Clock;
 use livelake_jobs::store::failpoint;
 
+use crate::sink::CommitRecord;
 use crate::sink::Lake;
-use crate::source::{FileSource, KafkaSource, KafkaSourceConfig, Poll, SourceMsg};
+use crate::source::{FileSource, KafkaClient, KafkaSource, KafkaSourceConfig, Poll, Prefetch, SourceMsg};
+
+/// Batches the fetch thread reads ahead of the engine.
+const PREFETCH_BATCHES: usize = 4;
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,30 +49,31 @@ pub struct RunSummary {
     pub busy_ms: i64,
 }
 
-enum Source {
-    File(FileSource),
-    Kafka(Option<KafkaSource>),
+/// The input: its batches (read on the fetch thread), the Kafka client for progress and lag
+/// (none for a file), and the partition a file is.
+struct Source {
+    batches: Prefetch,
+    kafka: Option<KafkaClient>,
+    file: Option<PartId>,
 }
 
-impl Source {
-    /// The Kafka consumer, for offset commits and lag (None for a file).
-    fn kafka(&self) -> Option<&KafkaSource> {
-        match self {
-            Source::Kafka(k) => k.as_ref(),
-            Source::File(_) => None,
-        }
-    }
-}
+/// A lake commit running beside the engine: the lake comes back with its record.
+type InFlight = tokio::task::JoinHandle<(Lake, Result<CommitRecord>)>;
 
 struct Runner<'c> {
     cfg: &'c Config,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     engine: Engine,
-    lake: Lake,
+    /// The lake, while no commit is running (a running commit holds it).
+    lake: Option<Lake>,
+    /// The commit running beside the engine, if any: the next one waits for it.
+    in_flight: Option<InFlight>,
     dlq: Option<DeadLetterTopic>,
     summary: RunSummary,
     dirty: bool,
+    /// Decode threads (`run.threads`).
+    threads: usize,
 }
 
 impl Runner<'_> {
@@ -85,9 +90,11 @@ impl Runner<'_> {
         for (t, n) in per_topic {
             self.metrics.event_in(t, n);
         }
-        for m in msgs {
-            let outcome = self.engine.process(
+        let decoded = decode_all(self.engine.decoder(), msgs, now, self.threads);
+        for (m, decoded) in msgs.iter().zip(decoded) {
+            let outcome = self.engine.apply(
                 Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },
+                decoded,
                 now,
             );
             match &outcome {
@@ -127,7 +134,11 @@ impl Runner<'_> {
             || minute_age >= (s.window_flush_secs * 1000) as i64
     }
 
-    async fn commit(&mut self, kafka: Option<&KafkaSource>) -> Result<()> {
+    /// Start a commit of the pending output and the engine's checkpoint as of now, after the
+    /// previous commit has finished (commits stay in sequence; at most one runs while the engine
+    /// goes on with the next messages: Parquet encoding and object-store writes overlap
+    /// processing, and memory holds at most one commit's rows besides the pending ones).
+    async fn commit(&mut self, kafka: Option<&KafkaClient>) -> Result<()> {
         if !self.dirty && self.engine.pending().rows() == 0 {
             return Ok(());
         }
@@ -138,7 +149,23 @@ impl Runner<'_> {
         if let Some(d) = &mut self.dlq {
             d.drain().await;
         }
-        let rec = self.lake.commit(&batches, checkpoint, now).await?;
+        self.finish_commit(kafka).await?;
+        let mut lake = self.lake.take().expect("the lake is back once its commit has finished");
+        self.in_flight = Some(tokio::spawn(async move {
+            let rec = lake.commit(&batches, checkpoint, now).await;
+            (lake, rec)
+        }));
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Wait for the running commit, if any, and account for it; then report the positions it
+    /// made durable to the consumer group.
+    async fn finish_commit(&mut self, kafka: Option<&KafkaClient>) -> Result<()> {
+        let Some(task) = self.in_flight.take() else { return Ok(()) };
+        let (lake, rec) = task.await.expect("the commit task does not panic");
+        self.lake = Some(lake);
+        let rec = rec?;
         for f in &rec.files {
             *self.summary.rows.entry(f.table.clone()).or_default() += f.rows;
             self.metrics.event_out(&f.table, f.rows);
@@ -146,9 +173,8 @@ impl Runner<'_> {
         }
         self.metrics.files_written.inc_by(rec.files.len() as u64);
         self.metrics.commits.inc();
-        self.metrics.last_commit_seconds.set(now as f64 / 1000.0);
+        self.metrics.last_commit_seconds.set(rec.created_at_ms as f64 / 1000.0);
         self.summary.commits += 1;
-        self.dirty = false;
         info!(
             seq = rec.seq,
             files = rec.files.len(),
@@ -165,7 +191,42 @@ impl Runner<'_> {
         }
         Ok(())
     }
+
+    /// [`Runner::finish_commit`] if the running commit has already finished (no waiting).
+    async fn finish_commit_if_done(&mut self, kafka: Option<&KafkaClient>) -> Result<()> {
+        if self.in_flight.as_ref().is_some_and(|t| t.is_finished()) {
+            self.finish_commit(kafka).await?;
+        }
+        Ok(())
+    }
 }
+
+/// Fewest messages worth a decode thread of their own.
+const MIN_DECODE_CHUNK: usize = 256;
+
+/// Decode `msgs` (`now` as the processing clock of a message without a timestamp) on up to
+/// `threads` threads, in order. Decoding is pure, so the result is the same for any number of
+/// threads; the engine then applies them one by one in the source's order.
+fn decode_all<'m>(decoder: &Decoder, msgs: &'m [SourceMsg], now: i64, threads: usize) -> Vec<DecodeResult<'m>> {
+    let decode = |m: &'m SourceMsg| decoder.decode(&m.payload, m.timestamp_ms.unwrap_or(now));
+    let threads = threads.min(msgs.len() / MIN_DECODE_CHUNK).max(1);
+    if threads == 1 {
+        return msgs.iter().map(decode).collect();
+    }
+    let chunk = msgs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let rest: Vec<_> =
+            msgs.chunks(chunk).skip(1).map(|c| scope.spawn(move || c.iter().map(decode).collect::<Vec<_>>())).collect();
+        let mut out: Vec<DecodeResult<'m>> = Vec::with_capacity(msgs.len());
+        out.extend(msgs[..chunk].iter().map(decode));
+        for part in rest {
+            out.extend(part.join().expect("decoding does not panic"));
+        }
+        out
+    })
+}
+
+type DecodeResult<'m> = std::result::Result<Event<'m>, Rejection>;
 
 fn pending_batches(mut p: Pending) -> Result<Vec<(Table, RecordBatch)>> {
     let mut out = Vec::new();
@@ -199,6 +260,7 @@ pub async fn run(
         engine.restore(&rec.checkpoint, now).map_err(|e| commit_log(lake.record_path(rec.seq), e.to_string()))?;
     }
     let resume = engine.next_offsets();
+    let (max, poll_wait) = (cfg.source.batch_max, Duration::from_millis(cfg.source.poll_ms));
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {
         let path = PathBuf::from(path);
         let part = FileSource::part_id(&path)?;
@@ -206,7 +268,8 @@ pub async fn run(
         engine.exhaust_unread(|p| *p == part);
         info!(file = %path.display(), from_line = from, "reading NDJSON");
         engine.set_ready();
-        Source::File(FileSource::open(&path, from)?)
+        let batches = Prefetch::spawn(FileSource::open(&path, from)?, max, poll_wait, PREFETCH_BATCHES)?;
+        Source { batches, kafka: None, file: Some(part) }
     } else {
         let k = &cfg.kafka;
         engine.exhaust_unread(|p| *p.topic == k.player_topic || *p.topic == k.commerce_topic);
@@ -215,13 +278,15 @@ pub async fn run(
             group_id: k.group_id.clone(),
             topics: vec![k.player_topic.clone(), k.commerce_topic.clone()],
         };
-        Source::Kafka(Some(KafkaSource::open(&sc, &resume)?))
+        let consumer = KafkaSource::open(&sc, &resume)?;
+        let kafka = Some(consumer.client());
+        Source { batches: Prefetch::spawn(consumer, max, poll_wait, PREFETCH_BATCHES)?, kafka, file: None }
     };
     if let Some(rec) = &latest {
         info!(seq = rec.seq, replaying = engine.replaying(), "resuming after the lake's latest commit");
     }
-    let dlq = match (&source, cfg.kafka.deadletter_topic.is_empty()) {
-        (Source::Kafka(_), false) => Some(DeadLetterTopic::new(&cfg.kafka.client(), &cfg.kafka.deadletter_topic)?),
+    let dlq = match (&source.kafka, cfg.kafka.deadletter_topic.is_empty()) {
+        (Some(_), false) => Some(DeadLetterTopic::new(&cfg.kafka.client(), &cfg.kafka.deadletter_topic)?),
         _ => None,
     };
     let mut r = Runner {
@@ -229,12 +294,13 @@ pub async fn run(
         clock: clock.clone(),
         metrics: metrics.clone(),
         engine,
-        lake,
+        lake: Some(lake),
+        in_flight: None,
         dlq,
         summary: RunSummary::default(),
         dirty: false,
+        threads: cfg.run.threads(),
     };
-    let poll_wait = Duration::from_millis(cfg.source.poll_ms);
     let mut last_message_at = clock.now_ms();
     let mut first_message_at: Option<i64> = None;
     let mut last_real_message_at = 0i64;
@@ -247,21 +313,19 @@ pub async fn run(
     let (mut t_poll, mut t_process, mut t_commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     while !*shutdown.borrow() {
         let t0 = std::time::Instant::now();
-        let msgs = match &mut source {
-            Source::File(f) => match f.poll(cfg.source.batch_max)? {
-                Poll::Messages(m) => m,
-                Poll::End => {
-                    let part = f.part().clone();
-                    r.engine.exhaust(&part);
-                    ended = true;
-                    Vec::new()
+        // A batch that is there already, else wait for one (at most the poll interval).
+        let batch = match source.batches.ready() {
+            Some(b) => b?,
+            None => source.batches.next(poll_wait).await?,
+        };
+        let msgs = match batch {
+            Poll::Messages(m) => m,
+            Poll::End => {
+                if let Some(part) = &source.file {
+                    r.engine.exhaust(part);
                 }
-            },
-            Source::Kafka(slot) => {
-                let k = slot.take().expect("kafka source present");
-                let (k, res) = k.poll_async(cfg.source.batch_max, poll_wait).await;
-                *slot = Some(k);
-                res?
+                ended = true;
+                Vec::new()
             }
         };
         let now = clock.now_ms();
@@ -273,7 +337,7 @@ pub async fn run(
             r.handle(&msgs);
             last_real_message_at = clock.now_ms();
         }
-        if let Some(k) = source.kafka() {
+        if let Some(k) = &source.kafka {
             let until_idle_ms = (cfg.source.until_idle_secs * 1000) as i64;
             if now - last_lag_at >= 2_000 {
                 last_lag_at = now;
@@ -324,16 +388,18 @@ pub async fn run(
         }
         let t2 = std::time::Instant::now();
         t_process += t2 - t1;
-        let kafka = source.kafka();
+        let kafka = source.kafka.as_ref();
         if ended {
             let before = clock.now_ms();
             r.commit(kafka).await?;
+            r.finish_commit(kafka).await?;
             let flush = clock.now_ms() - before;
             if let Some(first) = first_message_at {
                 r.summary.busy_ms = (last_real_message_at - first).max(0) + flush;
             }
             break;
         }
+        r.finish_commit_if_done(kafka).await?;
         if r.should_commit(now) {
             r.commit(kafka).await?;
         }
@@ -349,8 +415,42 @@ pub async fn run(
         info!("shutting down: flushing and committing");
         let now = clock.now_ms();
         r.engine.finalize(now).await?;
-        let kafka = source.kafka();
+        let kafka = source.kafka.as_ref();
         r.commit(kafka).await?;
     }
+    r.finish_commit(source.kafka.as_ref()).await?;
     Ok(r.summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn decoding_on_threads_keeps_the_order_and_the_results() {
+        let decoder = Decoder::default();
+        let part = PartId { topic: Arc::from("t"), partition: 0 };
+        let msgs: Vec<SourceMsg> = (0..2_000)
+            .map(|i| {
+                let payload = if i % 97 == 0 {
+                    b"{not json".to_vec()
+                } else {
+                    format!(
+                        r#"{{"v":1,"event_id":"e{i}","type":"heartbeat","ts":{},"stream_id":"s","session_id":"x{i}","country":"DE","play_ms":{i}}}"#,
+                        1_795_264_800_000i64 + i
+                    )
+                    .into_bytes()
+                };
+                SourceMsg { part: part.clone(), offset: i, key: None, payload, timestamp_ms: None }
+            })
+            .collect();
+        let one = decode_all(&decoder, &msgs, 1_795_264_900_000, 1);
+        assert!(one.iter().filter(|d| d.is_err()).count() >= 20 && one.iter().any(|d| d.is_ok()));
+        for threads in [2, 3, 4, 7] {
+            let many = decode_all(&decoder, &msgs, 1_795_264_900_000, threads);
+            assert_eq!(format!("{one:?}"), format!("{many:?}"), "{threads} threads");
+        }
+    }
 }

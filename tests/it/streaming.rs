@@ -129,6 +129,28 @@ fn file_source_lake_matches_truth() {
     assert_eq!(snapshot(&lake), before);
 }
 
+/// Decoding on 1 or 4 threads, with a commit running beside the engine after every megabyte of
+/// input: the same lake.
+#[test]
+fn decode_threads_and_background_commits_do_not_change_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = small_show(61, 3);
+    let events = dir.path().join("events.ndjson");
+    write_ndjson(&sim, &events);
+    let mut lakes = Vec::new();
+    for threads in ["1", "4"] {
+        let d = dir.path().join(format!("threads-{threads}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let env = [("LIVELAKE__RUN__THREADS", threads), ("LIVELAKE__SINK__ROLL_MB", "1")];
+        lakes.push(crate::support::run_into_lake_with(&events, &d, &env));
+    }
+    let versions = std::fs::read_dir(lakes[1].join("player_events/_delta_log")).unwrap().count();
+    assert!(versions > 3, "several commits, each overlapping processing: {versions}");
+    let one = snapshot(&lakes[0]);
+    assert!(one["player_events"].len() > 10_000, "a real show");
+    assert_eq!(one, snapshot(&lakes[1]), "1 thread vs 4");
+}
+
 #[test]
 fn a_commit_log_whose_positions_go_back_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();

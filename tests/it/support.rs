@@ -21,15 +21,33 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
-/// Create topics with `partitions` partitions each; waits for the broker's answer.
+/// Create topics with `partitions` partitions each; waits for the broker's answer. A broker
+/// that has just been restarted (the bounce tests) answers `InvalidReplicationFactor` until the
+/// controller has registered it again: that is retried for up to a minute.
 pub async fn create_topics(names: &[&str], partitions: i32) {
+    use rdkafka::types::RDKafkaErrorCode;
     let admin: AdminClient<DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin client");
-    let topics: Vec<NewTopic<'_>> =
-        names.iter().map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1))).collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    for r in admin.create_topics(&topics, &opts).await.expect("create topics") {
-        r.unwrap_or_else(|(t, e)| panic!("creating topic {t}: {e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut todo: Vec<&str> = names.to_vec();
+    while !todo.is_empty() {
+        let topics: Vec<NewTopic<'_>> =
+            todo.iter().map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1))).collect();
+        let mut again = Vec::new();
+        for r in admin.create_topics(&topics, &opts).await.expect("create topics") {
+            match r {
+                Ok(_) => {}
+                Err((t, RDKafkaErrorCode::InvalidReplicationFactor)) if std::time::Instant::now() < deadline => {
+                    again.push(*todo.iter().find(|n| **n == t).expect("a topic asked for"));
+                }
+                Err((t, e)) => panic!("creating topic {t}: {e}"),
+            }
+        }
+        if !again.is_empty() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        todo = again;
     }
 }
 

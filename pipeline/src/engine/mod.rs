@@ -31,7 +31,7 @@ use arrow::array::AsArray;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use livelake_jobs::WindowInputs;
-use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Family, PlayerRows, Rejection, SourcePos};
+use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Event, Family, PlayerRows, Rejection, SourcePos};
 
 pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
 pub use livelake_jobs::rules::StateError;
@@ -207,6 +207,19 @@ impl Engine {
 
     /// Process one message at wall-clock time `now`.
     pub fn process(&mut self, m: Msg<'_>, now: i64) -> Outcome {
+        let decoded = self.decoder.decode(m.payload, m.timestamp_ms.unwrap_or(now));
+        self.apply(m, decoded, now)
+    }
+
+    /// The decoder of the engine's schema and reference data ([`Engine::apply`] takes what it
+    /// made of a message; decoding is pure, so any thread may run it).
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// Process one message at wall-clock time `now`, already decoded by [`Engine::decoder`]
+    /// (with `m.timestamp_ms`, or `now` where the message has none, as the processing clock).
+    pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: Result<Event<'a>, Rejection>, now: i64) -> Outcome {
         let st = self.parts.entry(m.part.clone()).or_insert_with(|| PartState::new(m.offset, i64::MIN, now));
         if m.offset < st.next_offset {
             return Outcome::Skipped;
@@ -240,7 +253,7 @@ impl Engine {
         if replay {
             self.metrics.replayed.inc();
         }
-        let event = match self.decoder.decode(m.payload, m.timestamp_ms.unwrap_or(now)) {
+        let event = match decoded {
             Ok(e) => e,
             Err(rejection) => {
                 if replay {

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Poll, SourceMsg};
+use super::{Fetch, Poll, SourceMsg};
 use crate::engine::PartId;
 use crate::error::{Result, io};
 
@@ -94,5 +94,11 @@ impl FileSource {
             });
         }
         if out.is_empty() && self.done { Ok(Poll::End) } else { Ok(Poll::Messages(out)) }
+    }
+}
+
+impl Fetch for FileSource {
+    fn fetch(&mut self, max: usize, _wait: std::time::Duration) -> Result<Poll> {
+        self.poll(max)
     }
 }

@@ -14,7 +14,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
-use super::SourceMsg;
+use super::{Fetch, Poll, SourceMsg};
 use crate::engine::PartId;
 use crate::error::Result;
 use crate::kafka::KafkaConfig;
@@ -140,8 +140,8 @@ impl KafkaSource {
         Ok(KafkaSource { consumer: Arc::new(consumer), expected, reads, topic_ids, last_error: None })
     }
 
-    /// Up to `max` messages, waiting at most `wait` for the first. Blocking: call from a
-    /// blocking thread (see [`KafkaSource::poll_async`]).
+    /// Up to `max` messages, waiting at most `wait` for the first. Blocking (the fetch thread
+    /// of [`super::Prefetch`] calls it).
     fn poll_blocking(&mut self, max: usize, wait: Duration) -> Result<Vec<SourceMsg>> {
         let mut out = Vec::with_capacity(max.min(8192));
         let mut timeout = wait;
@@ -228,16 +228,28 @@ impl KafkaSource {
         }
     }
 
-    /// Async wrapper of the blocking poll.
-    pub async fn poll_async(mut self, max: usize, wait: Duration) -> (KafkaSource, Result<Vec<SourceMsg>>) {
-        tokio::task::spawn_blocking(move || {
-            let r = self.poll_blocking(max, wait);
-            (self, r)
-        })
-        .await
-        .expect("kafka poll thread")
+    /// The side of the consumer the run loop uses while this source is read on the fetch thread:
+    /// progress reports, lag, assignment.
+    pub fn client(&self) -> KafkaClient {
+        KafkaClient { consumer: self.consumer.clone(), topic_ids: self.topic_ids.clone() }
     }
+}
 
+impl Fetch for KafkaSource {
+    fn fetch(&mut self, max: usize, wait: Duration) -> Result<Poll> {
+        Ok(Poll::Messages(self.poll_blocking(max, wait)?))
+    }
+}
+
+/// The consumer's group and broker side, shared with the thread that polls it (librdkafka
+/// allows any thread to commit or ask for watermarks while one polls).
+#[derive(Clone)]
+pub struct KafkaClient {
+    consumer: Arc<BaseConsumer<SourceCtx>>,
+    topic_ids: HashMap<String, Arc<str>>,
+}
+
+impl KafkaClient {
     /// Report progress to the group: `next` is the next offset to read per partition.
     pub fn commit(&self, next: &[(PartId, i64)]) {
         let mut tpl = TopicPartitionList::new();

@@ -1,13 +1,20 @@
 //! Where messages come from: a Kafka consumer group, or an NDJSON file (the embedded default).
-//! Both hand the engine the same [`SourceMsg`]s; everything after decoding is shared.
+//! Both hand the engine the same [`SourceMsg`]s; everything after decoding is shared. Either is
+//! read on its own thread ([`Prefetch`]), a few batches ahead of the engine, so waiting for the
+//! broker or the disk overlaps processing.
 
 mod file;
 mod kafka;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 pub use file::FileSource;
-pub use kafka::{KafkaSource, KafkaSourceConfig};
+pub use kafka::{KafkaClient, KafkaSource, KafkaSourceConfig};
 
 use crate::engine::PartId;
+use crate::error::Result;
 
 /// One message as read.
 #[derive(Debug, Clone)]
@@ -31,4 +38,75 @@ pub enum Poll {
     Messages(Vec<SourceMsg>),
     /// No more input will come: every partition is exhausted.
     End,
+}
+
+/// A source that [`Prefetch`] reads on its own thread.
+pub trait Fetch: Send + 'static {
+    /// Up to `max` messages, waiting at most `wait` for the first (none if nothing came), or
+    /// [`Poll::End`] when no more will come.
+    fn fetch(&mut self, max: usize, wait: Duration) -> Result<Poll>;
+}
+
+/// A source read on a thread of its own (`livelake-fetch`), at most `depth` batches ahead of
+/// the engine (the bounded channel is the backpressure: memory stays bounded however fast the
+/// broker delivers). The order of messages is the source's order.
+pub struct Prefetch {
+    rx: tokio::sync::mpsc::Receiver<Result<Poll>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Prefetch {
+    /// Start reading `source` in batches of at most `max` messages, each fetch waiting at most
+    /// `wait` (how quickly the thread notices that it should stop).
+    pub fn spawn(mut source: impl Fetch, max: usize, wait: Duration, depth: usize) -> Result<Prefetch> {
+        let (tx, rx) = tokio::sync::mpsc::channel(depth.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("livelake-fetch".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Relaxed) {
+                    let batch = source.fetch(max, wait);
+                    let last = !matches!(batch, Ok(Poll::Messages(_)));
+                    if matches!(&batch, Ok(Poll::Messages(m)) if m.is_empty()) {
+                        continue;
+                    }
+                    // The receiver is gone: the run is over.
+                    if tx.blocking_send(batch).is_err() || last {
+                        break;
+                    }
+                }
+            })
+            .map_err(crate::error::io("starting the fetch thread", std::path::Path::new("livelake-fetch")))?;
+        Ok(Prefetch { rx, stop, thread: Some(thread) })
+    }
+
+    /// The next batch, waiting at most `wait`: no messages when none came in time; after the
+    /// source's end (or an error, delivered once) always [`Poll::End`].
+    pub async fn next(&mut self, wait: Duration) -> Result<Poll> {
+        match tokio::time::timeout(wait, self.rx.recv()).await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => Ok(Poll::End),
+            Err(_) => Ok(Poll::Messages(Vec::new())),
+        }
+    }
+
+    /// A batch that is already there, without waiting.
+    pub fn ready(&mut self) -> Option<Result<Poll>> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Prefetch {
+    /// Stop the thread (within one fetch's wait) and wait for it: the source (a Kafka consumer
+    /// leaving its group) is closed before the run returns.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
