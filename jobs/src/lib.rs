@@ -41,6 +41,11 @@ pub use window::{
     window_input_schema, window_metrics, window_start, with_windows,
 };
 
+/// A hash map for lookups made once per event with keys that come from events (session ids,
+/// event keys): keyed and randomly seeded per map like std's, so crafted keys cannot flood a
+/// bucket, and several times cheaper than SipHash.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
 /// SQL of the demo's headline figures.
 pub const HEADLINES_SQL: &str = include_str!("../sql/headlines.sql");
 

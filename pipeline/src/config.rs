@@ -316,7 +316,11 @@ impl Config {
             if path.len() < 2 || path.iter().any(String::is_empty) {
                 return Err(Error::Config(format!("{k}: expected LIVELAKE__SECTION__KEY")));
             }
-            set_path(&mut tree, &path, parse_scalar(&v));
+            // Pass-through maps of strings keep the text as given (`…__PROPERTIES__fetch.wait.max.ms=500`).
+            let string_map = matches!(path.get(..2), Some([a, b]) if (a == "kafka" && b == "properties")
+                || (a == "lake" && b == "storage_options"));
+            let value = if string_map { toml::Value::String(v.clone()) } else { parse_scalar(&v) };
+            set_path(&mut tree, &path, value);
             cfg = de(&tree).map_err(|e| Error::Config(format!("{k}={v:?}: {e}")))?;
         }
         cfg.validate()?;
@@ -413,8 +417,13 @@ mod tests {
             ("LIVELAKE__WINDOWS__WIDTH_SECS".to_string(), "30".to_string()),
             ("LIVELAKE__KAFKA__GROUP_ID".to_string(), "g2".to_string()),
             ("OTHER".to_string(), "x".to_string()),
+            // Numbers in pass-through string maps stay text.
+            ("LIVELAKE__KAFKA__PROPERTIES__fetch.wait.max.ms".to_string(), "500".to_string()),
+            ("LIVELAKE__LAKE__STORAGE_OPTIONS__AWS_ALLOW_HTTP".to_string(), "true".to_string()),
         ];
         let c = Config::load(Some(&f), env).unwrap();
+        assert_eq!(c.kafka.properties.get("fetch.wait.max.ms").map(String::as_str), Some("500"));
+        assert_eq!(c.lake.storage_options.get("aws_allow_http").map(String::as_str), Some("true"));
         assert_eq!(c.kafka.brokers, "k:9092");
         assert_eq!(c.kafka.group_id, "g2");
         assert_eq!(c.kafka.properties.get("security.protocol").map(String::as_str), Some("SASL_SSL"));

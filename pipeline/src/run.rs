@@ -90,35 +90,38 @@ impl Runner<'_> {
         for (t, n) in per_topic {
             self.metrics.event_in(t, n);
         }
-        let decoded = decode_all(self.engine.decoder(), msgs, now, self.threads);
-        for (m, decoded) in msgs.iter().zip(decoded) {
-            let outcome = self.engine.apply(
-                Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },
-                decoded,
-                now,
-            );
-            match &outcome {
-                Outcome::Skipped => continue,
-                Outcome::Replayed => self.summary.replayed += 1,
-                Outcome::Rejected(r) => {
-                    self.summary.messages += 1;
-                    let reason = r.reason.to_string();
-                    if let Some(d) = &mut self.dlq {
-                        d.send(&m.payload, m.key.as_deref(), &reason);
-                    }
-                    *self.summary.dead_letters.entry(reason).or_default() += 1;
+        let decoder = self.engine.decoder().clone();
+        decode_ahead(&decoder, msgs, now, self.threads, |m, decoded| self.apply(m, decoded, now));
+    }
+
+    /// Apply one decoded message to the engine and account for what became of it.
+    fn apply(&mut self, m: &SourceMsg, decoded: DecodeResult<'_>, now: i64) {
+        let outcome = self.engine.apply(
+            Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },
+            decoded,
+            now,
+        );
+        match &outcome {
+            Outcome::Skipped => return,
+            Outcome::Replayed => self.summary.replayed += 1,
+            Outcome::Rejected(r) => {
+                self.summary.messages += 1;
+                let reason = r.reason.to_string();
+                if let Some(d) = &mut self.dlq {
+                    d.send(&m.payload, m.key.as_deref(), &reason);
                 }
-                Outcome::Accepted { late } => {
-                    self.summary.messages += 1;
-                    self.summary.late += *late as u64;
-                }
-                Outcome::Duplicate => {
-                    self.summary.messages += 1;
-                    self.summary.duplicates += 1;
-                }
+                *self.summary.dead_letters.entry(reason).or_default() += 1;
             }
-            self.dirty = true;
+            Outcome::Accepted { late } => {
+                self.summary.messages += 1;
+                self.summary.late += *late as u64;
+            }
+            Outcome::Duplicate => {
+                self.summary.messages += 1;
+                self.summary.duplicates += 1;
+            }
         }
+        self.dirty = true;
     }
 
     fn should_commit(&self, now: i64) -> bool {
@@ -201,31 +204,57 @@ impl Runner<'_> {
     }
 }
 
-/// Fewest messages worth a decode thread of their own.
+/// Fewest messages decoded as one piece of work.
 const MIN_DECODE_CHUNK: usize = 256;
 
-/// Decode `msgs` (`now` as the processing clock of a message without a timestamp) on up to
-/// `threads` threads, in order. Decoding is pure, so the result is the same for any number of
-/// threads; the engine then applies them one by one in the source's order.
-fn decode_all<'m>(decoder: &Decoder, msgs: &'m [SourceMsg], now: i64, threads: usize) -> Vec<DecodeResult<'m>> {
-    let decode = |m: &'m SourceMsg| decoder.decode(&m.payload, m.timestamp_ms.unwrap_or(now));
-    let threads = threads.min(msgs.len() / MIN_DECODE_CHUNK).max(1);
-    if threads == 1 {
-        return msgs.iter().map(decode).collect();
-    }
-    let chunk = msgs.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let rest: Vec<_> =
-            msgs.chunks(chunk).skip(1).map(|c| scope.spawn(move || c.iter().map(decode).collect::<Vec<_>>())).collect();
-        let mut out: Vec<DecodeResult<'m>> = Vec::with_capacity(msgs.len());
-        out.extend(msgs[..chunk].iter().map(decode));
-        for part in rest {
-            out.extend(part.join().expect("decoding does not panic"));
+/// Decode `msgs` (`now` as the processing clock of a message without a timestamp) and hand each
+/// to `apply` in the source's order. With `threads` > 1 the calling thread only applies, while
+/// `threads` − 1 others decode the chunks ahead of it (chunk `i` on thread `i` mod (`threads` − 1),
+/// each at most two chunks ahead). Decoding is pure, so what `apply` sees is the same for any
+/// number of threads.
+fn decode_ahead<'m>(
+    decoder: &Arc<Decoder>,
+    msgs: &'m [SourceMsg],
+    now: i64,
+    threads: usize,
+    mut apply: impl FnMut(&'m SourceMsg, DecodeResult<'m>),
+) {
+    let decode = |d: &Decoder, m: &'m SourceMsg| d.decode(&m.payload, m.timestamp_ms.unwrap_or(now));
+    let workers = threads.saturating_sub(1);
+    if workers == 0 || msgs.len() < 2 * MIN_DECODE_CHUNK {
+        for m in msgs {
+            apply(m, decode(decoder, m));
         }
-        out
-    })
+        return;
+    }
+    // Several chunks per worker, so applying starts soon after the batch arrives.
+    let chunks: Vec<&'m [SourceMsg]> = msgs.chunks((msgs.len() / (4 * workers)).max(MIN_DECODE_CHUNK)).collect();
+    std::thread::scope(|scope| {
+        let ready: Vec<_> = (0..workers)
+            .map(|w| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<DecodeResult<'m>>>(2);
+                let mine: Vec<&'m [SourceMsg]> = chunks.iter().skip(w).step_by(workers).copied().collect();
+                let decoder = decoder.clone();
+                scope.spawn(move || {
+                    for chunk in mine {
+                        if tx.send(chunk.iter().map(|m| decode(&decoder, m)).collect()).is_err() {
+                            return;
+                        }
+                    }
+                });
+                rx
+            })
+            .collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let decoded = ready[i % workers].recv().expect("a decode thread sends every chunk it was given");
+            for (m, d) in chunk.iter().zip(decoded) {
+                apply(m, d);
+            }
+        }
+    });
 }
 
+/// What the decoder made of a message.
 type DecodeResult<'m> = std::result::Result<Event<'m>, Rejection>;
 
 fn pending_batches(mut p: Pending) -> Result<Vec<(Table, RecordBatch)>> {
@@ -446,11 +475,18 @@ mod tests {
                 SourceMsg { part: part.clone(), offset: i, key: None, payload, timestamp_ms: None }
             })
             .collect();
-        let one = decode_all(&decoder, &msgs, 1_795_264_900_000, 1);
-        assert!(one.iter().filter(|d| d.is_err()).count() >= 20 && one.iter().any(|d| d.is_ok()));
+        let decoder = Arc::new(decoder);
+        let run = |threads: usize| {
+            let mut seen = Vec::new();
+            decode_ahead(&decoder, &msgs, 1_795_264_900_000, threads, |m, d| seen.push((m.offset, format!("{d:?}"))));
+            seen
+        };
+        let one = run(1);
+        assert_eq!(one.len(), msgs.len());
+        assert!(one.iter().filter(|(_, d)| d.starts_with("Err")).count() >= 20);
+        assert!(one.iter().enumerate().all(|(i, (o, _))| *o == i as i64), "in the source's order");
         for threads in [2, 3, 4, 7] {
-            let many = decode_all(&decoder, &msgs, 1_795_264_900_000, threads);
-            assert_eq!(format!("{one:?}"), format!("{many:?}"), "{threads} threads");
+            assert_eq!(one, run(threads), "{threads} threads");
         }
     }
 }

@@ -20,9 +20,9 @@
 //!   they arrived ("fresh"): when the start's window is final, every partition's watermark has
 //!   passed start + 60 s, so no fresh event of that range can still come and the probe is complete.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
-use crate::{ExitRow, HistoryRow, ProbeRow};
+use crate::{ExitRow, FastMap, HistoryRow, ProbeRow};
 use livelake_schemas::{Event, EventKind, Family, Payload};
 
 use super::codec::{Reader, StateError, Writer};
@@ -41,7 +41,7 @@ const INTERACTED: u8 = 4;
 #[derive(Debug, Default)]
 pub struct Regions {
     names: Vec<Box<str>>,
-    ids: HashMap<Box<str>, u16>,
+    ids: FastMap<Box<str>, u16>,
 }
 
 impl Regions {
@@ -226,9 +226,9 @@ impl<'e> Observation<'e> {
 /// The session state of one stream.
 #[derive(Debug, Default)]
 pub struct StreamSessions {
-    sessions: HashMap<Box<str>, Session>,
+    sessions: FastMap<Box<str>, Session>,
     /// Events held back per session, in event-time order (see [`StreamSessions::observe`]).
-    held: HashMap<Box<str>, Vec<Held>>,
+    held: FastMap<Box<str>, Vec<Held>>,
     exits: Vec<PendingExit>,
     suspects: HashSet<Box<str>>,
     history: BTreeMap<u16, RegionHistory>,

@@ -157,7 +157,7 @@ impl Pending {
 /// The engine. See the module docs.
 pub struct Engine {
     cfg: EngineConfig,
-    decoder: Decoder,
+    decoder: Arc<Decoder>,
     parts: BTreeMap<PartId, PartState>,
     /// Partitions still replaying after a restart, as the restored checkpoint recorded them:
     /// their messages below `next_offset` rebuild state only, and until a partition has read up
@@ -177,7 +177,7 @@ impl Engine {
     pub fn new(cfg: EngineConfig, decoder: Decoder, metrics: Arc<Metrics>) -> Self {
         Engine {
             cfg,
-            decoder,
+            decoder: Arc::new(decoder),
             parts: BTreeMap::new(),
             replaying: HashMap::new(),
             streams: BTreeMap::new(),
@@ -213,7 +213,7 @@ impl Engine {
 
     /// The decoder of the engine's schema and reference data ([`Engine::apply`] takes what it
     /// made of a message; decoding is pure, so any thread may run it).
-    pub fn decoder(&self) -> &Decoder {
+    pub fn decoder(&self) -> &Arc<Decoder> {
         &self.decoder
     }
 

