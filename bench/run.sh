@@ -3,8 +3,9 @@
 # of `make test`. Steps (each prints its figures; all go to bench/results.json):
 #   1. ingest — a simulated multi-region show (≥ 5 M events) produced to Kafka; the raw consume
 #      ceiling of those topics (a consumer that only reads); `livelake run` Kafka → lake on local
-#      disk, and the same into a lake on s3proxy (infra/s3.sh); DuckDB (PyPI) doing the same job on
-#      the same events as NDJSON; `livelake run` on that NDJSON file
+#      disk with 2 and with 1 thread(s) (run.threads), and into a lake on s3proxy (infra/s3.sh);
+#      DuckDB (PyPI) doing the same job on the same events as NDJSON; `livelake run` on that NDJSON
+#      file with 2 and 1 thread(s); for each run its CPU seconds (user + sys) and peak RSS
 #   2. queries — docs/queries over the bench lake, livelake vs DuckDB, best of 5 each
 #   3. freshness — a live show produced at its own pace: event production → stream_minute row
 #      queryable, p50/p95
@@ -54,27 +55,39 @@ SIM=(--seed 7 --viewers "$VIEWERS" --shows "$SHOWS" --minutes "$MINUTES")
   --truth "$OUT.truth.json" 2>&1 | tail -n 1
 echo "-- ceiling: a consumer that only reads"
 "$BIN" consume-rate --brokers "$BOOT" --topic "$RUN-player" --topic "$RUN-commerce" | tee "$OUT.ceiling.txt"
-echo "-- livelake run: Kafka → lake (raw tables + stream_minute)"
-rm -rf "$OUT.lake"
-LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RUN-commerce" \
-LIVELAKE__KAFKA__DEADLETTER_TOPIC="$RUN-dead" RUST_LOG=warn \
-  /usr/bin/time -f "peak RSS %M KiB" "$BIN" run --source kafka --brokers "$BOOT" --group-id "$RUN" \
-  --until-idle 3 --metrics-listen off --lake "$OUT.lake" 2>&1 | grep -E "^(read|late|throughput|peak)" | tee "$OUT.run.txt"
+# `livelake run` with THREADS decode threads; its summary, peak RSS and CPU (user + sys) into
+# $OUT.NAME.txt: ingest NAME THREADS [run args…]
+ingest() {
+  local name="$1" threads="$2"; shift 2
+  LIVELAKE__RUN__THREADS="$threads" RUST_LOG=warn \
+    /usr/bin/time -f "peak RSS %M KiB, cpu %U user %S sys" "$BIN" run --metrics-listen off "$@" 2>&1 \
+    | grep -E "^(read|late|throughput|peak)" | tee "$OUT.$name.txt"
+}
+# ingest_kafka NAME THREADS GROUP LAKE: the bench topics → LAKE with its own consumer group.
+ingest_kafka() {
+  ( export LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RUN-commerce" \
+      LIVELAKE__KAFKA__DEADLETTER_TOPIC="$RUN-dead"
+    ingest "$1" "$2" --source kafka --brokers "$BOOT" --group-id "$3" --until-idle 3 --lake "$4" )
+}
+for threads in 2 1; do
+  echo "-- livelake run: Kafka → lake (raw tables + stream_minute), $threads thread(s), its own consumer group"
+  rm -rf "$OUT.lake.t$threads"
+  ingest_kafka "run_t$threads" "$threads" "$RUN-t$threads" "$OUT.lake.t$threads"
+done
+rm -rf "$OUT.lake"; mv "$OUT.lake.t2" "$OUT.lake"; rm -rf "$OUT.lake.t1"
+cp "$OUT.run_t2.txt" "$OUT.run.txt"
 echo "-- livelake run: Kafka → lake on s3proxy (the same topics, its own consumer group)"
-( eval "$S3_ENV"
-  LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RUN-commerce" \
-  LIVELAKE__KAFKA__DEADLETTER_TOPIC="$RUN-dead" RUST_LOG=warn \
-    /usr/bin/time -f "peak RSS %M KiB" "$BIN" run --source kafka --brokers "$BOOT" --group-id "$RUN-s3" \
-    --until-idle 3 --metrics-listen off --lake "s3://$LIVELAKE_S3_BUCKET/$RUN" 2>&1 \
-    | grep -E "^(read|late|throughput|peak)" | tee "$OUT.run_s3.txt" )
+( eval "$S3_ENV"; ingest_kafka run_s3 2 "$RUN-s3" "s3://$LIVELAKE_S3_BUCKET/$RUN" )
 echo "-- the same events as NDJSON (same seed: byte for byte the same show)"
 "$BIN" simulate "${SIM[@]}" --out "$OUT.ndjson" 2>&1 | tail -n 1
 echo "-- DuckDB $("$PY" -c 'import duckdb; print(duckdb.__version__)'): NDJSON → raw tables + stream_minute columns, Hive Parquet"
 "$PY" bench/duckdb_ingest.py "$OUT.ndjson" "$OUT.duck" "$(nproc)" | tee "$OUT.duckdb_ingest.txt"
-echo "-- livelake run on the same NDJSON file (embedded source)"
-rm -rf "$OUT.filelake"
-RUST_LOG=warn "$BIN" run --source "file:$OUT.ndjson" --metrics-listen off --lake "$OUT.filelake" 2>&1 \
-  | grep -E "^throughput" | tee "$OUT.filerun.txt"
+for threads in 2 1; do
+  echo "-- livelake run on the same NDJSON file (embedded source), $threads thread(s)"
+  rm -rf "$OUT.filelake"
+  ingest "filerun_t$threads" "$threads" --source "file:$OUT.ndjson" --lake "$OUT.filelake"
+done
+cp "$OUT.filerun_t2.txt" "$OUT.filerun.txt"
 
 echo "== 2. queries: docs/queries over the bench lake, livelake vs DuckDB, best of 5 each"
 "$EX/query_bench" "$OUT.lake" docs/queries > "$OUT.queries.livelake.txt"
