@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::config::Config;
-use crate::engine::{Engine, Msg, Outcome, PartId, Pending};
+use crate::engine::{self, Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Result, commit_log};
 use crate::kafka::DeadLetterTopic;
 use crate::ops::Metrics;
@@ -219,7 +219,7 @@ fn decode_ahead<'m>(
     threads: usize,
     mut apply: impl FnMut(&'m SourceMsg, DecodeResult<'m>),
 ) {
-    let decode = |d: &Decoder, m: &'m SourceMsg| d.decode(&m.payload, m.timestamp_ms.unwrap_or(now));
+    let decode = |d: &Decoder, m: &'m SourceMsg| engine::decode(d, &m.payload, m.timestamp_ms, now);
     let workers = threads.saturating_sub(1);
     if workers == 0 || msgs.len() < 2 * MIN_DECODE_CHUNK {
         for m in msgs {
@@ -342,11 +342,7 @@ pub async fn run(
     let (mut t_poll, mut t_process, mut t_commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     while !*shutdown.borrow() {
         let t0 = std::time::Instant::now();
-        // A batch that is there already, else wait for one (at most the poll interval).
-        let batch = match source.batches.ready() {
-            Some(b) => b?,
-            None => source.batches.next(poll_wait).await?,
-        };
+        let batch = source.batches.next(poll_wait).await?;
         let msgs = match batch {
             Poll::Messages(m) => m,
             Poll::End => {

@@ -49,6 +49,17 @@ pub fn encode_sessions(s: &StreamSessions, stream_id: &str, regions: &Regions) -
     state::encode(std::iter::once((stream_id, s)), regions)
 }
 
+/// Decode one message: its producer/broker timestamp, or `now` (wall clock) where it has none,
+/// is the processing clock `bad_timestamp` is judged by. Pure: any thread may run it.
+pub fn decode<'a>(
+    decoder: &Decoder,
+    payload: &'a [u8],
+    timestamp_ms: Option<i64>,
+    now: i64,
+) -> Result<Event<'a>, Rejection> {
+    decoder.decode(payload, timestamp_ms.unwrap_or(now))
+}
+
 /// Event-time settings of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -207,7 +218,7 @@ impl Engine {
 
     /// Process one message at wall-clock time `now`.
     pub fn process(&mut self, m: Msg<'_>, now: i64) -> Outcome {
-        let decoded = self.decoder.decode(m.payload, m.timestamp_ms.unwrap_or(now));
+        let decoded = decode(&self.decoder, m.payload, m.timestamp_ms, now);
         self.apply(m, decoded, now)
     }
 
@@ -217,8 +228,8 @@ impl Engine {
         &self.decoder
     }
 
-    /// Process one message at wall-clock time `now`, already decoded by [`Engine::decoder`]
-    /// (with `m.timestamp_ms`, or `now` where the message has none, as the processing clock).
+    /// Process one message at wall-clock time `now`, already [`decode`]d with the engine's
+    /// [`Engine::decoder`].
     pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: Result<Event<'a>, Rejection>, now: i64) -> Outcome {
         let st = self.parts.entry(m.part.clone()).or_insert_with(|| PartState::new(m.offset, i64::MIN, now));
         if m.offset < st.next_offset {

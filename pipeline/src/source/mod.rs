@@ -98,19 +98,14 @@ impl Prefetch {
         Ok(Prefetch { rx, stop, thread: Some(thread) })
     }
 
-    /// The next batch, waiting at most `wait`: no messages when none came in time; after the
-    /// source's end (or an error, delivered once) always [`Poll::End`].
+    /// The next batch (at once when one is there), waiting at most `wait`: no messages when none
+    /// came in time; after the source's end (or an error, delivered once) always [`Poll::End`].
     pub async fn next(&mut self, wait: Duration) -> Result<Poll> {
         match tokio::time::timeout(wait, self.rx.recv()).await {
             Ok(Some(batch)) => batch,
             Ok(None) => Ok(Poll::End),
             Err(_) => Ok(Poll::Messages(Vec::new())),
         }
-    }
-
-    /// A batch that is already there, without waiting.
-    pub fn ready(&mut self) -> Option<Result<Poll>> {
-        self.rx.try_recv().ok()
     }
 }
 
