@@ -183,11 +183,16 @@ pub struct SourceConfig {
     /// Kafka only: stop (flush, commit, exit 0) once caught up and quiet this many seconds;
     /// 0 runs until a signal (default 0).
     pub until_idle_secs: u64,
+    /// Kafka only: a partition whose event time runs more than this many seconds ahead of the
+    /// slowest partition that still has a backlog is paused until that one catches up (windows
+    /// close at the slowest partition's pace: what the others read ahead waits in memory);
+    /// 0 never pauses (default 120).
+    pub max_skew_secs: u64,
 }
 
 impl Default for SourceConfig {
     fn default() -> Self {
-        SourceConfig { kind: "kafka".into(), batch_max: 5000, poll_ms: 200, until_idle_secs: 0 }
+        SourceConfig { kind: "kafka".into(), batch_max: 5000, poll_ms: 200, until_idle_secs: 0, max_skew_secs: 120 }
     }
 }
 

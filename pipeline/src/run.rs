@@ -204,6 +204,59 @@ impl Runner<'_> {
     }
 }
 
+/// Event-time alignment of the Kafka partitions: windows close at the pace of the slowest
+/// partition, so a partition read far ahead of it (a backlog read at the broker's pace, where
+/// fetching by bytes moves the sparse commerce partitions through event time many times faster
+/// than the player partitions) would hold its rows in open windows meanwhile. Such a partition
+/// is paused until the others catch up (`source.max_skew_secs`).
+struct Alignment {
+    max_skew_ms: i64,
+    paused: Vec<PartId>,
+    /// Largest event-time spread seen between partitions with a backlog (ms), and the number of
+    /// pauses (debug log at the end).
+    max_spread_ms: i64,
+    pauses: u64,
+}
+
+impl Alignment {
+    fn new(max_skew_secs: u64) -> Self {
+        Alignment { max_skew_ms: (max_skew_secs * 1000) as i64, paused: Vec::new(), max_spread_ms: 0, pauses: 0 }
+    }
+
+    /// Pause the partitions that ran ahead, resume those the others caught up with.
+    fn update(&mut self, engine: &Engine, kafka: &KafkaClient) {
+        let (ahead, spread) = engine.ahead_of_slowest(self.max_skew_ms, &self.paused);
+        self.max_spread_ms = self.max_spread_ms.max(spread);
+        if self.max_skew_ms <= 0 || ahead == self.paused {
+            return;
+        }
+        let pause: Vec<PartId> = ahead.iter().filter(|p| !self.paused.contains(p)).cloned().collect();
+        let resume: Vec<PartId> = self.paused.iter().filter(|p| !ahead.contains(p)).cloned().collect();
+        if !pause.is_empty() {
+            debug!(partitions = ?pause.iter().map(ToString::to_string).collect::<Vec<_>>(), spread_s = spread / 1000, "pausing partitions ahead in event time");
+            kafka.pause(&pause, true);
+            self.pauses += pause.len() as u64;
+        }
+        if !resume.is_empty() {
+            debug!(partitions = ?resume.iter().map(ToString::to_string).collect::<Vec<_>>(), "resuming partitions");
+            kafka.pause(&resume, false);
+        }
+        self.paused = ahead;
+    }
+
+    /// Say again which partitions are paused and which are not: a partition revoked and
+    /// assigned again meanwhile must not stay paused (or unpaused) by mistake.
+    fn refresh(&self, engine: &Engine, kafka: &KafkaClient) {
+        if self.max_skew_ms <= 0 {
+            return;
+        }
+        let others: Vec<PartId> =
+            engine.next_offsets().into_iter().map(|(p, _)| p).filter(|p| !self.paused.contains(p)).collect();
+        kafka.pause(&others, false);
+        kafka.pause(&self.paused, true);
+    }
+}
+
 /// Fewest messages decoded as one piece of work.
 const MIN_DECODE_CHUNK: usize = 256;
 
@@ -337,6 +390,7 @@ pub async fn run(
     // Partitions of the topics not assigned to this run, while it waits for them to finish.
     let mut waiting_for_assignment: Option<usize> = None;
     let mut ended = false;
+    let mut align = Alignment::new(cfg.source.max_skew_secs);
     // Where the loop's time goes (debug log at the end): waiting for messages; processing (lag
     // checks and window SQL included); commits (the final one excluded).
     let (mut t_poll, mut t_process, mut t_commit) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
@@ -361,6 +415,9 @@ pub async fn run(
             first_message_at.get_or_insert(now);
             r.handle(&msgs);
             last_real_message_at = clock.now_ms();
+            if let Some(k) = &source.kafka {
+                align.update(&r.engine, k);
+            }
         }
         if let Some(k) = &source.kafka {
             let until_idle_ms = (cfg.source.until_idle_secs * 1000) as i64;
@@ -377,6 +434,7 @@ pub async fn run(
                     }
                     r.engine.set_ready();
                 }
+                align.refresh(&r.engine, k);
                 // "Quiet" counts from the last moment we were not provably caught up: a message,
                 // an unreachable broker, no assignment yet, or lag.
                 let mut caught_up = lag.as_ref().is_some_and(|l| l.iter().all(|(_, n)| *n <= 0));
@@ -431,6 +489,8 @@ pub async fn run(
         t_commit += t2.elapsed();
     }
     debug!(
+        max_spread_s = align.max_spread_ms as f64 / 1000.0,
+        pauses = align.pauses,
         poll_s = t_poll.as_secs_f64(),
         process_s = t_process.as_secs_f64(),
         commit_s = t_commit.as_secs_f64(),

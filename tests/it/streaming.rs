@@ -151,6 +151,37 @@ fn decode_threads_and_background_commits_do_not_change_the_lake() {
     assert_eq!(one, snapshot(&lakes[1]), "1 thread vs 4");
 }
 
+/// The same topics read with 1 thread and no pauses, and with 4 threads while partitions that
+/// run ahead in event time are paused (a skew of 1 s: many pauses and resumes): the same lake,
+/// every table, and the truth of the show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_threads_and_partition_pauses_do_not_change_the_lake() {
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::new("align").await;
+    let sim = std::sync::Arc::new(small_show(62, 3));
+    k.produce(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lakes = Vec::new();
+    for (threads, skew) in [("1", "0"), ("4", "1")] {
+        let lake = dir.path().join(format!("t{threads}-skew{skew}"));
+        let env = [
+            ("LIVELAKE__RUN__THREADS", threads),
+            ("LIVELAKE__SOURCE__MAX_SKEW_SECS", skew),
+            ("LIVELAKE__SINK__ROLL_MB", "1"),
+            ("RUST_LOG", "warn,livelake_pipeline::run=debug"),
+        ];
+        let out = ok(output(k.command(&lake, &unique("align-group"), &env)).await, "run --source kafka");
+        let log = String::from_utf8_lossy(&out.stderr);
+        let paused = log.contains("pausing partitions ahead in event time");
+        assert_eq!(paused, skew != "0", "pauses only with a skew limit:\n{log}");
+        lakes.push(lake);
+    }
+    let one = snapshot(&lakes[0]);
+    assert!(one["player_events"].len() > 10_000, "a real show");
+    assert_eq!(one, snapshot(&lakes[1]), "1 thread without pauses vs 4 threads with them");
+    assert_lake_matches_truth(&lakes[1], &sim.truth);
+}
+
 #[test]
 fn a_commit_log_whose_positions_go_back_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -501,7 +532,9 @@ async fn run_and_rollup_on_the_same_day_both_succeed() {
     // Commits every second; finishes once caught up and quiet for 8 s (after the last part).
     let env = [("LIVELAKE__SINK__ROLL_SECS", "1"), ("LIVELAKE__SOURCE__BATCH_MAX", "2000")];
     let mut c = k.command_idle(&lake, &unique("concurrent"), &env, 8);
-    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let log = dir.path().join("run.log");
+    c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
+    let run_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let mut child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while crate::support::commit_records(&lake).is_empty() {
@@ -525,12 +558,12 @@ async fn run_and_rollup_on_the_same_day_both_succeed() {
         k.produce(part).await;
         let out = rollup.await.unwrap();
         assert!(out.status.success(), "rollup beside the run: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(child.try_wait().unwrap().is_none(), "the run goes on");
+        assert!(child.try_wait().unwrap().is_none(), "the run goes on:\n{}", run_log());
         rollups += 1;
     }
     assert_eq!(rollups, 3);
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
-    assert!(status.success(), "the run: {status}");
+    assert!(status.success(), "the run: {status}\n{}", run_log());
     assert_lake_matches_truth(&lake, &sim.truth);
     let out =
         Command::new(livelake_bin()).args(["rollup", "--date", "2026-11-27", "--lake"]).arg(&lake).output().unwrap();

@@ -31,14 +31,15 @@ use arrow::array::AsArray;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use livelake_jobs::WindowInputs;
-use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Event, Family, PlayerRows, Rejection, SourcePos};
+use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Event, Family, PlayerRows, Rejection, SourcePos, Table};
 
 pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
 pub use livelake_jobs::rules::StateError;
 use livelake_jobs::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use livelake_jobs::window_start;
 pub use partition::{PartId, PartState, event_key};
-use windows::StreamWindows;
+pub use windows::Staged;
+use windows::{OpenRows, StreamWindows};
 
 use tracing::{info, warn};
 
@@ -128,9 +129,9 @@ pub enum Outcome {
 /// Rows waiting to be written by the next commit.
 pub struct Pending {
     /// `player_events` rows.
-    pub player: PlayerRows,
+    pub player: Staged<PlayerRows>,
     /// `commerce_events` rows.
-    pub commerce: CommerceRows,
+    pub commerce: Staged<CommerceRows>,
     /// `deadletter` rows.
     pub dead: DeadletterRows,
     /// `stream_minute` rows (with `region`).
@@ -146,8 +147,8 @@ pub struct Pending {
 impl Pending {
     fn new() -> Self {
         Pending {
-            player: PlayerRows::with_capacity(4096),
-            commerce: CommerceRows::with_capacity(4096),
+            player: Staged::new(PlayerRows::with_capacity(4096)),
+            commerce: Staged::new(CommerceRows::with_capacity(4096)),
             dead: DeadletterRows::with_capacity(64),
             minute: Vec::new(),
             since_wall: None,
@@ -176,6 +177,9 @@ pub struct Engine {
     /// holds everything below them).
     replaying: HashMap<PartId, PartCheckpoint>,
     streams: BTreeMap<String, StreamWindows>,
+    /// The on-time rows of open windows, all streams together.
+    open_player: OpenRows,
+    open_commerce: OpenRows,
     regions: Regions,
     pending: Pending,
     metrics: Arc<Metrics>,
@@ -192,6 +196,8 @@ impl Engine {
             parts: BTreeMap::new(),
             replaying: HashMap::new(),
             streams: BTreeMap::new(),
+            open_player: OpenRows::new(Table::PlayerEvents),
+            open_commerce: OpenRows::new(Table::CommerceEvents),
             regions: Regions::default(),
             pending: Pending::new(),
             metrics,
@@ -298,7 +304,7 @@ impl Engine {
         let late =
             window_end.saturating_add(self.cfg.session_timeout_ms) <= own_watermark || window_end <= sw.emitted_until;
         if !late {
-            sw.add(&event, ws, m.part, pos, now);
+            sw.add(ws, m.part, pos);
             if !replay {
                 // A replay rebuilds windows only: the session state came with the checkpoint.
                 let region = self.regions.id(&event.region);
@@ -306,16 +312,20 @@ impl Engine {
                 sw.sessions.observe(o, self.cfg.session_timeout_ms);
             }
         }
+        // One row per event: written unless replayed, buffered for its window while on time.
+        if !(replay && late) {
+            let (write, open) = (!replay, !late);
+            match event.kind().family() {
+                Family::Player => self.pending.player.append(&event, now, pos, write, open),
+                Family::Commerce => self.pending.commerce.append(&event, now, pos, write, open),
+            };
+        }
         if replay {
             return Outcome::Replayed;
         }
         if late {
             self.metrics.late_events.inc();
         }
-        match event.kind().family() {
-            Family::Player => self.pending.player.append(&event, now, pos),
-            Family::Commerce => self.pending.commerce.append(&event, now, pos),
-        };
         self.touch_pending(now, m.payload.len());
         Outcome::Accepted { late }
     }
@@ -369,26 +379,32 @@ impl Engine {
             window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms)
         };
         let mut inputs = WindowInputs { width_ms: cfg.width_ms, ..Default::default() };
+        let mut any = false;
         for (id, sw) in self.streams.iter_mut() {
             if until <= sw.emitted_until {
                 continue;
             }
-            let events = sw.take_final(until, cfg.width_ms)?;
+            let has_events = sw.take_final(until, cfg.width_ms);
             let closed = sw.sessions.close(id, until, cfg.session_timeout_ms, &self.regions);
-            let Some((p, c)) = events else {
+            if !has_events {
                 debug_assert!(closed.exits.is_empty(), "an exit always comes with its window's events");
                 continue;
-            };
-            inputs.player.extend(p);
-            inputs.commerce.extend(c);
+            }
+            any = true;
             inputs.exits.extend(closed.exits);
             inputs.probes.extend(closed.probes);
             inputs.history.extend(sw.sessions.history_rows(id, &self.regions));
             inputs.suspects.extend(sw.sessions.suspects().map(|s| (id.clone(), s.to_string())));
         }
-        if inputs.player.is_empty() && inputs.commerce.is_empty() {
+        if !any {
             return Ok(0);
         }
+        // The final windows' rows: a stream's buffered rows before `until` are exactly those of
+        // its windows that just became final (an earlier window of a stream already emitted
+        // past `until` would have made them late).
+        self.seal_staged()?;
+        inputs.player = self.open_player.take_before(until, cfg.width_ms)?;
+        inputs.commerce = self.open_commerce.take_before(until, cfg.width_ms)?;
         let out = livelake_jobs::window_metrics(inputs).await?;
         self.metrics.suspects.inc_by(out.new_suspects.len() as u64);
         for (stream, session) in &out.new_suspects {
@@ -425,7 +441,19 @@ impl Engine {
 
     /// Take the pending output, leaving it empty.
     pub fn take_pending(&mut self) -> Pending {
+        self.seal_staged().expect("staged rows match their schema");
         std::mem::replace(&mut self.pending, Pending::new())
+    }
+
+    /// Seal the staged raw rows: their on-time rows join the open windows' buffers.
+    fn seal_staged(&mut self) -> Result<(), arrow::error::ArrowError> {
+        if let Some((batch, open)) = self.pending.player.seal()? {
+            self.open_player.push(batch, open);
+        }
+        if let Some((batch, open)) = self.pending.commerce.seal()? {
+            self.open_commerce.push(batch, open);
+        }
+        Ok(())
     }
 
     /// The state a restart needs, as of now (call right after taking the pending output that
@@ -522,6 +550,33 @@ impl Engine {
     /// left out).
     pub fn replaying(&self) -> usize {
         self.replaying.keys().filter(|id| self.parts.get(*id).is_none_or(|p| !p.exhausted)).count()
+    }
+
+    /// The partitions whose event time runs too far ahead of the slowest partition that still
+    /// has a backlog (and has delivered an event): more than `max_skew_ms` ahead, or, for one in
+    /// `paused` (paused for this before), more than half that. The slowest is never among them,
+    /// so pausing them cannot stall the input. Returned with the spread of event time (ms)
+    /// between the partitions with a backlog.
+    pub fn ahead_of_slowest(&self, max_skew_ms: i64, paused: &[PartId]) -> (Vec<PartId>, i64) {
+        let behind = |p: &PartState| p.positioned && p.backlog && !p.exhausted && p.max_ts != i64::MIN;
+        let (floor, top) = self
+            .parts
+            .values()
+            .filter(|p| behind(p))
+            .fold((i64::MAX, i64::MIN), |(lo, hi), p| (lo.min(p.max_ts), hi.max(p.max_ts)));
+        if floor == i64::MAX || max_skew_ms <= 0 {
+            return (Vec::new(), 0);
+        }
+        let ahead = self
+            .parts
+            .iter()
+            .filter(|(id, p)| {
+                let allowed = if paused.contains(id) { max_skew_ms / 2 } else { max_skew_ms };
+                !p.exhausted && p.max_ts != i64::MIN && p.max_ts - floor > allowed
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        (ahead, top - floor)
     }
 
     /// Events remembered for dedup/replay across partitions (state-size reporting).

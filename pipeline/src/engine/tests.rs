@@ -569,3 +569,31 @@ async fn reordering_on_time_events_never_changes_a_stream_minute_row() {
         })
         .unwrap();
 }
+
+#[test]
+fn partitions_far_ahead_of_the_slowest_backlog_are_named_for_a_pause() {
+    let mut e = engine();
+    let (slow, fast, faster, idle) = (part("slow"), part("fast"), part("faster"), part("idle"));
+    for p in [&slow, &fast, &faster, &idle] {
+        e.set_backlog(p, true, W);
+    }
+    // `idle` delivered nothing yet: it is not the slowest.
+    feed(&mut e, &slow, 0, &ev("1", "heartbeat", T0, r#","play_ms":1"#), W);
+    feed(&mut e, &fast, 0, &ev("2", "heartbeat", T0 + 100_000, r#","play_ms":1"#), W);
+    feed(&mut e, &faster, 0, &ev("3", "heartbeat", T0 + 130_000, r#","play_ms":1"#), W);
+    let (ahead, spread) = e.ahead_of_slowest(120_000, &[]);
+    assert_eq!((ahead, spread), (vec![faster.clone()], 130_000));
+    // Once paused, it stays paused until within half the skew; `fast` is now past half but was
+    // never paused.
+    feed(&mut e, &slow, 1, &ev("4", "heartbeat", T0 + 20_000, r#","play_ms":1"#), W);
+    assert_eq!(e.ahead_of_slowest(120_000, std::slice::from_ref(&faster)).0, vec![faster.clone()]);
+    feed(&mut e, &slow, 2, &ev("5", "heartbeat", T0 + 75_000, r#","play_ms":1"#), W);
+    assert!(e.ahead_of_slowest(120_000, std::slice::from_ref(&faster)).0.is_empty());
+    // A partition caught up (no backlog) holds nothing back: `fast` is then the slowest.
+    e.set_backlog(&slow, false, W);
+    assert!(e.ahead_of_slowest(20_000, &[]).0.contains(&faster));
+    assert!(!e.ahead_of_slowest(20_000, &[]).0.contains(&slow), "behind is never ahead");
+    assert!(e.ahead_of_slowest(0, &[]).0.is_empty(), "0 never pauses");
+    e.exhaust(&faster);
+    assert!(e.ahead_of_slowest(20_000, &[]).0.is_empty());
+}

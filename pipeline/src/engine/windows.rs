@@ -1,21 +1,26 @@
-//! Open event-time windows per stream: the buffered events of windows that are not final yet,
-//! and how far each stream's windows have been emitted.
+//! Open event-time windows: which windows of each stream are not final yet (and the source
+//! offsets a restart must replay to rebuild them), how far each stream's windows have been
+//! emitted, and the rows they hold.
+//!
+//! Each event is appended to Arrow once. The raw rows on their way to the lake are staged per
+//! table ([`Staged`]) with two flags per row: written (not a replay) and on time (buffered for
+//! its window). When the staged rows are sealed into a batch, the lake's commit gets the written
+//! rows and [`OpenRows`] keeps the same batch (shared, not copied) with a mask of its on-time
+//! rows until their windows are final.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::compute::filter_record_batch;
+use arrow::array::{AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch};
+use arrow::buffer::BooleanBuffer;
+use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::TimestampMillisecondType;
 use arrow::error::ArrowError;
 use livelake_jobs::rules::StreamSessions;
 use livelake_jobs::with_windows;
-use livelake_schemas::{CommerceRows, Event, Family, PlayerRows, SourcePos, Table};
+use livelake_schemas::{CommerceRows, Event, PlayerRows, SourcePos, Table, batch_schema};
 
 use super::partition::PartId;
-
-/// Events of windows that just became final: (player batches, commerce batches).
-pub type FinalEvents = (Vec<RecordBatch>, Vec<RecordBatch>);
 
 /// One stream's open windows.
 pub struct StreamWindows {
@@ -26,10 +31,6 @@ pub struct StreamWindows {
     /// Window start → per-partition smallest buffered offset (for replay after a restart); a
     /// window holds events of a few partitions, so a list is the cheapest map.
     open: BTreeMap<i64, Vec<(PartId, i64)>>,
-    player: PlayerRows,
-    commerce: CommerceRows,
-    player_batches: Vec<RecordBatch>,
-    commerce_batches: Vec<RecordBatch>,
     /// Per-session state of the stream.
     pub sessions: StreamSessions,
 }
@@ -41,43 +42,18 @@ impl StreamWindows {
             emitted_until,
             last_event_ts: i64::MIN,
             open: BTreeMap::new(),
-            player: PlayerRows::with_capacity(256),
-            commerce: CommerceRows::with_capacity(256),
-            player_batches: Vec::new(),
-            commerce_batches: Vec::new(),
             sessions: StreamSessions::default(),
         }
     }
 
-    /// Buffer an on-time event of window `window_start`.
-    pub fn add(&mut self, e: &Event<'_>, window_start: i64, part: &PartId, pos: SourcePos, ingested_at: i64) {
+    /// Note an on-time event of window `window_start` from `part` at `pos` (its row is buffered
+    /// in [`OpenRows`]).
+    pub fn add(&mut self, window_start: i64, part: &PartId, pos: SourcePos) {
         let parts = self.open.entry(window_start).or_default();
         let same = |p: &PartId| p.partition == part.partition && (Arc::ptr_eq(&p.topic, &part.topic) || p == part);
         match parts.iter_mut().find(|(p, _)| same(p)) {
             Some((_, min)) => *min = (*min).min(pos.offset),
             None => parts.push((part.clone(), pos.offset)),
-        }
-        match e.kind().family() {
-            Family::Player => self.player.append(e, ingested_at, pos),
-            Family::Commerce => self.commerce.append(e, ingested_at, pos),
-        };
-        if self.player.len() >= 8192 {
-            self.seal_player();
-        }
-        if self.commerce.len() >= 8192 {
-            self.seal_commerce();
-        }
-    }
-
-    fn seal_player(&mut self) {
-        if !self.player.is_empty() {
-            self.player_batches.push(self.player.finish().expect("player rows match their schema"));
-        }
-    }
-
-    fn seal_commerce(&mut self) {
-        if !self.commerce.is_empty() {
-            self.commerce_batches.push(self.commerce.finish().expect("commerce rows match their schema"));
         }
     }
 
@@ -96,47 +72,216 @@ impl StreamWindows {
         !self.open.is_empty()
     }
 
-    /// Take the events of every window that ends at or before `until` (player, commerce
-    /// batches with `window_start`/`window_end` columns) and mark them emitted.
-    pub fn take_final(&mut self, until: i64, width_ms: i64) -> Result<Option<FinalEvents>, ArrowError> {
+    /// Mark every window that ends at or before `until` emitted; true when one of them holds
+    /// events (their rows are the ones [`OpenRows::take_before`] `until` returns).
+    pub fn take_final(&mut self, until: i64, width_ms: i64) -> bool {
         self.emitted_until = self.emitted_until.max(until);
-        if self.open.keys().next().is_none_or(|first| first + width_ms > until) {
-            return Ok(None);
+        if self.open.keys().next().is_none_or(|first| first.saturating_add(width_ms) > until) {
+            return false;
         }
-        self.seal_player();
-        self.seal_commerce();
-        // Events with ts < until belong to final windows; windows starting at or after it stay.
-        let p = split(&mut self.player_batches, until, width_ms, Table::PlayerEvents)?;
-        let c = split(&mut self.commerce_batches, until, width_ms, Table::CommerceEvents)?;
         self.open = self.open.split_off(&until);
-        Ok(Some((p, c)))
+        true
     }
 }
 
-/// Split buffered batches at event time `cut`: return the rows before it (with window columns),
-/// keep the rest.
-fn split(
-    batches: &mut Vec<RecordBatch>,
-    cut: i64,
-    width_ms: i64,
-    table: Table,
-) -> Result<Vec<RecordBatch>, ArrowError> {
-    let mut out = Vec::new();
-    let mut keep = Vec::new();
-    for b in batches.drain(..) {
-        let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
-        let before: arrow::array::BooleanArray = ts.iter().map(|t| Some(t.unwrap_or(i64::MIN) < cut)).collect();
-        let n_before = before.true_count();
-        if n_before == b.num_rows() {
-            out.push(with_windows(&b, width_ms, table)?);
-        } else if n_before == 0 {
-            keep.push(b);
-        } else {
-            out.push(with_windows(&filter_record_batch(&b, &before)?, width_ms, table)?);
-            let after = arrow::compute::not(&before)?;
-            keep.push(filter_record_batch(&b, &after)?);
+/// A builder of one raw table's rows.
+pub trait Rows {
+    /// The table.
+    const TABLE: Table;
+    /// Append an event of the builder's family (false, and nothing appended, for the other).
+    fn append(&mut self, e: &Event<'_>, ingested_at_ms: i64, pos: SourcePos) -> bool;
+    /// The rows appended so far as a batch; the builder starts again empty.
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError>;
+}
+
+impl Rows for PlayerRows {
+    const TABLE: Table = Table::PlayerEvents;
+    fn append(&mut self, e: &Event<'_>, ingested_at_ms: i64, pos: SourcePos) -> bool {
+        PlayerRows::append(self, e, ingested_at_ms, pos)
+    }
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        PlayerRows::finish(self)
+    }
+}
+
+impl Rows for CommerceRows {
+    const TABLE: Table = Table::CommerceEvents;
+    fn append(&mut self, e: &Event<'_>, ingested_at_ms: i64, pos: SourcePos) -> bool {
+        CommerceRows::append(self, e, ingested_at_ms, pos)
+    }
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        CommerceRows::finish(self)
+    }
+}
+
+/// Rows of one raw table staged for the next lake commit and, the on-time ones, for their
+/// windows.
+pub struct Staged<R> {
+    rows: R,
+    /// Per row of `rows`: to be written (false for a replayed event, which the lake has).
+    write: BooleanBufferBuilder,
+    /// Per row of `rows`: on time, so its window needs it.
+    open: BooleanBufferBuilder,
+    /// Rows of `rows` to be written.
+    writes: usize,
+    /// Rows of `rows` on time.
+    opens: usize,
+    /// Rows to be written, sealed already.
+    sealed: Vec<RecordBatch>,
+    sealed_rows: usize,
+}
+
+impl<R: Rows> Staged<R> {
+    /// Staging around an empty builder.
+    pub fn new(rows: R) -> Self {
+        Staged {
+            rows,
+            write: BooleanBufferBuilder::new(1024),
+            open: BooleanBufferBuilder::new(1024),
+            writes: 0,
+            opens: 0,
+            sealed: Vec::new(),
+            sealed_rows: 0,
         }
     }
-    *batches = keep;
-    Ok(out)
+
+    /// Stage an event's row: `write` it to the lake, keep it for its window while `open`.
+    pub fn append(&mut self, e: &Event<'_>, ingested_at_ms: i64, pos: SourcePos, write: bool, open: bool) {
+        debug_assert!(write || open, "a row goes somewhere");
+        if self.rows.append(e, ingested_at_ms, pos) {
+            self.write.append(write);
+            self.open.append(open);
+            self.writes += write as usize;
+            self.opens += open as usize;
+        }
+    }
+
+    /// Rows to be written.
+    pub fn len(&self) -> usize {
+        self.sealed_rows + self.writes
+    }
+
+    /// True when no row is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Seal the staged rows into a batch: the rows to be written join the sealed ones; returned
+    /// are the batch and the mask of its on-time rows, when it has any.
+    pub fn seal(&mut self) -> Result<Option<(RecordBatch, BooleanBuffer)>, ArrowError> {
+        let (writes, opens) = (std::mem::take(&mut self.writes), std::mem::take(&mut self.opens));
+        let (write, open) = (self.write.finish(), self.open.finish());
+        if write.is_empty() {
+            return Ok(None);
+        }
+        let batch = self.rows.finish()?;
+        if writes == batch.num_rows() {
+            self.sealed.push(batch.clone());
+        } else if writes > 0 {
+            self.sealed.push(filter_record_batch(&batch, &BooleanArray::new(write, None))?);
+        }
+        self.sealed_rows += writes;
+        Ok((opens > 0).then_some((batch, open)))
+    }
+
+    /// The rows to be written as one batch (call after the on-time rows were [`Staged::seal`]ed
+    /// into their windows: rows still staged are written, but no window gets them).
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        self.seal()?;
+        self.sealed_rows = 0;
+        let sealed = std::mem::take(&mut self.sealed);
+        match sealed.len() {
+            1 => Ok(sealed.into_iter().next().expect("one batch")),
+            _ => concat_batches(&batch_schema(R::TABLE), &sealed),
+        }
+    }
+}
+
+/// The buffered rows of one raw table's open windows: sealed batches (shared with the lake's
+/// commit) and the mask of the rows in each that are on time and not emitted yet.
+pub struct OpenRows {
+    table: Table,
+    batches: Vec<(RecordBatch, BooleanBuffer)>,
+}
+
+impl OpenRows {
+    /// Nothing buffered.
+    pub fn new(table: Table) -> Self {
+        OpenRows { table, batches: Vec::new() }
+    }
+
+    /// Buffer the rows of `batch` that `open` marks.
+    pub fn push(&mut self, batch: RecordBatch, open: BooleanBuffer) {
+        self.batches.push((batch, open));
+    }
+
+    /// Take the buffered rows with event time before `until` (the rows of the windows that end
+    /// at or before it), with `window_start`/`window_end` columns.
+    pub fn take_before(&mut self, until: i64, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
+        let mut out = Vec::new();
+        let mut keep = Vec::with_capacity(self.batches.len());
+        for (b, open) in self.batches.drain(..) {
+            let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
+            let before = BooleanBuffer::collect_bool(b.num_rows(), |i| ts.value(i) < until);
+            let take = &before & &open;
+            let n = take.count_set_bits();
+            if n > 0 {
+                let rows = if n == b.num_rows() {
+                    b.clone()
+                } else {
+                    filter_record_batch(&b, &BooleanArray::new(take, None))?
+                };
+                out.push(with_windows(&rows, width_ms, self.table)?);
+            }
+            let rest = &open & &!&before;
+            if rest.count_set_bits() > 0 {
+                keep.push((b, rest));
+            }
+        }
+        self.batches = keep;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livelake_schemas::Decoder;
+
+    fn event(id: u32, ts: i64) -> Vec<u8> {
+        format!(r#"{{"v":1,"event_id":"e{id}","type":"heartbeat","ts":{ts},"stream_id":"s","session_id":"x","country":"DE","play_ms":1}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn rows_are_written_and_buffered_by_their_flags() {
+        let d = Decoder::default();
+        let mut staged = Staged::new(PlayerRows::with_capacity(8));
+        let mut open = OpenRows::new(Table::PlayerEvents);
+        // (ts, write, open): a late row (written only), replayed rows (window only), both.
+        let rows = [(10_000, true, false), (20_000, false, true), (70_000, true, true), (130_000, true, true)];
+        for (i, (ts, write, on_time)) in rows.iter().enumerate() {
+            let payload = event(i as u32, *ts + 1_795_264_800_000);
+            let e = d.decode(&payload, 1_795_264_800_000 + 200_000).unwrap();
+            staged.append(&e, 7, SourcePos { partition: 0, offset: i as i64 }, *write, *on_time);
+        }
+        assert_eq!(staged.len(), 3);
+        let (batch, mask) = staged.seal().unwrap().unwrap();
+        assert_eq!((batch.num_rows(), mask.count_set_bits()), (4, 3));
+        open.push(batch, mask);
+        let taken = open.take_before(1_795_264_800_000 + 120_000, 60_000).unwrap();
+        let offsets: Vec<i64> = taken
+            .iter()
+            .flat_map(|b| {
+                b.column_by_name("src_offset").unwrap().as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()
+            })
+            .collect();
+        assert_eq!(offsets, vec![1, 2], "the on-time rows before the cut, replayed or not");
+        assert_eq!(open.take_before(i64::MAX, 60_000).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        let written = staged.finish().unwrap();
+        let offsets = written.column_by_name("src_offset").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(offsets.values().to_vec(), vec![0, 2, 3], "replayed rows are not written again");
+        assert!(staged.is_empty());
+        assert_eq!(staged.finish().unwrap().num_rows(), 0);
+    }
 }

@@ -12,7 +12,7 @@ use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{Fetch, Poll, SourceMsg};
 use crate::engine::PartId;
@@ -171,9 +171,12 @@ impl KafkaSource {
                 info!("kafka consumer recovered");
                 self.consumer.context().last_global_error.lock().unwrap_or_else(|e| e.into_inner()).clear();
             }
-            let key = (m.topic().to_string(), m.partition());
             let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((want, tries)) = expected.get_mut(&key) {
+            // Resume points are few and short-lived: no key is built while there are none.
+            let key = if expected.is_empty() { None } else { Some((m.topic().to_string(), m.partition())) };
+            if let Some(key) = key
+                && let Some((want, tries)) = expected.get_mut(&key)
+            {
                 if m.offset() == *want || *tries >= 3 {
                     if m.offset() > *want {
                         warn!(
@@ -203,7 +206,10 @@ impl KafkaSource {
                 }
             }
             drop(expected);
-            let topic = self.topic_ids.entry(m.topic().to_string()).or_insert_with(|| Arc::from(m.topic())).clone();
+            let topic = match self.topic_ids.get(m.topic()) {
+                Some(t) => t.clone(),
+                None => self.topic_ids.entry(m.topic().to_string()).or_insert_with(|| Arc::from(m.topic())).clone(),
+            };
             out.push(SourceMsg {
                 part: PartId { topic, partition: m.partition() },
                 offset: m.offset(),
@@ -270,6 +276,22 @@ impl KafkaClient {
         }
         if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
             warn!(error = %e, "offset commit to the group failed (the lake's commit log is authoritative)");
+        }
+    }
+
+    /// Stop fetching `parts` (`pause`) or fetch them again. Messages of a paused partition that
+    /// were fetched already may still arrive; a partition not assigned (any more) is skipped.
+    pub fn pause(&self, parts: &[PartId], pause: bool) {
+        let mut tpl = TopicPartitionList::new();
+        for p in parts {
+            tpl.add_partition(&p.topic, p.partition);
+        }
+        if tpl.count() == 0 {
+            return;
+        }
+        let done = if pause { self.consumer.pause(&tpl) } else { self.consumer.resume(&tpl) };
+        if let Err(e) = done {
+            debug!(error = %e, pause, "pausing/resuming partitions (assignment changed?)");
         }
     }
 
