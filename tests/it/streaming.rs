@@ -529,9 +529,10 @@ async fn run_and_rollup_on_the_same_day_both_succeed() {
     let lake = dir.path().join("lake");
     let mut parts = parts.into_iter();
     k.produce(parts.next().unwrap()).await;
-    // Commits every second; finishes once caught up and quiet for 8 s (after the last part).
+    // Commits every second; finishes once caught up and quiet for 15 s (after the last part;
+    // a rollup of a loaded machine, between two parts, took more than 8 s).
     let env = [("LIVELAKE__SINK__ROLL_SECS", "1"), ("LIVELAKE__SOURCE__BATCH_MAX", "2000")];
-    let mut c = k.command_idle(&lake, &unique("concurrent"), &env, 8);
+    let mut c = k.command_idle(&lake, &unique("concurrent"), &env, 15);
     let log = dir.path().join("run.log");
     c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log).unwrap());
     let run_log = || std::fs::read_to_string(&log).unwrap_or_default();
