@@ -84,11 +84,20 @@ impl PartState {
 
     /// Watermark for window finality. An idle partition (no backlog, no message for `idle_ms`)
     /// advances with wall-clock time since its last message; one that never carried an event
-    /// holds nothing back.
+    /// holds nothing back. Nor does one the source reported caught up before it delivered any
+    /// message (an empty partition), without waiting `idle_ms`: while a backlog of the others is
+    /// read at the broker's pace, waiting would hold every window (tens of seconds of input)
+    /// open for nothing.
     pub fn finality_watermark(&self, lateness_ms: i64, idle_ms: i64, now_wall: i64) -> i64 {
         let wm = self.watermark(lateness_ms);
+        if wm == i64::MAX || self.backlog {
+            return wm;
+        }
+        if !self.positioned {
+            return i64::MAX;
+        }
         let idle_for = now_wall - self.last_seen_wall;
-        if wm == i64::MAX || self.backlog || idle_for < idle_ms {
+        if idle_for < idle_ms {
             return wm;
         }
         if self.max_ts == i64::MIN { i64::MAX } else { wm.saturating_add(idle_for) }
@@ -190,5 +199,10 @@ mod tests {
         assert_eq!(p.finality_watermark(3_000, 5_000, 6_000), 13_000);
         p.exhausted = true;
         assert_eq!(p.finality_watermark(3_000, 5_000, 0), i64::MAX);
+        let mut empty = PartState::unpositioned(0);
+        empty.backlog = true;
+        assert_eq!(empty.finality_watermark(3_000, 5_000, 1_000), i64::MIN, "announced with a backlog: it holds all");
+        empty.backlog = false;
+        assert_eq!(empty.finality_watermark(3_000, 5_000, 1_000), i64::MAX, "announced caught up: it holds nothing");
     }
 }

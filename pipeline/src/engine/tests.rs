@@ -117,7 +117,28 @@ async fn nothing_closes_before_the_source_knows_its_partitions_or_while_one_has_
     e.set_ready();
     assert_eq!(e.finalize(W + 600_000).await.unwrap(), 0, "the silent commerce partition has a backlog");
     e.set_backlog(&c, false, W);
-    assert_eq!(e.finalize(W + 600_000).await.unwrap(), 2, "caught up and quiet: it holds nothing back");
+    // 12:00 is final by the player partition's own watermark, with no wait for the commerce one.
+    assert_eq!(e.finalize(W).await.unwrap(), 1, "caught up and never delivered: it holds nothing back, at once");
+    assert_eq!(e.finalize(W + 600_000).await.unwrap(), 1, "12:03 once the player partition is idle too");
+}
+
+#[tokio::test]
+async fn a_caught_up_partition_that_delivered_holds_windows_until_it_is_idle() {
+    let mut e = engine();
+    let (p, c) = (part("player"), part("commerce"));
+    e.set_backlog(&p, true, W);
+    e.set_backlog(&c, false, W);
+    e.set_ready();
+    feed(&mut e, &p, 0, &ev("1", "session_start", T0, ""), W);
+    feed(&mut e, &p, 1, &ev("2", "heartbeat", T0 + 200_000, r#","play_ms":10000"#), W);
+    // The commerce partition delivered a message (malformed: no event time) and is caught up.
+    assert!(matches!(feed(&mut e, &c, 0, b"{oops", W), Outcome::Rejected(_)));
+    assert_eq!(e.finalize(W + 29_000).await.unwrap(), 0, "it may still deliver: not idle yet");
+    assert_eq!(
+        e.finalize(W + 30_000).await.unwrap(),
+        1,
+        "idle: it holds nothing back (12:00; the player partition has a backlog)"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,43 @@ fn partitions(table: Table, batch: &RecordBatch) -> Vec<PartitionRows> {
     split_by_partition(table, batch).unwrap().into_iter().map(|(dir, b)| PartitionRows::new(table, &dir, b)).collect()
 }
 
+#[test]
+fn a_batch_splits_into_its_region_hour_partitions_each_sorted() {
+    // Rows in a scrambled order over three regions and three hours (a region never seen as a
+    // path lands in INVALID), with ties on the receive time.
+    let regions = ["SEA", "EU", "../x", "NA"];
+    let rows: Vec<(&str, i64, i64)> = (0..500i64)
+        .map(|i| {
+            let k = (i * 7919) % 500;
+            (regions[(k % 4) as usize], T0 + (k % 3) * 3_600_000 + (k % 11) * 1_000, 1_000 - i)
+        })
+        .collect();
+    let parts = split_by_partition(Table::Deadletter, &dead_rows(&rows)).unwrap();
+    // The expectation, computed apart: rows grouped by (region, hour) in that order, each group
+    // sorted by (received_at, src_offset).
+    type Group<'a> = ((&'a str, i64), Vec<(i64, i64)>);
+    let mut expected: Vec<Group> = Vec::new();
+    let mut sorted = rows.clone();
+    sorted.sort_by_key(|r| (r.0, r.1.div_euclid(3_600_000), r.1, r.2));
+    for (region, ts, offset) in sorted {
+        let key = (region, ts.div_euclid(3_600_000));
+        match expected.last_mut() {
+            Some((k, v)) if *k == key => v.push((ts, offset)),
+            _ => expected.push((key, vec![(ts, offset)])),
+        }
+    }
+    assert_eq!(parts.len(), expected.len());
+    for ((dir, b), ((region, hour), want)) in parts.iter().zip(&expected) {
+        assert_eq!(*dir, crate::store::partition_dir(Table::Deadletter, region, hour * 3_600_000));
+        assert_eq!(b.schema(), Table::Deadletter.schema(), "file columns only");
+        let ts = b.column_by_name("received_at").unwrap().as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+        let off = b.column_by_name("src_offset").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        let got: Vec<(i64, i64)> = (0..b.num_rows()).map(|i| (ts.value(i), off.value(i))).collect();
+        assert_eq!(&got, want, "{}", dir.display());
+    }
+    assert!(split_by_partition(Table::Deadletter, &dead_rows(&[])).unwrap().is_empty());
+}
+
 async fn count(ctx: &SessionContext, sql: &str) -> i64 {
     let b = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     b[0].column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0)
