@@ -50,9 +50,18 @@ pub async fn register_lake(ctx: &SessionContext, lake: &LakeUrl) -> Result<Vec<&
 /// 14:00?").
 pub async fn register_lake_as_of(ctx: &SessionContext, lake: &LakeUrl, as_of: AsOf) -> Result<Vec<&'static str>> {
     let err = |source| Error::DataFusion { job: "register lake", source };
+    // Each table's log is read on a task of its own: a lake of many commits spends most of a
+    // small query's time here, and the tables do not depend on each other.
+    let opening: Vec<_> = Table::ALL
+        .into_iter()
+        .map(|table| {
+            let lake = lake.clone();
+            tokio::spawn(async move { delta::open_table_as_of(&lake, table, as_of).await })
+        })
+        .collect();
     let mut present = Vec::new();
-    for table in Table::ALL {
-        match delta::open_table_as_of(lake, table, as_of).await? {
+    for (table, opened) in Table::ALL.into_iter().zip(opening) {
+        match opened.await.expect("opening a table does not panic")? {
             Some(dt) => {
                 ctx.register_table(table.name(), delta::provider(&dt, table, ctx)?).map_err(err)?;
                 present.push(table.name());
