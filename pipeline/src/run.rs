@@ -432,29 +432,31 @@ pub async fn run(
                         metrics.set_lag(&p.topic, p.partition, *l);
                         r.engine.set_backlog(p, *l > 0, now);
                     }
+                }
+                // A partition of the topics that another member of the group holds (a crashed
+                // run's, until its session times out) or that the group has not assigned yet is
+                // unread: it holds the windows as a partition with a backlog does, or they would
+                // close without its streams' events.
+                let unassigned = tokio::task::block_in_place(|| k.unassigned());
+                for p in unassigned.iter().flatten() {
+                    r.engine.set_backlog(p, true, now);
+                }
+                if lag.is_some() && unassigned.is_some() {
                     r.engine.set_ready();
                 }
                 align.refresh(&r.engine, k);
                 // "Quiet" counts from the last moment we were not provably caught up: a message,
-                // an unreachable broker, no assignment yet, or lag.
-                let mut caught_up = lag.as_ref().is_some_and(|l| l.iter().all(|(_, n)| *n <= 0));
-                if caught_up && until_idle_ms > 0 {
-                    // Caught up on what is assigned is not enough to finish: a partition another
-                    // member of the group holds (a crashed run's, until its session times out)
-                    // has not been read, and finishing would close its streams' windows without
-                    // its events.
-                    let unassigned = tokio::task::block_in_place(|| k.unassigned());
-                    if unassigned != Some(0) {
-                        caught_up = false;
-                        if waiting_for_assignment != unassigned {
-                            info!(
-                                unassigned = ?unassigned,
-                                "caught up on the assigned partitions; waiting for the group to assign the others"
-                            );
-                        }
-                    }
-                    waiting_for_assignment = unassigned.filter(|n| *n > 0);
+                // an unreachable broker, no assignment yet, lag, or a partition of the topics not
+                // assigned to this run (finishing would close its streams' windows without it).
+                let unassigned = unassigned.map(|u| u.len());
+                if lag.is_some() && unassigned.is_some_and(|n| n > 0) && waiting_for_assignment != unassigned {
+                    info!(
+                        unassigned = ?unassigned,
+                        "partitions of the topics are not assigned to this run: windows stay open; waiting for the group to assign the others"
+                    );
                 }
+                waiting_for_assignment = unassigned.filter(|n| *n > 0);
+                let caught_up = unassigned == Some(0) && lag.as_ref().is_some_and(|l| l.iter().all(|(_, n)| *n <= 0));
                 if !caught_up {
                     last_message_at = now;
                 }

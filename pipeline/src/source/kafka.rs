@@ -295,16 +295,21 @@ impl KafkaClient {
         }
     }
 
-    /// How many partitions of the consumed topics are not assigned to this consumer (another
-    /// member of the group holds them, or the group has not assigned them yet). `None` when the
-    /// broker cannot be asked. Blocking (a metadata request).
-    pub fn unassigned(&self) -> Option<usize> {
+    /// The partitions of the consumed topics not assigned to this consumer (another member of
+    /// the group holds them, or the group has not assigned them yet). `None` when the broker
+    /// cannot be asked. Blocking (a metadata request per topic).
+    pub fn unassigned(&self) -> Option<Vec<PartId>> {
         let assigned = self.consumer.assignment().ok()?;
-        let mut missing = 0;
-        for topic in self.topic_ids.keys() {
+        let mut missing = Vec::new();
+        for (topic, id) in &self.topic_ids {
             let md = self.consumer.fetch_metadata(Some(topic), Duration::from_secs(2)).ok()?;
             let t = md.topics().iter().find(|t| t.name() == topic)?;
-            missing += t.partitions().iter().filter(|p| assigned.find_partition(topic, p.id()).is_none()).count();
+            missing.extend(
+                t.partitions()
+                    .iter()
+                    .filter(|p| assigned.find_partition(topic, p.id()).is_none())
+                    .map(|p| PartId { topic: id.clone(), partition: p.id() }),
+            );
         }
         Some(missing)
     }
