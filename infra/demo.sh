@@ -3,9 +3,11 @@
 # default (NDJSON files, no broker):
 #   1. earlier shows on earlier days — five of the same seller, three same-category shows of other
 #      sellers — simulated, run into the lake and rolled up day by day;
-#   2. the plan (`out/plan.csv`: seller, category, targets of every show) imported;
+#   2. the plan (`out/plan.csv`: seller, category, targets of every show) imported, and the report
+#      of the seller's previous show written (its actions go to the lake's `show_actions`);
 #   3. the show of the day simulated, run (headline figures printed), rolled up, and its 复盘 report
-#      written: goals vs actual, and baselines from the earlier shows.
+#      written: whether the previous show's actions worked, goals vs actual, and baselines from the
+#      earlier shows.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -54,6 +56,8 @@ done
   echo "show-$SEED-1,seller-aurora,\"Winter glow launch\",beauty,${DAY}T12:00:00Z,12000,2500,0.005"
 } > "$OUT/plan.csv"
 "$LIVELAKE" shows import "$OUT/plan.csv" --lake "$LAKE"
+echo "demo: the report of seller-aurora's previous show (its actions are stored for the next report to check)"
+"$LIVELAKE" report --lake "$LAKE" --stream show-105-1 --out "$OUT/history/report" > /dev/null
 
 echo "demo: the show of the day"
 "$LIVELAKE" simulate --seed "$SEED" --out "$OUT/show.ndjson" --truth "$OUT/truth.json"

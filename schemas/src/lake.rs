@@ -49,11 +49,13 @@ pub enum Table {
     ShowSources,
     /// The user-maintained show dimension.
     Shows,
+    /// The actions each report proposed (the closed loop: the next report checks them).
+    ShowActions,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::PlayerEvents,
         Table::CommerceEvents,
         Table::Deadletter,
@@ -62,6 +64,7 @@ impl Table {
         Table::ShowSummary,
         Table::ShowSources,
         Table::Shows,
+        Table::ShowActions,
     ];
 
     /// The directory / SQL name.
@@ -75,6 +78,7 @@ impl Table {
             Table::ShowSummary => "show_summary",
             Table::ShowSources => "show_sources",
             Table::Shows => "shows",
+            Table::ShowActions => "show_actions",
         }
     }
 
@@ -91,7 +95,7 @@ impl Table {
                 &[Region, Date, Hour]
             }
             Table::StreamDaily => &[Region, Date],
-            Table::ShowSummary | Table::ShowSources => &[Date],
+            Table::ShowSummary | Table::ShowSources | Table::ShowActions => &[Date],
             Table::Shows => &[],
         }
     }
@@ -107,6 +111,7 @@ impl Table {
             Table::ShowSummary => SHOW_SUMMARY.clone(),
             Table::ShowSources => SHOW_SOURCES.clone(),
             Table::Shows => SHOWS.clone(),
+            Table::ShowActions => SHOW_ACTIONS.clone(),
         }
     }
 }
@@ -368,6 +373,26 @@ static SHOWS: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("target_gmv_usd", MONEY, true),
         f("target_viewers", Int64, true),
         f("max_stall_ratio", Float64, true),
+    ])
+});
+
+static SHOW_ACTIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::*;
+    schema(vec![
+        f("stream_id", Utf8, false),
+        f("seller_id", Utf8, true),
+        f("action_id", Utf8, false),
+        f("rule", Utf8, false),
+        f("region", Utf8, true),
+        f("metric", Utf8, false),
+        f("value", Float64, false),
+        f("threshold", Float64, true),
+        f("text", Utf8, false),
+        f("created_at", ts_type(), false),
+        // Beyond the contract's columns: why the rule fired, and the show's first event (which
+        // of a seller's shows came last).
+        f("because", Utf8, false),
+        f("show_start", ts_type(), false),
     ])
 });
 

@@ -14,18 +14,22 @@ use crate::support::{livelake_bin, ndjson, run_into_lake};
 /// Six shows on six days (one per day, 2026-11-21 … 26, 12:40–13:20 UTC, so they span two hour
 /// partitions), 40 minutes and 1,000 viewers each, each
 /// with a fake spike and an EU stall burst, run through `livelake run` on the file source into
-/// one lake; their plan imported with `livelake shows import` and each day rolled up (without
-/// compaction), so every table of the lake has rows.
-struct Fixture {
-    lake: PathBuf,
-    incidents: Vec<Incident>,
+/// one lake; their plan imported with `livelake shows import` (sellers `seller-0` and `seller-1`
+/// take turns), each day rolled up (without compaction), and each show's report written in order
+/// (so `show_actions` has rows, and each report from the third on checks the actions of the same
+/// seller's show two days before): every table of the lake has rows.
+pub(crate) struct Fixture {
+    pub lake: PathBuf,
+    pub incidents: Vec<Incident>,
     /// The shows' stream ids, by day.
-    streams: Vec<String>,
+    pub streams: Vec<String>,
+    /// Where the reports are (`<stream>.md`, `<stream>.html`).
+    pub reports: PathBuf,
 }
 
 const DAY0: i64 = 1_795_264_800_000; // 2026-11-21T12:40:00Z
 
-fn six_shows() -> &'static Fixture {
+pub(crate) fn six_shows() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
@@ -63,7 +67,12 @@ fn six_shows() -> &'static Fixture {
             let date = format!("2026-11-{k}");
             stdout_ok(livelake(&["rollup", "--lake", lake_s, "--date", &date, "--no-compact"]), "rollup");
         }
-        Fixture { lake, incidents, streams }
+        let reports = dir.join("report");
+        for s in &streams {
+            let args = ["report", "--lake", lake_s, "--stream", s, "--out", reports.to_str().unwrap()];
+            stdout_ok(livelake(&args), "report");
+        }
+        Fixture { lake, incidents, streams, reports }
     })
 }
 

@@ -491,7 +491,8 @@ async fn until_idle_waits_for_partitions_another_group_member_holds() {
     let finished_early = child.try_wait().unwrap();
     let shared_with_run = held.load(Ordering::Relaxed);
     // It commits its share every second, but no window: the partitions it does not hold hold them.
-    let closed_meanwhile = if lake.join("stream_minute").exists() { rows(&lake, "stream_minute", &[]).len() } else { 0 };
+    let closed_meanwhile =
+        if lake.join("stream_minute").exists() { rows(&lake, "stream_minute", &[]).len() } else { 0 };
     leave.store(true, Ordering::Relaxed);
     holding.join().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();

@@ -32,6 +32,7 @@ TABLES = [
     "show_summary",
     "show_sources",
     "shows",
+    "show_actions",
 ]
 
 

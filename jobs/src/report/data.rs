@@ -1,6 +1,7 @@
 //! What the report reads: the show recomputed from the raw tables (late events included, the
 //! same definitions as the rollup), its minute rows, retention curve and cleaned fake sessions,
-//! the `shows` row with its targets, and the baselines of earlier rolled-up shows.
+//! the `shows` row with its targets, the baselines of earlier rolled-up shows, and the actions
+//! the report of the seller's previous show proposed.
 
 use crate::store::delta::LakeUrl;
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::rollup::{recompute, utf8_column};
 use crate::rules::RuleConfig;
 use crate::shows::{ShowRow, read_shows};
+
+use super::followup::{PastAction, previous_actions};
 
 /// Numeric columns of one row, by name (money as f64 for display; NULL as None).
 pub type Figures = BTreeMap<String, Option<f64>>;
@@ -61,6 +64,8 @@ pub struct ReportData {
     pub retention: BTreeMap<String, Vec<(i64, f64)>>,
     /// Suspect (fake) sessions cleaned, by (region, minute of their start).
     pub fake_starts: BTreeMap<(String, i64), u64>,
+    /// The actions the report of the seller's previous show proposed (`show_actions`).
+    pub previous: Vec<PastAction>,
 }
 
 impl ReportData {
@@ -170,6 +175,9 @@ pub async fn gather(lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<Rep
         Some(s) => (s.seller_id.as_deref(), s.category.as_deref()),
         None => (None, None),
     };
+    if let Some(seller) = seller {
+        data.previous = previous_actions(lake, stream, seller, data.show_start_ms).await?;
+    }
     for b in baselines(&ctx, stream, seller, category, data.show_start_ms).await? {
         for (i, name) in utf8_column(&b, "baseline")?.into_iter().enumerate() {
             data.baselines.insert(name, figures(&b, i)?);

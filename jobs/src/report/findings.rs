@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::data::{MinutePoint, ReportData};
+use super::followup::{self, Verdict, display};
 
 /// A minute is part of a stall burst when its stall ratio is at least this …
 pub const BURST_MIN_RATIO: f64 = 0.03;
@@ -30,6 +31,9 @@ pub const SLOW_START_P95_MS: f64 = 3000.0;
 pub const FAST_START_MIN: f64 = 0.5;
 /// A figure is "below its baseline" under this share of the baseline median.
 pub const BELOW_BASELINE: f64 = 0.8;
+/// A fix worked when the metric of the problem is at most this share of what it was: the region's
+/// stall ratio after a stall burst, the fake sessions after bought traffic.
+pub const FIX_SHARE: f64 = 0.5;
 
 /// Something that went wrong, where and when.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +75,8 @@ pub struct Estimate {
 pub struct Goal {
     /// What.
     pub name: &'static str,
+    /// The `show_summary` column (of `ALL`) it is about.
+    pub metric: &'static str,
     /// The target.
     pub target: f64,
     /// The actual figure.
@@ -79,13 +85,25 @@ pub struct Goal {
     pub met: Option<bool>,
 }
 
-/// A next-show action and the numbers behind it.
+/// A next-show action, the numbers behind it, and how the next show's report checks it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
     /// What to do.
     pub what: String,
     /// Why: the finding and its numbers.
     pub because: String,
+    /// The rule that proposed it (`stall_burst`, `missed_goal`, `slow_start`, `low_ctr`,
+    /// `fake_traffic`, `best_source`, `peak_exit`, `best_region`, `keep_going`).
+    pub rule: String,
+    /// The region it is about; `None` for the whole show.
+    pub region: Option<String>,
+    /// The `show_summary` column (of `region`, or `ALL`) the next show checks it on …
+    pub metric: String,
+    /// … its value in this show …
+    pub value: f64,
+    /// … and the level that counts as worked (`None`: at least as good as `value`); see
+    /// [`super::followup::worked`].
+    pub threshold: Option<f64>,
 }
 
 /// Everything the rules found.
@@ -99,6 +117,8 @@ pub struct Findings {
     pub estimates: Vec<Estimate>,
     /// 3–5 actions.
     pub actions: Vec<Action>,
+    /// The seller's previous show's actions, judged on this show (empty without one).
+    pub followup: Vec<Verdict>,
 }
 
 fn pct(x: f64) -> String {
@@ -254,15 +274,16 @@ pub fn estimates(data: &ReportData, bursts: &[Anomaly]) -> Vec<Estimate> {
 pub fn goals(data: &ReportData) -> Vec<Goal> {
     let Some(show) = &data.show else { return Vec::new() };
     let mut out = Vec::new();
-    let mut goal = |name, target: Option<f64>, actual: Option<f64>, at_most: bool| {
+    let mut goal = |name, metric, target: Option<f64>| {
         if let Some(target) = target {
-            let met = actual.map(|a| if at_most { a <= target } else { a >= target });
-            out.push(Goal { name, target, actual, met });
+            let actual = data.fig("ALL", metric);
+            let met = actual.map(|a| if followup::lower_is_better(metric) { a <= target } else { a >= target });
+            out.push(Goal { name, metric, target, actual, met });
         }
     };
-    goal("GMV (USD)", show.target_gmv_usd.map(|d| d.0 as f64 / 1e4), data.fig("ALL", "gmv_usd"), false);
-    goal("viewers", show.target_viewers.map(|v| v as f64), data.fig("ALL", "viewers"), false);
-    goal("stall ratio (at most)", show.max_stall_ratio, data.fig("ALL", "stall_ratio"), true);
+    goal("GMV (USD)", "gmv_usd", show.target_gmv_usd.map(|d| d.0 as f64 / 1e4));
+    goal("viewers", "viewers", show.target_viewers.map(|v| v as f64));
+    goal("stall ratio (at most)", "stall_ratio", show.max_stall_ratio);
     out
 }
 
@@ -271,9 +292,19 @@ fn startup_actions(data: &ReportData) -> Vec<Action> {
     let mut out = Vec::new();
     for region in data.regions() {
         let (p95, fast) = (data.fig(&region, "startup_ms_p95"), data.fig(&region, "fast_start_pct"));
-        let slow = p95.is_some_and(|p| p > SLOW_START_P95_MS) || fast.is_some_and(|f| f < FAST_START_MIN);
-        if slow {
+        let slow_p95 = p95.filter(|p| *p > SLOW_START_P95_MS);
+        let few_fast = fast.filter(|f| *f < FAST_START_MIN);
+        if slow_p95.is_some() || few_fast.is_some() {
+            let (metric, value, threshold) = match slow_p95 {
+                Some(p) => ("startup_ms_p95", p, SLOW_START_P95_MS),
+                None => ("fast_start_pct", few_fast.unwrap_or(0.0), FAST_START_MIN),
+            };
             out.push(Action {
+                rule: "slow_start".into(),
+                region: Some(region.clone()),
+                metric: metric.into(),
+                value,
+                threshold: Some(threshold),
                 what: format!(
                     "Speed up video start in {region}: check the edge/CDN and first-GOP settings for that region"
                 ),
@@ -299,7 +330,13 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
             continue; // one delivery action per region: its first burst
         }
         let est = f.estimates.iter().find(|e| e.region == b.region);
+        let ratio = data.fig(&b.region, "stall_ratio").unwrap_or(0.0);
         out.push(Action {
+            rule: "stall_burst".into(),
+            region: Some(b.region.clone()),
+            metric: "stall_ratio".into(),
+            value: ratio,
+            threshold: Some(ratio * FIX_SHARE),
             what: format!(
                 "Fix delivery in {} before the next show (CDN/ingest around minute {}–{}); keep a backup CDN ready to switch",
                 b.region, b.from_minute, b.to_minute
@@ -317,6 +354,11 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
     }
     for g in f.goals.iter().filter(|g| g.met == Some(false)) {
         out.push(Action {
+            rule: "missed_goal".into(),
+            region: None,
+            metric: g.metric.into(),
+            value: g.actual.unwrap_or(0.0),
+            threshold: Some(g.target),
             what: format!("Close the gap on {}: plan pitches and traffic for it explicitly", g.name),
             because: format!("{} was {:.2} against a target of {:.2}", g.name, g.actual.unwrap_or(0.0), g.target),
         });
@@ -327,6 +369,11 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
         let (Some(base), Some(ctr)) = (figs.get("ctr").copied().flatten(), data.fig("ALL", "ctr")) else { continue };
         if n > 0.0 && ctr < BELOW_BASELINE * base {
             out.push(Action {
+                rule: "low_ctr".into(),
+                region: None,
+                metric: "ctr".into(),
+                value: ctr,
+                threshold: Some(BELOW_BASELINE * base),
                 what: "Pitch products earlier and pin the product card while pitching".to_string(),
                 because: format!("CTR {} vs {} median {} of {n:.0} show(s)", pct(ctr), baseline, pct(base)),
             });
@@ -336,13 +383,20 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
     let fakes: u64 = data.fake_starts.values().sum();
     if fakes > 0 {
         let ((region, minute), n) = data.fake_starts.iter().max_by_key(|(_, n)| **n).expect("some");
+        let suspects = data.fig("ALL", "suspect_sessions").unwrap_or(fakes as f64);
         out.push(Action {
+            rule: "fake_traffic".into(),
+            region: None,
+            metric: "suspect_sessions".into(),
+            value: suspects,
+            threshold: Some(suspects * FIX_SHARE),
             what: "Audit bought or bot traffic: ask the traffic source for a refund and block it next time".to_string(),
             because: format!(
                 "{fakes} fake sessions cleaned; the largest spike {n} in {region} at minute {minute} (viewer counts exclude them)"
             ),
         });
     }
+    carry_forward(&mut out, &f.followup);
     // What worked: the source that earned most per thousand sessions.
     let best = data
         .sources
@@ -352,6 +406,11 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
         .max_by(|a, b| a.1.total_cmp(&b.1));
     if let Some((source, gpm, sessions)) = best {
         out.push(Action {
+            rule: "best_source".into(),
+            region: None,
+            metric: "gpm_usd".into(),
+            value: data.fig("ALL", "gpm_usd").unwrap_or(0.0),
+            threshold: None,
             what: format!("Put more of next show's promotion into `{source}` traffic"),
             because: format!(
                 "`{source}` earned ${gpm:.2} GMV per 1,000 sessions over {sessions:.0} sessions, the best source"
@@ -369,6 +428,37 @@ pub fn actions(data: &ReportData, f: &Findings) -> Vec<Action> {
     out
 }
 
+/// The previous show's actions that did not work: one the rules proposed again (same rule and
+/// region) says so; the others are proposed again, checked next time against the same level
+/// (or, without one, against the value they had when first proposed).
+fn carry_forward(out: &mut Vec<Action>, followup: &[Verdict]) {
+    for v in followup.iter().filter(|v| v.worked == Some(false)) {
+        let p = &v.past;
+        let now = v.now.unwrap_or(p.value);
+        let wanted = p.threshold.unwrap_or(p.value);
+        let note = format!(
+            "last show's action on this did not work ({} {} → {}, wanted {}{})",
+            p.metric,
+            display(&p.metric, p.value),
+            display(&p.metric, now),
+            if followup::lower_is_better(&p.metric) { "≤ " } else { "≥ " },
+            display(&p.metric, wanted)
+        );
+        match out.iter_mut().find(|a| a.rule == p.rule && a.region == p.region) {
+            Some(a) => a.because.push_str(&format!("; {note}")),
+            None => out.push(Action {
+                what: p.text.clone(),
+                because: note,
+                rule: p.rule.clone(),
+                region: p.region.clone(),
+                metric: p.metric.clone(),
+                value: now,
+                threshold: Some(wanted),
+            }),
+        }
+    }
+}
+
 /// The minute the most viewers left (all regions).
 fn peak_exit_minute(data: &ReportData) -> Option<Action> {
     let mut per_minute: BTreeMap<i64, f64> = BTreeMap::new();
@@ -378,6 +468,11 @@ fn peak_exit_minute(data: &ReportData) -> Option<Action> {
     let typical = median(per_minute.values().copied().collect());
     let (minute, exits) = per_minute.into_iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
     Some(Action {
+        rule: "peak_exit".into(),
+        region: None,
+        metric: "avg_watch_seconds".into(),
+        value: data.fig("ALL", "avg_watch_seconds").unwrap_or(0.0),
+        threshold: None,
         what: format!("Rework the segment around minute {minute}: shorten it or move the next pitch ahead of it"),
         because: format!("the most viewers left then: {exits:.0} exits vs a typical {typical:.1} per minute"),
     })
@@ -392,6 +487,11 @@ fn best_region(data: &ReportData) -> Option<Action> {
         .filter_map(|r| Some((r.clone(), data.fig(&r, "gpm_usd")?)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
     Some(Action {
+        rule: "best_region".into(),
+        region: Some(region.clone()),
+        metric: "gpm_usd".into(),
+        value: gpm,
+        threshold: None,
         what: format!("Time the next show for {region}'s evening and localize its pitches"),
         because: format!(
             "{region} earned ${gpm:.2} GMV per 1,000 sessions vs ${:.2} for the whole show",
@@ -403,6 +503,11 @@ fn best_region(data: &ReportData) -> Option<Action> {
 fn keep_going(data: &ReportData) -> Action {
     let (ratio, ctr) = (data.fig("ALL", "stall_ratio").unwrap_or(0.0), data.fig("ALL", "ctr").unwrap_or(0.0));
     Action {
+        rule: "keep_going".into(),
+        region: None,
+        metric: "stall_ratio".into(),
+        value: ratio,
+        threshold: None,
         what: "Keep the stream setup and the pitch order: no rule found a problem".to_string(),
         because: format!("stall ratio {} and CTR {} over the show", pct(ratio), pct(ctr)),
     }
@@ -411,7 +516,12 @@ fn keep_going(data: &ReportData) -> Action {
 /// Run every rule.
 pub fn find(data: &ReportData) -> Findings {
     let bursts = stall_bursts(data);
-    let mut f = Findings { goals: goals(data), estimates: estimates(data, &bursts), ..Default::default() };
+    let mut f = Findings {
+        goals: goals(data),
+        estimates: estimates(data, &bursts),
+        followup: followup::judge(data),
+        ..Default::default()
+    };
     let jumps = exit_jumps(data, &bursts);
     f.anomalies = bursts.into_iter().chain(jumps).chain(fake_spikes(data)).collect();
     f.anomalies.sort_by(|a, b| (a.from_minute, &a.region, a.kind).cmp(&(b.from_minute, &b.region, b.kind)));
@@ -423,6 +533,7 @@ pub fn find(data: &ReportData) -> Findings {
 mod tests {
     use super::*;
     use crate::report::data::Figures;
+    use crate::report::followup::PastAction;
 
     fn minute(region: &str, minute: i64, active: f64, ratio: f64, exits: f64, after: f64, stalled: f64) -> MinutePoint {
         let figures: Figures = [
@@ -491,5 +602,65 @@ mod tests {
         assert!((eu.lost_gmv_usd - excess * 5.0).abs() < 1e-9);
         assert!((3..=5).contains(&f.actions.len()));
         assert!(f.actions[0].because.contains("minute 8–10 in EU"), "{}", f.actions[0].because);
+        assert_eq!(
+            (f.actions[0].rule.as_str(), f.actions[0].region.as_deref(), f.actions[0].metric.as_str()),
+            ("stall_burst", Some("EU"), "stall_ratio")
+        );
+        assert_eq!((f.actions[0].value, f.actions[0].threshold), (0.005, Some(0.005 * FIX_SHARE)));
+    }
+
+    fn past(rule: &str, region: Option<&str>, metric: &str, value: f64, threshold: Option<f64>) -> PastAction {
+        PastAction {
+            stream_id: "before".into(),
+            action_id: format!("{rule}/{region:?}"),
+            rule: rule.into(),
+            region: region.map(String::from),
+            metric: metric.into(),
+            value,
+            threshold,
+            text: format!("do {rule}"),
+            show_start_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_last_shows_actions_are_judged_and_the_failed_ones_carried_forward() {
+        // A quiet show: EU and NA at a 0.5 % stall ratio, CTR 3 %, no burst.
+        let mut data = show(Vec::new());
+        data.summary.insert("ALL".into(), [("ctr".to_string(), Some(0.03))].into_iter().collect());
+        data.previous = vec![
+            past("stall_burst", Some("EU"), "stall_ratio", 0.02, Some(0.01)),
+            past("stall_burst", Some("NA"), "stall_ratio", 0.004, Some(0.002)),
+            past("low_ctr", None, "ctr", 0.02, Some(0.05)),
+            past("slow_start", Some("EU"), "startup_ms_p95", 3400.0, Some(3000.0)),
+        ];
+        let f = find(&data);
+        let verdicts: Vec<_> = f.followup.iter().map(|v| (v.now, v.worked)).collect();
+        assert_eq!(
+            verdicts,
+            [(Some(0.005), Some(true)), (Some(0.005), Some(false)), (Some(0.03), Some(false)), (None, None)]
+        );
+        let carried: Vec<_> = f.actions.iter().filter(|a| a.because.contains("did not work")).collect();
+        assert_eq!(carried.len(), 2, "{:?}", f.actions);
+        assert_eq!((carried[0].what.as_str(), carried[0].region.as_deref()), ("do stall_burst", Some("NA")));
+        assert_eq!((carried[0].value, carried[0].threshold), (0.005, Some(0.002)), "checked against the same level");
+        assert!(carried[0].because.contains("stall_ratio 0.40% → 0.50%, wanted ≤ 0.20%"), "{}", carried[0].because);
+        assert_eq!((carried[1].rule.as_str(), carried[1].threshold), ("low_ctr", Some(0.05)));
+        assert!(carried[1].because.contains("ctr 2.00% → 3.00%, wanted ≥ 5.00%"), "{}", carried[1].because);
+
+        // The rules propose the same again (an EU burst): that action says the last one failed.
+        let mut minutes = Vec::new();
+        for m in 0..20 {
+            let burst = (8..=10).contains(&m);
+            let ratio = if burst { 0.08 } else { 0.004 };
+            minutes.push(minute("EU", m, 30.0, ratio, 1.0, 0.0, if burst { 12.0 } else { 1.0 }));
+        }
+        let mut data = show(minutes);
+        data.previous = vec![past("stall_burst", Some("EU"), "stall_ratio", 0.02, Some(0.001))];
+        let f = find(&data);
+        let eu: Vec<_> = f.actions.iter().filter(|a| a.rule == "stall_burst").collect();
+        assert_eq!(eu.len(), 1, "{:?}", f.actions);
+        assert!(eu[0].because.contains("minute 8–10 in EU"), "{}", eu[0].because);
+        assert!(eu[0].because.contains("last show's action on this did not work"), "{}", eu[0].because);
     }
 }

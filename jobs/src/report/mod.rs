@@ -1,7 +1,9 @@
 //! `livelake report --stream ID`: the retrospective (复盘) page of one show — goals vs actual,
 //! headlines vs the seller's previous shows and same-category shows, regions, traffic sources,
 //! minute-by-minute charts, anomalies with their region and minute, the stall → exit → lost-GMV
-//! estimate and 3–5 next-show actions — as a self-contained HTML page and a Markdown file.
+//! estimate and 3–5 next-show actions — as a self-contained HTML page and a Markdown file. It
+//! opens with the seller's previous show's actions and whether they worked, and stores its own in
+//! `show_actions` for the next one ([`followup`]).
 //!
 //! The show's figures are recomputed from the raw tables with the rollup's definitions (late
 //! events included), so the report is right before the nightly rollup has run; comparisons read
@@ -10,6 +12,7 @@
 mod charts;
 mod data;
 mod findings;
+pub mod followup;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +22,7 @@ use crate::store::delta::LakeUrl;
 pub use charts::Chart;
 pub use data::{Figures, MinutePoint, ReportData, gather};
 pub use findings::{Action, Anomaly, Estimate, Findings, Goal, find};
+pub use followup::{PastAction, Verdict};
 
 use crate::error::{Result, io};
 use crate::rules::RuleConfig;
@@ -41,7 +45,8 @@ pub fn file_stem(stream: &str) -> String {
     if s.is_empty() || s.chars().all(|c| c == '.') { format!("_{s}") } else { s }
 }
 
-/// Build the report of `stream` from the lake at `lake` into `out`.
+/// Build the report of `stream` from the lake at `lake` into `out`, and store its actions in the
+/// lake's `show_actions` (replacing those of an earlier report of the show).
 pub async fn report(lake: &LakeUrl, stream: &str, out: &Path, cfg: RuleConfig) -> Result<(ReportFiles, Findings)> {
     let data = gather(lake, stream, cfg).await?;
     let findings = find(&data);
@@ -63,5 +68,6 @@ pub async fn report(lake: &LakeUrl, stream: &str, out: &Path, cfg: RuleConfig) -
     std::fs::write(&files.html, render::html(&data, &findings, &charts)).map_err(io("writing", &files.html))?;
     let md = render::markdown(&data, &findings, &charts, rel);
     std::fs::write(&files.markdown, md).map_err(io("writing", &files.markdown))?;
+    followup::store(lake, &data, &findings.actions, chrono::Utc::now().timestamp_millis()).await?;
     Ok((files, findings))
 }

@@ -7,6 +7,7 @@ use chrono::DateTime;
 use super::charts::Chart;
 use super::data::{Figures, ReportData};
 use super::findings::Findings;
+use super::followup::display;
 
 /// A piece of a section.
 enum Block {
@@ -141,6 +142,7 @@ fn sections(data: &ReportData, f: &Findings, charts: &[Chart]) -> Vec<Section> {
         ));
     }
     out.push(Section { title: format!("Show review: {title}"), blocks: vec![Block::Para(about)] });
+    out.push(Section { title: "Last show's actions — did they work?".into(), blocks: followup(data, f) });
 
     let goals = if f.goals.is_empty() {
         vec![Block::Para(
@@ -288,6 +290,54 @@ fn sections(data: &ReportData, f: &Findings, charts: &[Chart]) -> Vec<Section> {
         )],
     });
     out
+}
+
+/// The previous show's actions, each with its metric then and now and the verdict.
+fn followup(data: &ReportData, f: &Findings) -> Vec<Block> {
+    let Some(seller) = data.show.as_ref().and_then(|s| s.seller_id.as_deref()) else {
+        return vec![Block::Para(
+            "No seller for this show in the `shows` table: import one (`livelake shows import plan.csv`) and the \
+             report checks the actions of the seller's previous show."
+                .into(),
+        )];
+    };
+    let Some(first) = f.followup.first() else {
+        return vec![Block::Para(format!(
+            "No earlier show of seller {seller} with a report in the lake (`show_actions`): the next report of \
+             the seller checks the actions below."
+        ))];
+    };
+    let intro = format!(
+        "The actions of the report of seller {seller}'s previous show, `{}` ({}), checked on this show's figures \
+         (the `show_summary` definitions; the region's, or the whole show's). Ones that did not work are carried \
+         forward to the actions at the end. The rule of each verdict: docs/metrics.md, \"The closed loop\".",
+        first.past.stream_id,
+        utc(first.past.show_start_ms)
+    );
+    let rows = f
+        .followup
+        .iter()
+        .map(|v| {
+            let p = &v.past;
+            let side = if super::followup::lower_is_better(&p.metric) { "≤" } else { "≥" };
+            let result = match v.worked {
+                Some(true) => "worked",
+                Some(false) => "did not work: carried forward",
+                None => "no data in this show",
+            };
+            vec![
+                p.text.clone(),
+                p.summary_region().to_string(),
+                p.metric.clone(),
+                display(&p.metric, p.value),
+                v.now.map_or_else(|| "–".to_string(), |n| display(&p.metric, n)),
+                format!("{side} {}", display(&p.metric, p.threshold.unwrap_or(p.value))),
+                result.to_string(),
+            ]
+        })
+        .collect();
+    let head = ["action", "region", "metric", "then", "now", "wanted", "result"];
+    vec![Block::Para(intro), Block::Table { head: head.iter().map(|h| h.to_string()).collect(), rows }]
 }
 
 fn esc(s: &str) -> String {

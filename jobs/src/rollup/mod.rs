@@ -6,7 +6,7 @@
 //! every table at its previous or its new content, and a re-run converges.
 
 mod recompute;
-mod replace;
+pub(crate) mod replace;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -64,7 +64,8 @@ fn sql_err(e: crate::QueryError) -> Error {
     Error::Config(format!("rollup query: {e}"))
 }
 
-fn day(ts_ms: i64) -> String {
+/// The UTC date (`YYYY-MM-DD`) of an epoch-ms time.
+pub(crate) fn day(ts_ms: i64) -> String {
     DateTime::from_timestamp_millis(ts_ms).unwrap_or_default().format("%Y-%m-%d").to_string()
 }
 
@@ -220,7 +221,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
 }
 
 /// The commitInfo entry naming the livelake job that made a commit.
-fn job_info(job: &str) -> HashMap<String, serde_json::Value> {
+pub(crate) fn job_info(job: &str) -> HashMap<String, serde_json::Value> {
     HashMap::from([("livelake.job".to_string(), serde_json::json!(job))])
 }
 

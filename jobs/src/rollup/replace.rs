@@ -35,6 +35,7 @@ fn second_key(table: Table) -> Option<&'static str> {
     match table {
         Table::ShowSummary => Some("region"),
         Table::ShowSources => Some("source"),
+        Table::ShowActions => Some("action_id"),
         _ => None,
     }
 }
@@ -45,7 +46,7 @@ fn second_key(table: Table) -> Option<&'static str> {
 /// that swap it in (every current file of the partition removed; one file added when there are
 /// rows) and the rows written.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn replace_partition(
+pub(crate) async fn replace_partition(
     dt: &DeltaTable,
     table: Table,
     files: &[CommittedFile],

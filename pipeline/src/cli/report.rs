@@ -39,6 +39,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     for an in &findings.anomalies {
         println!("  {} in {} at minute {}–{}: {}", an.kind, an.region, an.from_minute, an.to_minute, an.detail);
     }
+    for v in &findings.followup {
+        let verdict = match v.worked {
+            Some(true) => "worked",
+            Some(false) => "did not work",
+            None => "no data",
+        };
+        println!("  last show's action {} ({}): {verdict}", v.past.action_id, v.past.text);
+    }
     for (i, act) in findings.actions.iter().enumerate() {
         println!("  action {}: {}", i + 1, act.what);
     }
