@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::engine::{self, Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Result, commit_log};
 use crate::kafka::DeadLetterTopic;
-use crate::ops::Metrics;
+use crate::ops::{Board, Metrics};
 use livelake_jobs::clock::Clock;
 use livelake_jobs::store::failpoint;
 
@@ -333,11 +333,15 @@ pub async fn run(
     cfg: &Config,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    board: Option<Arc<Board>>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunSummary> {
     let now = clock.now_ms();
     let (lake, latest) = Lake::open(&cfg.lake.url()?, now).await?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
+    if let Some(b) = &board {
+        engine.set_board(b.clone());
+    }
     if let Some(rec) = &latest {
         engine.restore(&rec.checkpoint, now).map_err(|e| commit_log(lake.record_path(rec.seq), e.to_string()))?;
     }
@@ -481,6 +485,9 @@ pub async fn run(
             let flush = clock.now_ms() - before;
             if let Some(first) = first_message_at {
                 r.summary.busy_ms = (last_real_message_at - first).max(0) + flush;
+            }
+            if let Some(b) = &board {
+                b.set_ended();
             }
             break;
         }

@@ -3,6 +3,7 @@
 //! the s3proxy of `infra/s3.sh up`, found through `AWS_*` and `LIVELAKE_S3_BUCKET` (`make test`
 //! sets them).
 
+mod board;
 mod cli;
 mod convert;
 mod delta;

@@ -26,12 +26,12 @@ fn livelake(args: &[&str]) -> String {
 
 /// Chromium from `LIVELAKE_CHROMIUM` (set by `make test`, which installs Debian's chromium), or
 /// `chromium` on the PATH.
-fn chromium() -> PathBuf {
+pub fn chromium() -> PathBuf {
     PathBuf::from(std::env::var("LIVELAKE_CHROMIUM").unwrap_or_else(|_| "chromium".into()))
 }
 
-/// Load `page` in headless Chromium and return the DOM after scripts ran.
-fn dump_dom(page: &Path, profile: &Path) -> String {
+/// Load `page` (a URL) in headless Chromium and return the DOM after scripts ran.
+pub fn dump_dom(page: &str, profile: &Path) -> String {
     let out = Command::new(chromium())
         .args([
             "--window-size=1366,900",
@@ -48,7 +48,7 @@ fn dump_dom(page: &Path, profile: &Path) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
+        .arg(page)
         .output()
         .unwrap_or_else(|e| panic!("starting {} ({e}); `make test` installs chromium", chromium().display()));
     assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
@@ -120,7 +120,7 @@ fn the_report_renders_in_chromium_and_names_the_injected_stall_burst() {
     assert!(actions.contains(&format!("minute {minute}–")), "an action cites the burst's minutes: {actions}");
 
     // The page in a browser: every section and chart present.
-    let dom = dump_dom(&html_path, &dir.path().join("chromium"));
+    let dom = dump_dom(&format!("file://{}", html_path.display()), &dir.path().join("chromium"));
     assert!(dom.contains("Show review: Big &lt;launch&gt;"), "title rendered");
     for chart in ["viewers", "stall_ratio", "exits", "orders", "retention", "funnel"] {
         let at = dom.find(&format!("id=\"chart-{chart}\"")).unwrap_or_else(|| panic!("chart {chart} in the page"));
@@ -139,7 +139,7 @@ fn the_report_renders_in_chromium_and_names_the_injected_stall_burst() {
         ),
     )
     .unwrap();
-    let dom = dump_dom(&fit, &dir.path().join("chromium"));
+    let dom = dump_dom(&format!("file://{}", fit.display()), &dir.path().join("chromium"));
     let at = dom.find("right=").expect("the fit probe ran");
     let (right, width) = dom[at + 6..].split_once(" width=").unwrap();
     let width: f64 = width.split('<').next().unwrap().parse().unwrap();
@@ -162,7 +162,7 @@ fn the_report_renders_in_chromium_and_names_the_injected_stall_burst() {
         ),
     )
     .unwrap();
-    let dom = dump_dom(&probe, &dir.path().join("chromium"));
+    let dom = dump_dom(&format!("file://{}", probe.display()), &dir.path().join("chromium"));
     assert!(dom.contains("decoded=6 of 6"), "every chart image decodes: {dom}");
 }
 

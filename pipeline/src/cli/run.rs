@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use livelake_jobs::clock::SystemClock;
 use livelake_pipeline::config::Config;
-use livelake_pipeline::ops::{Metrics, serve_metrics};
+use livelake_pipeline::ops::{Board, Metrics, serve_board, serve_metrics};
 use livelake_pipeline::run::run as run_pipeline;
 use tokio::sync::watch;
 use tracing::info;
@@ -37,6 +37,15 @@ pub struct Args {
     /// Prometheus endpoint address; `off` disables [default: 127.0.0.1:9464].
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Serve the live board (web page and `/api/live`) on this address, e.g. 127.0.0.1:9465.
+    /// With a file source it keeps serving the final state after the file is consumed, until
+    /// SIGINT/SIGTERM.
+    #[arg(long, value_name = "ADDR")]
+    board: Option<String>,
+    /// Access token the board requires (`?token=…` or `Authorization: Bearer …`); needed to serve
+    /// it on a non-loopback address.
+    #[arg(long, env = "LIVELAKE_BOARD_TOKEN", hide_env_values = true)]
+    board_token: Option<String>,
 }
 
 fn config(a: &Args) -> anyhow::Result<Config> {
@@ -76,13 +85,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("metrics endpoint {}", cfg.metrics.listen))?;
         }
+        let board = match &a.board {
+            Some(addr) => {
+                let board = Board::new(cfg.engine().width_ms, a.board_token.clone().filter(|t| !t.is_empty()));
+                let local = serve_board(addr, board.clone()).await.with_context(|| format!("live board {addr}"))?;
+                println!("live board: http://{local}/");
+                Some(board)
+            }
+            None => None,
+        };
         let (tx, rx) = watch::channel(false);
+        let mut stopped = rx.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             info!("signal received: finishing the current batch, then flush and commit");
             let _ = tx.send(true);
         });
-        let s = run_pipeline(&cfg, Arc::new(SystemClock), metrics, rx).await?;
+        let s = run_pipeline(&cfg, Arc::new(SystemClock), metrics, board.clone(), rx).await?;
         println!(
             "read {} messages ({} replayed to rebuild state); wrote {}; {} commits",
             s.messages,
@@ -117,6 +136,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
              WHERE region = 'EU' ORDER BY stream_id, window_start;",
             cfg.lake.path
         );
+        if board.is_some() && !*stopped.borrow() {
+            println!("\nthe input ended; the live board keeps showing the final state until SIGINT/SIGTERM");
+            let _ = stopped.changed().await;
+        }
         Ok(())
     })
 }

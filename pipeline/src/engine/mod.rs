@@ -183,6 +183,8 @@ pub struct Engine {
     regions: Regions,
     pending: Pending,
     metrics: Arc<Metrics>,
+    /// The live board, fed with each window's row as it closes.
+    board: Option<Arc<crate::ops::Board>>,
     /// The source has told us its partitions: finality may proceed.
     ready: bool,
 }
@@ -201,8 +203,14 @@ impl Engine {
             regions: Regions::default(),
             pending: Pending::new(),
             metrics,
+            board: None,
             ready: false,
         }
+    }
+
+    /// Feed `board` with each window's `stream_minute` row as it closes.
+    pub fn set_board(&mut self, board: Arc<crate::ops::Board>) {
+        self.board = Some(board);
     }
 
     /// The source knows its partitions (all registered, backlogs reported): windows may close.
@@ -428,6 +436,9 @@ impl Engine {
         }
         let n: usize = out.minute.iter().map(|b| b.num_rows()).sum();
         self.metrics.windows_closed.inc_by(n as u64);
+        if let Some(board) = &self.board {
+            board.publish(&out.minute, now);
+        }
         self.pending.minute.extend(out.minute);
         self.pending.since_wall.get_or_insert(now);
         self.pending.minute_since.get_or_insert(now);

@@ -1,7 +1,10 @@
-//! Operations: Prometheus metrics and their HTTP endpoint, signals for graceful shutdown.
+//! Operations: Prometheus metrics and their HTTP endpoint, the live board, signals for graceful
+//! shutdown.
 
+mod board;
 mod http;
 mod metrics;
 
+pub use board::{Board, serve_board};
 pub use http::serve_metrics;
 pub use metrics::Metrics;
