@@ -5,13 +5,16 @@ LIVELAKE := target/debug/livelake
 OUT ?= out
 SEED ?= 42
 
-.PHONY: help demo test bench build lint fmt clippy kafka-up kafka-down clean
+.PHONY: help demo board-demo test bench build lint fmt clippy kafka-up kafka-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 demo: build ## Earlier shows and a plan, then the show of the day through the pipeline (no broker): its 复盘 report in out/report
 	LIVELAKE=$(LIVELAKE) OUT=$(OUT) SEED=$(SEED) infra/demo.sh
+
+board-demo: build ## A simulated live show replayed in real time (SPEED=1; e.g. SPEED=10) with the live board on loopback (URL printed)
+	LIVELAKE=$(LIVELAKE) OUT=$(OUT) SEED=$(SEED) infra/board-demo.sh
 
 bench: ## livelake vs DuckDB and the Kafka ceiling: ingest, queries, freshness, memory, build (starts Kafka; see BENCHMARKS.md)
 	bench/run.sh

@@ -188,11 +188,21 @@ pub struct SourceConfig {
     /// close at the slowest partition's pace: what the others read ahead waits in memory);
     /// 0 never pauses (default 120).
     pub max_skew_secs: u64,
+    /// File only: hand lines out at this multiple of their events' pace (1 = real time, a show
+    /// replayed live); 0 reads as fast as it can (default 0).
+    pub replay_speed: f64,
 }
 
 impl Default for SourceConfig {
     fn default() -> Self {
-        SourceConfig { kind: "kafka".into(), batch_max: 5000, poll_ms: 200, until_idle_secs: 0, max_skew_secs: 120 }
+        SourceConfig {
+            kind: "kafka".into(),
+            batch_max: 5000,
+            poll_ms: 200,
+            until_idle_secs: 0,
+            max_skew_secs: 120,
+            replay_speed: 0.0,
+        }
     }
 }
 
@@ -343,6 +353,9 @@ impl Config {
         }
         if self.source.batch_max == 0 {
             return Err(Error::Config("source.batch_max must be > 0".into()));
+        }
+        if !self.source.replay_speed.is_finite() || self.source.replay_speed < 0.0 {
+            return Err(Error::Config(format!("source.replay_speed = {} must be ≥ 0", self.source.replay_speed)));
         }
         if self.sink.roll_secs == 0 || self.sink.roll_mb == 0 {
             return Err(Error::Config("sink.roll_secs and sink.roll_mb must be > 0".into()));

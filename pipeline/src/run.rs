@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use livelake_schemas::{Decoder, Event, Rejection, Table};
 use tokio::sync::watch;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::engine::{self, Engine, Msg, Outcome, PartId, Pending};
@@ -327,6 +327,9 @@ fn pending_batches(mut p: Pending) -> Result<Vec<(Table, RecordBatch)>> {
     Ok(out)
 }
 
+/// How often the live board gets provisional figures of the open windows (ms).
+const PROVISIONAL_EVERY_MS: i64 = 1_000;
+
 /// Run the pipeline until the input ends (file, or Kafka with `until_idle_secs`) or `shutdown`
 /// turns true; flushes and commits before returning.
 pub async fn run(
@@ -354,7 +357,8 @@ pub async fn run(
         engine.exhaust_unread(|p| *p == part);
         info!(file = %path.display(), from_line = from, "reading NDJSON");
         engine.set_ready();
-        let batches = Prefetch::spawn(FileSource::open(&path, from)?, max, poll_wait, PREFETCH_BATCHES)?;
+        let file = FileSource::open(&path, from)?.with_replay_speed(cfg.source.replay_speed);
+        let batches = Prefetch::spawn(file, max, poll_wait, PREFETCH_BATCHES)?;
         Source { batches, kafka: None, file: Some(part) }
     } else {
         let k = &cfg.kafka;
@@ -393,6 +397,7 @@ pub async fn run(
     let mut last_lag_at = 0i64;
     // Partitions of the topics not assigned to this run, while it waits for them to finish.
     let mut waiting_for_assignment: Option<usize> = None;
+    let mut last_provisional_at = 0i64;
     let mut ended = false;
     let mut align = Alignment::new(cfg.source.max_skew_secs);
     // Where the loop's time goes (debug log at the end): waiting for messages; processing (lag
@@ -474,6 +479,16 @@ pub async fn run(
         let closed = r.engine.finalize(now).await?;
         if closed > 0 {
             debug!(rows = closed, "windows closed");
+        }
+        if let Some(b) = &board
+            && now - last_provisional_at >= PROVISIONAL_EVERY_MS
+        {
+            last_provisional_at = now;
+            // The board's figures of the minutes still open; the lake never sees them.
+            match r.engine.provisional().await {
+                Ok(rows) => b.publish(&rows, true, now),
+                Err(e) => warn!(error = %e, "provisional figures for the live board failed"),
+            }
         }
         let t2 = std::time::Instant::now();
         t_process += t2 - t1;

@@ -450,6 +450,34 @@ impl StreamSessions {
         out
     }
 
+    /// The session facts of the windows still open, as far as they are known, without changing
+    /// anything (provisional figures of the live board): the exits decided so far (explicit
+    /// ends; a session that went quiet is only known to have left once its window closes) and
+    /// the starts not yet handed over.
+    pub fn provisional(&self, stream_id: &str, regions: &Regions) -> Closed {
+        let mut out = Closed::default();
+        for (id, s) in &self.sessions {
+            if s.start_ts != NONE && !s.has(PROBED) {
+                out.probes.push(ProbeRow {
+                    stream_id: stream_id.to_string(),
+                    region: regions.name(s.start_region).to_string(),
+                    session_id: id.to_string(),
+                    start_ts: s.start_ts,
+                    watch_ms: s.watch_ms as i64,
+                    interacted: s.has(INTERACTED),
+                });
+            }
+        }
+        out.exits.extend(self.exits.iter().map(|x| ExitRow {
+            stream_id: stream_id.to_string(),
+            region: regions.name(x.region).to_string(),
+            session_id: x.session_id.to_string(),
+            end_ts: x.end_ts,
+            after_stall: x.after_stall,
+        }));
+        out
+    }
+
     /// Start counts of earlier windows for the spike rule: the last 10 windows before `from`
     /// per region, and the region's first window.
     pub fn history_rows(&self, stream_id: &str, regions: &Regions) -> Vec<HistoryRow> {

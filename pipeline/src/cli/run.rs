@@ -31,6 +31,10 @@ pub struct Args {
     /// Kafka consumer group id [default: livelake].
     #[arg(long)]
     group_id: Option<String>,
+    /// File source: replay at this multiple of the events' pace (1 = real time); 0 = as fast as
+    /// possible.
+    #[arg(long, value_name = "X")]
+    replay_speed: Option<f64>,
     /// Kafka: finish (flush, commit, exit 0) once caught up and quiet this many seconds.
     #[arg(long)]
     until_idle: Option<u64>,
@@ -61,6 +65,9 @@ fn config(a: &Args) -> anyhow::Result<Config> {
     }
     if let Some(g) = &a.group_id {
         c.kafka.group_id = g.clone();
+    }
+    if let Some(x) = a.replay_speed {
+        c.source.replay_speed = x;
     }
     if let Some(i) = a.until_idle {
         c.source.until_idle_secs = i;

@@ -437,12 +437,38 @@ impl Engine {
         let n: usize = out.minute.iter().map(|b| b.num_rows()).sum();
         self.metrics.windows_closed.inc_by(n as u64);
         if let Some(board) = &self.board {
-            board.publish(&out.minute, now);
+            board.publish(&out.minute, false, now);
         }
         self.pending.minute.extend(out.minute);
         self.pending.since_wall.get_or_insert(now);
         self.pending.minute_since.get_or_insert(now);
         Ok(n)
+    }
+
+    /// Provisional `stream_minute` rows of the windows still open, from what has arrived so far
+    /// (the live board): the same window SQL as the final rows, over copies of the open windows'
+    /// rows and the session facts known so far ([`StreamSessions::provisional`]); nothing of the
+    /// engine's state changes but the sealing of staged rows.
+    pub async fn provisional(&mut self) -> Result<Vec<RecordBatch>, crate::Error> {
+        self.seal_staged()?;
+        let width_ms = self.cfg.width_ms;
+        let mut inputs = WindowInputs { width_ms, ..Default::default() };
+        for (id, sw) in &self.streams {
+            if !sw.has_open() {
+                continue;
+            }
+            let known = sw.sessions.provisional(id, &self.regions);
+            inputs.exits.extend(known.exits);
+            inputs.probes.extend(known.probes);
+            inputs.history.extend(sw.sessions.history_rows(id, &self.regions));
+            inputs.suspects.extend(sw.sessions.suspects().map(|s| (id.clone(), s.to_string())));
+        }
+        inputs.player = self.open_player.copy_all(width_ms)?;
+        inputs.commerce = self.open_commerce.copy_all(width_ms)?;
+        if inputs.player.is_empty() && inputs.commerce.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(livelake_jobs::window_metrics(inputs).await?.minute)
     }
 
     /// The pending output (to be written by the next commit).

@@ -618,3 +618,79 @@ fn partitions_far_ahead_of_the_slowest_backlog_are_named_for_a_pause() {
     e.exhaust(&faster);
     assert!(e.ahead_of_slowest(20_000, &[]).0.is_empty());
 }
+
+/// Row `i` of a `stream_minute` batch: (stream, region, window start) and the values of `cols`.
+fn minute_key_and(b: &RecordBatch, i: usize, cols: &[&str]) -> ((String, String, String), Vec<String>) {
+    let text = |c: &str| {
+        let col = b.column_by_name(c).unwrap_or_else(|| panic!("column {c}"));
+        if col.is_null(i) { "∅".to_string() } else { array_value_to_string(col, i).unwrap() }
+    };
+    ((text("stream_id"), text("region"), text("window_start")), cols.iter().map(|c| text(c)).collect())
+}
+
+/// The live board's provisional rows: the figures of the windows still open, from what has
+/// arrived, without changing the engine's state. Mid-show (events in event-time order), every
+/// open window whose events have all arrived has provisional event figures equal to its final
+/// row's; and the final rows equal those of a run that never asked for provisional ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisional_rows_count_what_arrived_and_change_nothing() {
+    const COUNTED: [&str; 13] = [
+        "sessions_active_raw",
+        "sessions_started_raw",
+        "play_seconds",
+        "stall_seconds",
+        "stall_count",
+        "startup_ms_p95",
+        "latency_ms_p95",
+        "comments",
+        "likes",
+        "product_clicks",
+        "add_to_carts",
+        "orders",
+        "gmv_usd",
+    ];
+    let show = on_time_show(11);
+    let events: Vec<&(i64, Vec<u8>)> = show.iter().collect();
+    let want = minute_rows(&events).await;
+
+    let p = part("show");
+    let mut e = engine();
+    let mut rows = Vec::new();
+    let mut finals: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    let mut complete: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    let keep_final = |pending: Pending, rows: &mut Vec<String>, finals: &mut BTreeMap<_, _>| {
+        for b in &pending.minute {
+            for i in 0..b.num_rows() {
+                let (k, v) = minute_key_and(b, i, &COUNTED);
+                finals.insert(k, v);
+            }
+        }
+        rows.extend(render(pending).into_iter().filter(|r| r.starts_with("minute|")));
+    };
+    for (i, (ts, payload)) in events.iter().enumerate() {
+        e.process(Msg { part: &p, offset: i as i64, payload, timestamp_ms: None }, W);
+        if i % 250 == 249 {
+            e.finalize(W).await.unwrap();
+            keep_final(e.take_pending(), &mut rows, &mut finals);
+            for b in e.provisional().await.unwrap() {
+                let ends = b.column_by_name("window_end").unwrap().as_primitive::<TimestampMillisecondType>().clone();
+                for r in 0..b.num_rows() {
+                    let (k, v) = minute_key_and(&b, r, &COUNTED);
+                    assert!(!finals.contains_key(&k), "a provisional row of a closed window: {k:?}");
+                    if ends.value(r) <= *ts {
+                        complete.insert(k, v);
+                    }
+                }
+            }
+        }
+    }
+    e.exhaust(&p);
+    e.finalize(W).await.unwrap();
+    keep_final(e.take_pending(), &mut rows, &mut finals);
+    rows.sort();
+    assert_eq!(rows, want, "asking for provisional rows changes no final row");
+    assert!(complete.len() >= 5, "{} complete open windows seen", complete.len());
+    for (k, v) in &complete {
+        assert_eq!(v, &finals[k], "{k:?}: provisional {COUNTED:?} vs final");
+    }
+}

@@ -215,6 +215,24 @@ impl OpenRows {
         self.batches.push((batch, open));
     }
 
+    /// A copy of every buffered row, with `window_start`/`window_end` columns (the buffer keeps
+    /// them).
+    pub fn copy_all(&self, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
+        let mut out = Vec::new();
+        for (b, open) in &self.batches {
+            let n = open.count_set_bits();
+            if n > 0 {
+                let rows = if n == b.num_rows() {
+                    b.clone()
+                } else {
+                    filter_record_batch(b, &BooleanArray::new(open.clone(), None))?
+                };
+                out.push(with_windows(&rows, width_ms, self.table)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Take the buffered rows with event time before `until` (the rows of the windows that end
     /// at or before it), with `window_start`/`window_end` columns.
     pub fn take_before(&mut self, until: i64, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {

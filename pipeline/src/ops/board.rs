@@ -74,10 +74,17 @@ fn shown(v: Option<f64>, f: Fmt) -> String {
     }
 }
 
+/// One stream × region × minute on the board.
+struct Row {
+    /// Its window is still open: figures so far.
+    provisional: bool,
+    figures: Figures,
+}
+
 #[derive(Default)]
 struct StreamState {
-    /// (region, window start) → figures.
-    rows: BTreeMap<(String, i64), Figures>,
+    /// (region, window start) → its row.
+    rows: BTreeMap<(String, i64), Row>,
 }
 
 #[derive(Default)]
@@ -121,8 +128,9 @@ impl Board {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Take the final `stream_minute` rows of windows that just closed.
-    pub fn publish(&self, batches: &[RecordBatch], now_ms: i64) {
+    /// Take `stream_minute` rows: final ones of windows that just closed, or `provisional` ones
+    /// of windows still open (a provisional row never replaces a final one).
+    pub fn publish(&self, batches: &[RecordBatch], provisional: bool, now_ms: i64) {
         let mut st = self.lock();
         for b in batches {
             let (Some(streams), Some(regions), Some(starts)) =
@@ -148,7 +156,11 @@ impl Board {
                     figures.insert(name.to_string(), v);
                 }
                 let s = st.streams.entry(streams.value(i).to_string()).or_default();
-                s.rows.insert((regions.value(i).to_string(), starts.value(i)), figures);
+                let key = (regions.value(i).to_string(), starts.value(i));
+                if provisional && s.rows.get(&key).is_some_and(|r| !r.provisional) {
+                    continue;
+                }
+                s.rows.insert(key, Row { provisional, figures });
             }
         }
         st.updated_ms = now_ms;
@@ -164,7 +176,7 @@ impl Board {
         let Some(first) = s.rows.keys().map(|(_, start)| *start).min() else { return Vec::new() };
         let mut data = ReportData { stream_id: stream.to_string(), show_start_ms: first, ..Default::default() };
         let mut totals: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-        for ((region, start), figures) in &s.rows {
+        for ((region, start), Row { figures, .. }) in s.rows.iter().filter(|(_, r)| !r.provisional) {
             let minute = (start - first).div_euclid(self.width_ms);
             let get = |n: &str| figures.get(n).copied().flatten().unwrap_or(0.0);
             let t = totals.entry(region).or_default();
@@ -202,28 +214,27 @@ impl Board {
     /// The board as JSON (`/api/live`).
     pub fn json(&self) -> serde_json::Value {
         let st = self.lock();
-        let streams: Vec<serde_json::Value> = st
-            .streams
-            .iter()
-            .map(|(id, s)| {
-                let mut regions: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
-                for ((region, start), figures) in &s.rows {
-                    regions
-                        .entry(region)
-                        .or_default()
-                        .push(json!({ "window_start": start, "provisional": false, "figures": figures }));
-                }
-                let alerts: Vec<serde_json::Value> = self
-                    .alerts(s, id)
-                    .into_iter()
-                    .map(|a| {
-                        json!({ "kind": a.kind, "region": a.region, "from_minute": a.from_minute,
+        let streams: Vec<serde_json::Value> =
+            st.streams
+                .iter()
+                .map(|(id, s)| {
+                    let mut regions: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+                    for ((region, start), row) in &s.rows {
+                        regions.entry(region).or_default().push(
+                            json!({ "window_start": start, "provisional": row.provisional, "figures": row.figures }),
+                        );
+                    }
+                    let alerts: Vec<serde_json::Value> = self
+                        .alerts(s, id)
+                        .into_iter()
+                        .map(|a| {
+                            json!({ "kind": a.kind, "region": a.region, "from_minute": a.from_minute,
                                 "to_minute": a.to_minute, "window_start": a.start_ms, "detail": a.detail })
-                    })
-                    .collect();
-                json!({ "stream_id": id, "regions": regions, "alerts": alerts })
-            })
-            .collect();
+                        })
+                        .collect();
+                    json!({ "stream_id": id, "regions": regions, "alerts": alerts })
+                })
+                .collect();
         json!({ "ended": st.ended, "updated_ms": st.updated_ms, "streams": streams })
     }
 
@@ -237,6 +248,11 @@ impl Board {
             both("Live", "直播中")
         };
         let _ = writeln!(out, "<p class=\"status\" data-ended=\"{}\">{status} · {}</p>", st.ended, hms(st.updated_ms));
+        let legend = both(
+            "Italic rows are provisional: their minute is still open and its figures grow until it closes.",
+            "斜体行为临时数据：该分钟尚未结束，数据会持续更新直到结束。",
+        );
+        let _ = writeln!(out, "<p class=\"legend\">{legend}</p>");
         if st.streams.is_empty() {
             out.push_str(&format!("<p>{}</p>\n", both("No closed minute yet.", "还没有已结束的分钟。")));
         }
@@ -287,37 +303,38 @@ impl Board {
             }
             out.push_str("</ul>\n");
         }
-        let mut by_region: BTreeMap<&str, Vec<(i64, &Figures)>> = BTreeMap::new();
-        for ((region, start), f) in &s.rows {
-            by_region.entry(region).or_default().push((*start, f));
+        let mut by_region: BTreeMap<&str, Vec<(i64, &Row)>> = BTreeMap::new();
+        for ((region, start), row) in &s.rows {
+            by_region.entry(region).or_default().push((*start, row));
         }
         out.push_str("<div class=\"regions\">\n");
         for (region, mut rows) in by_region {
             rows.sort_by_key(|r| std::cmp::Reverse(r.0));
             rows.truncate(HISTORY_MINUTES + 1);
             let _ = writeln!(out, "<div class=\"region\" data-region=\"{}\">\n<h3>{}</h3>", esc(region), esc(region));
-            let (now_start, now) = rows[0];
+            let (now_start, now) = (rows[0].0, &rows[0].1.figures);
+            let label = if rows[0].1.provisional {
+                both("current minute (provisional)", "当前分钟（临时）")
+            } else {
+                both("last closed minute", "最近结束的分钟")
+            };
             let current: Vec<String> = [COLUMNS[0], COLUMNS[1], COLUMNS[10], COLUMNS[11]]
                 .iter()
                 .map(|(col, en, zh, fmt)| format!("{} <b>{}</b>", both(en, zh), shown(fig(now, col), *fmt)))
                 .collect();
-            let _ = writeln!(
-                out,
-                "<p class=\"current\">{} {} UTC: {}</p>",
-                both("last closed minute", "最近结束的分钟"),
-                hm(now_start),
-                current.join(" · ")
-            );
-            chart(out, &rows);
+            let _ = writeln!(out, "<p class=\"current\">{} {} UTC: {}</p>", label, hm(now_start), current.join(" · "));
+            let figures: Vec<(i64, &Figures)> = rows.iter().map(|(s, r)| (*s, &r.figures)).collect();
+            chart(out, &figures);
             out.push_str("<div class=\"scroll\"><table>\n<tr><th>UTC</th>");
             for (_, en, zh, _) in COLUMNS {
                 let _ = write!(out, "<th>{}</th>", both(en, zh));
             }
             out.push_str("</tr>\n");
-            for (start, f) in &rows {
-                let _ = write!(out, "<tr data-start=\"{start}\" data-final=\"1\"><td>{}</td>", hm(*start));
+            for (start, row) in &rows {
+                let (fin, class) = if row.provisional { (0, " class=\"prov\"") } else { (1, "") };
+                let _ = write!(out, "<tr data-start=\"{start}\" data-final=\"{fin}\"{class}><td>{}</td>", hm(*start));
                 for (col, _, _, fmt) in COLUMNS {
-                    let v = fig(f, col);
+                    let v = fig(&row.figures, col);
                     let raw = v.map_or_else(String::new, |v| v.to_string());
                     let _ = write!(out, "<td data-col=\"{col}\" data-v=\"{raw}\">{}</td>", shown(v, fmt));
                 }
@@ -386,7 +403,7 @@ fn chart(out: &mut String, rows: &[(i64, &Figures)]) {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1em auto;max-width:1200px;padding:0 .8em;color:#222}\
 .regions{display:flex;flex-wrap:wrap;gap:1em}.region{flex:1 1 360px;min-width:0;border:1px solid #ddd;border-radius:6px;padding:.5em}\
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #ddd;padding:2px 5px;text-align:right;white-space:nowrap}\
-th{background:#f3f3f3}.chart{width:100%;height:90px;background:#fafafa}.alerts li{color:#a00}.status{color:#555}\
+th{background:#f3f3f3}tr.prov td{font-style:italic;color:#777}.chart{width:100%;height:90px;background:#fafafa}.alerts li{color:#a00}.status{color:#555}\
 body.zh .en{display:none}body:not(.zh) .zh{display:none}button{float:right}";
 
 /// The page: the live fragment, refreshed every two seconds, and the language toggle.
@@ -460,6 +477,43 @@ pub async fn serve_board(addr: &str, board: Arc<Board>) -> std::io::Result<Socke
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn minute(start: i64, viewers: i64) -> RecordBatch {
+        use arrow::array::{Int64Array, StringArray, TimestampMillisecondArray};
+        RecordBatch::try_from_iter([
+            ("stream_id", Arc::new(StringArray::from(vec!["s"])) as arrow::array::ArrayRef),
+            ("region", Arc::new(StringArray::from(vec!["EU"]))),
+            ("window_start", Arc::new(TimestampMillisecondArray::from(vec![start]))),
+            ("sessions_active", Arc::new(Int64Array::from(vec![viewers]))),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_final_row_replaces_the_provisional_one_and_stays() {
+        let board = Board::new(60_000, None);
+        board.publish(&[minute(0, 10)], true, 1);
+        assert!(
+            board.fragment().contains(
+                "data-final=\"0\" class=\"prov\"><td>00:00</td><td data-col=\"sessions_active\" data-v=\"10\">"
+            )
+        );
+        board.publish(&[minute(0, 12)], false, 2);
+        board.publish(&[minute(0, 11), minute(60_000, 3)], true, 3);
+        let page = board.fragment();
+        assert!(
+            page.contains(
+                "data-start=\"0\" data-final=\"1\"><td>00:00</td><td data-col=\"sessions_active\" data-v=\"12\">"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("data-start=\"60000\" data-final=\"0\""), "{page}");
+        let json = board.json();
+        let rows = &json["streams"][0]["regions"]["EU"];
+        assert_eq!(rows[0]["provisional"], false);
+        assert_eq!(rows[0]["figures"]["sessions_active"], 12.0);
+        assert_eq!(rows[1]["provisional"], true);
+    }
 
     #[test]
     fn a_board_with_a_token_asks_for_it() {

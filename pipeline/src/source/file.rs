@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::{Fetch, Poll, SourceMsg};
 use crate::engine::PartId;
@@ -17,6 +18,10 @@ pub struct FileSource {
     reader: BufReader<File>,
     line: i64,
     done: bool,
+    /// Replay pacing, when a speed is set.
+    pace: Option<Pace>,
+    /// A line read but not due yet.
+    held: Option<SourceMsg>,
 }
 
 impl FileSource {
@@ -45,6 +50,8 @@ impl FileSource {
             reader: BufReader::with_capacity(1 << 20, f),
             line: 0,
             done: false,
+            pace: None,
+            held: None,
         };
         let mut buf = Vec::new();
         while src.line + 1 < resume_line {
@@ -57,23 +64,28 @@ impl FileSource {
         Ok(src)
     }
 
+    /// Hand lines out at `speed` × the pace of their events' `ts` (0: as fast as they are read).
+    pub fn with_replay_speed(mut self, speed: f64) -> Self {
+        self.pace = (speed > 0.0).then_some(Pace { speed, first: None });
+        self
+    }
+
     /// The partition this file is.
     pub fn part(&self) -> &PartId {
         &self.part
     }
 
-    /// Up to `max` lines.
-    pub fn poll(&mut self, max: usize) -> Result<Poll> {
-        if self.done {
-            return Ok(Poll::End);
+    /// The next non-blank line, or None at the end of the file.
+    fn next_line(&mut self) -> Result<Option<SourceMsg>> {
+        if let Some(m) = self.held.take() {
+            return Ok(Some(m));
         }
-        let mut out = Vec::with_capacity(max);
-        while out.len() < max {
+        loop {
             let mut buf = Vec::with_capacity(256);
             let n = self.reader.read_until(b'\n', &mut buf).map_err(io("reading", &self.path))?;
             if n == 0 {
                 self.done = true;
-                break;
+                return Ok(None);
             }
             self.line += 1;
             if buf.last() == Some(&b'\n') {
@@ -85,20 +97,127 @@ impl FileSource {
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue; // blank lines are not messages
             }
-            out.push(SourceMsg {
+            return Ok(Some(SourceMsg {
                 part: self.part.clone(),
                 offset: self.line,
                 key: None,
                 payload: buf,
                 timestamp_ms: None,
-            });
+            }));
         }
-        if out.is_empty() && self.done { Ok(Poll::End) } else { Ok(Poll::Messages(out)) }
+    }
+
+    /// Up to `max` lines (with a replay speed: those due by now, waiting at most `wait` for the
+    /// first).
+    pub fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll> {
+        let mut out = Vec::with_capacity(max);
+        while out.len() < max {
+            let Some(m) = self.next_line()? else { break };
+            let Some(pace) = &mut self.pace else {
+                out.push(m);
+                continue;
+            };
+            let due_in = pace.due_in(&m.payload);
+            if due_in.is_zero() {
+                out.push(m);
+            } else if out.is_empty() && due_in <= wait {
+                std::thread::sleep(due_in);
+                out.push(m);
+            } else {
+                if out.is_empty() {
+                    std::thread::sleep(wait);
+                }
+                self.held = Some(m);
+                break;
+            }
+        }
+        if out.is_empty() && self.done && self.held.is_none() { Ok(Poll::End) } else { Ok(Poll::Messages(out)) }
+    }
+}
+
+/// Replaying a file at `speed` × its events' pace (a show replayed live, e.g. for the board's
+/// demo): a line is handed out once the wall-clock time since the first line reaches (its `ts` −
+/// the first line's `ts`) ÷ `speed`. Lines without a readable `ts` are due at once.
+struct Pace {
+    speed: f64,
+    first: Option<(i64, Instant)>,
+}
+
+impl Pace {
+    fn due_in(&mut self, line: &[u8]) -> Duration {
+        let Some(ts) = line_ts(line) else { return Duration::ZERO };
+        let (t0, wall0) = *self.first.get_or_insert((ts, Instant::now()));
+        let at = wall0 + Duration::from_secs_f64(((ts - t0).max(0) as f64 / 1000.0) / self.speed);
+        at.saturating_duration_since(Instant::now())
+    }
+}
+
+/// The `ts` of an NDJSON event line, epoch ms (a number, or an RFC 3339 string).
+fn line_ts(line: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Ts {
+        ts: serde_json::Value,
+    }
+    match serde_json::from_slice::<Ts>(line).ok()?.ts {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.timestamp_millis()),
+        _ => None,
     }
 }
 
 impl Fetch for FileSource {
-    fn fetch(&mut self, max: usize, _wait: std::time::Duration) -> Result<Poll> {
-        self.poll(max)
+    fn fetch(&mut self, max: usize, wait: Duration) -> Result<Poll> {
+        self.poll(max, wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(p: Poll) -> Vec<i64> {
+        match p {
+            Poll::Messages(m) => m.iter().map(|m| m.offset).collect(),
+            Poll::End => vec![-1],
+        }
+    }
+
+    #[test]
+    fn a_replay_hands_lines_out_at_the_pace_of_their_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("show.ndjson");
+        // Event times 0, 0.1, 2 and 4 s (one as RFC 3339), a line without ts, and a blank line.
+        let lines = [
+            r#"{"ts":1795780800000,"type":"a"}"#,
+            r#"{"ts":1795780800100,"type":"b"}"#,
+            r#"{"ts":"2026-11-27T12:00:02Z","type":"c"}"#,
+            "not json",
+            "",
+            r#"{"ts":1795780804000,"type":"d"}"#,
+        ];
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let mut f = FileSource::open(&path, 1).unwrap().with_replay_speed(10.0);
+        let t0 = Instant::now();
+        let wait = Duration::from_millis(100);
+        assert_eq!(offsets(f.poll(100, wait).unwrap()), [1], "the first line at once; the second 10 ms later");
+        assert_eq!(offsets(f.poll(100, wait).unwrap()), [2]);
+        assert!(t0.elapsed() >= Duration::from_millis(10));
+        // The third is due at 0.2 s: polls that wait 100 ms come back empty until then.
+        let mut got = Vec::new();
+        while got.is_empty() {
+            got = offsets(f.poll(100, wait).unwrap());
+        }
+        assert!(t0.elapsed() >= Duration::from_millis(200), "{:?}", t0.elapsed());
+        assert_eq!(got, [3, 4], "a line without ts is due with the one before it");
+        let mut got = Vec::new();
+        while got.is_empty() {
+            got = offsets(f.poll(100, wait).unwrap());
+        }
+        assert!(t0.elapsed() >= Duration::from_millis(400));
+        assert_eq!(got, [6]);
+        assert_eq!(offsets(f.poll(100, wait).unwrap()), [-1]);
+        // Without a speed: everything at once.
+        let mut f = FileSource::open(&path, 1).unwrap();
+        assert_eq!(offsets(f.poll(100, wait).unwrap()), [1, 2, 3, 4, 6]);
     }
 }
