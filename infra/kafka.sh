@@ -26,6 +26,7 @@ CPORT="${KAFKA_CONTROLLER_PORT:-19093}"
 BOOTSTRAP="127.0.0.1:$PORT"
 PARTITIONS="${KAFKA_PARTITIONS:-3}"
 TOPICS=(livelake.player.v1 livelake.commerce.v1 livelake.deadletter.v1)
+LIVE_TOPIC=livelake.live.v1
 POM="$ROOT/infra/kafka/pom.xml"
 
 log() { echo "kafka.sh: $*" >&2; }
@@ -100,7 +101,10 @@ create_topics() {
   for t in "${TOPICS[@]}"; do
     topics_cmd --create --if-not-exists --topic "$t" --partitions "$PARTITIONS" --replication-factor 1 >/dev/null
   done
-  log "topics ready: ${TOPICS[*]}"
+  # The live board's topic keeps the last row of each stream/region/minute (compacted).
+  topics_cmd --create --if-not-exists --topic "$LIVE_TOPIC" --partitions "$PARTITIONS" --replication-factor 1 \
+    --config cleanup.policy=compact >/dev/null
+  log "topics ready: ${TOPICS[*]} $LIVE_TOPIC (compacted)"
 }
 
 up() {

@@ -220,6 +220,9 @@ pub struct KafkaSection {
     pub commerce_topic: String,
     /// Dead-letter topic; empty disables producing dead letters (the lake table still gets them).
     pub deadletter_topic: String,
+    /// Live topic: provisional and final per-minute figures for `livelake board` (compacted,
+    /// e.g. `livelake.live.v1`); empty publishes none (default).
+    pub live_topic: String,
     /// Extra Kafka client properties passed through (e.g. `security.protocol`, `sasl.*`, `ssl.*`).
     pub properties: BTreeMap<String, String>,
 }
@@ -232,6 +235,7 @@ impl Default for KafkaSection {
             player_topic: livelake_schemas::topics::PLAYER.into(),
             commerce_topic: livelake_schemas::topics::COMMERCE.into(),
             deadletter_topic: livelake_schemas::topics::DEADLETTER.into(),
+            live_topic: String::new(),
             properties: BTreeMap::new(),
         }
     }

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use crate::config::Config;
 use crate::engine::{self, Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Result, commit_log};
-use crate::kafka::DeadLetterTopic;
+use crate::kafka::{DeadLetterTopic, LiveTopic};
 use crate::ops::{Board, Metrics};
 use livelake_jobs::clock::Clock;
 use livelake_jobs::store::failpoint;
@@ -343,7 +343,7 @@ pub async fn run(
     let (lake, latest) = Lake::open(&cfg.lake.url()?, now).await?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(b) = &board {
-        engine.set_board(b.clone());
+        engine.add_live(b.clone());
     }
     if let Some(rec) = &latest {
         engine.restore(&rec.checkpoint, now).map_err(|e| commit_log(lake.record_path(rec.seq), e.to_string()))?;
@@ -368,6 +368,9 @@ pub async fn run(
             group_id: k.group_id.clone(),
             topics: vec![k.player_topic.clone(), k.commerce_topic.clone()],
         };
+        if !k.live_topic.is_empty() {
+            engine.add_live(Arc::new(LiveTopic::new(&k.client(), &k.live_topic)?));
+        }
         let consumer = KafkaSource::open(&sc, &resume)?;
         let kafka = Some(consumer.client());
         Source { batches: Prefetch::spawn(consumer, max, poll_wait, PREFETCH_BATCHES)?, kafka, file: None }
@@ -480,14 +483,11 @@ pub async fn run(
         if closed > 0 {
             debug!(rows = closed, "windows closed");
         }
-        if let Some(b) = &board
-            && now - last_provisional_at >= PROVISIONAL_EVERY_MS
-        {
+        if r.engine.has_live() && now - last_provisional_at >= PROVISIONAL_EVERY_MS {
             last_provisional_at = now;
-            // The board's figures of the minutes still open; the lake never sees them.
-            match r.engine.provisional().await {
-                Ok(rows) => b.publish(&rows, true, now),
-                Err(e) => warn!(error = %e, "provisional figures for the live board failed"),
+            // The live figures of the minutes still open; the lake never sees them.
+            if let Err(e) = r.engine.publish_provisional(now).await {
+                warn!(error = %e, "provisional figures for the live board failed");
             }
         }
         let t2 = std::time::Instant::now();

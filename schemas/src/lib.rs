@@ -34,6 +34,8 @@ pub mod topics {
     pub const COMMERCE: &str = "livelake.commerce.v1";
     /// Rejected messages.
     pub const DEADLETTER: &str = "livelake.deadletter.v1";
+    /// Live per-minute figures for boards (compacted; see README "The live board").
+    pub const LIVE: &str = "livelake.live.v1";
     /// Header carrying the rejection reason on the dead-letter topic.
     pub const REASON_HEADER: &str = "livelake.reason";
 }

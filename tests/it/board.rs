@@ -1,10 +1,11 @@
-//! The live board (`livelake run --board ADDR`): a simulated show replayed through the file
+//! The live board. `livelake run --board ADDR`: a simulated show replayed through the file
 //! source; the page, loaded in headless Chromium, shows every region of the show, its numbers for
 //! closed minutes equal the lake's `stream_minute` rows, and the simulator's stall burst raises an
-//! alert for its region and minute. A screenshot is kept in `target/test-artifacts/board.png`.
+//! alert for its region and minute; a screenshot is kept in `target/test-artifacts/board.png`.
+//! `livelake board`: the same figures and alert from the live topic a Kafka run publishes to.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,15 +14,12 @@ use livelake_pipeline::simulate::{SimConfig, simulate};
 
 use crate::lake::rows;
 use crate::report::{chromium, dump_dom};
-use crate::support::{livelake_bin, ndjson};
+use crate::support::{bootstrap, create_topics, http_get, kafka_shared, livelake_bin, ndjson, unique};
 
-/// `GET path` on `addr` (HTTP/1.0, so the server closes the connection): the body.
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+/// The port of a printed `live board: http://127.0.0.1:PORT/…` line.
+fn board_port(line: &str) -> u16 {
+    let addr = line.strip_prefix("live board: http://").unwrap_or_else(|| panic!("{line}"));
+    addr[addr.find(':').unwrap() + 1..addr.find('/').unwrap()].parse().unwrap()
 }
 
 /// A value as the board shows it in column `col`.
@@ -58,19 +56,17 @@ fn the_board_shows_the_lakes_minutes_and_alerts_the_stall_burst() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first.strip_prefix("live board: http://").unwrap_or_else(|| panic!("{first}")).trim_end_matches('/');
-    let addr = addr.to_string();
+    let port = board_port(&lines.next().unwrap().unwrap());
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
 
     // The file is consumed: the board says so and keeps serving the final state.
     let deadline = Instant::now() + Duration::from_secs(180);
-    while !http_get(&addr, "/api/live").contains("\"ended\":true") {
+    while !http_get(port, "/api/live").contains("\"ended\":true") {
         assert!(Instant::now() < deadline, "the run did not finish the file");
         assert!(child.try_wait().unwrap().is_none(), "the run exited instead of serving the board");
         std::thread::sleep(Duration::from_millis(300));
     }
-    let page = format!("http://{addr}/");
+    let page = format!("http://127.0.0.1:{port}/");
     let dom = dump_dom(&page, &dir.path().join("chromium"));
     let artefacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
     std::fs::create_dir_all(&artefacts).unwrap();
@@ -142,4 +138,124 @@ fn the_board_shows_the_lakes_minutes_and_alerts_the_stall_burst() {
     assert!(show.contains(&alert), "{alert} in\n{}", between(show, "<ul class=\"alerts\">", "</ul>"));
     // Both languages are on the page (the toggle shows one).
     assert!(dom.contains("卡顿率") && dom.contains("stall ratio"));
+}
+
+/// The live topic: `livelake run` on the Kafka source publishes its live rows (provisional, then
+/// final) to a topic, and `livelake board` — a process of its own — shows them: every minute of
+/// the lake's `stream_minute` is on the board, final, with the lake's figures, and the stall burst
+/// is alerted at its region and minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_apart_from_the_worker_shows_the_live_topic() {
+    use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
+    let _shared = kafka_shared().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (player, commerce, dead, live) =
+        (unique("live-player"), unique("live-commerce"), unique("live-dead"), unique("live-board"));
+    create_topics(&[&player, &commerce, &dead, &live], 3).await;
+    let cfg = SimConfig { viewers: 400, duration_min: 30, ..SimConfig::new(83) }.with_default_pitches().fit_incidents();
+    let sim = std::sync::Arc::new(simulate(&cfg));
+    let topics = Topics { player: player.clone(), commerce: commerce.clone() };
+    let produced = {
+        let sim = sim.clone();
+        tokio::task::spawn_blocking(move || {
+            produce_simulation(&KafkaConfig::new(bootstrap()), &topics, &sim, Pace::Flat, |_, _| {}).unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(produced.delivered, produced.sent);
+
+    // A message that is not a live row: the board skips it with a warning that names it.
+    {
+        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+        let p: BaseProducer = rdkafka::ClientConfig::new().set("bootstrap.servers", bootstrap()).create().unwrap();
+        p.send(BaseRecord::to(&live).key("junk").payload("not a live row")).map_err(|(e, _)| e).unwrap();
+        p.flush(Duration::from_secs(10)).unwrap();
+    }
+    let board_log = dir.path().join("board.log");
+    let mut board = Command::new(livelake_bin())
+        .args(["board", "--listen", "127.0.0.1:0", "--brokers", &bootstrap(), "--topic", &live])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&board_log).unwrap())
+        .spawn()
+        .unwrap();
+    let port = board_port(&BufReader::new(board.stdout.take().unwrap()).lines().next().unwrap().unwrap());
+
+    let lake = dir.path().join("lake");
+    let run = Command::new(livelake_bin())
+        .args(["run", "--source", "kafka", "--brokers", &bootstrap(), "--group-id", &unique("live-run")])
+        .args(["--until-idle", "3", "--metrics-listen", "off", "--lake"])
+        .arg(&lake)
+        .env("LIVELAKE__KAFKA__PLAYER_TOPIC", &player)
+        .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", &commerce)
+        .env("LIVELAKE__KAFKA__DEADLETTER_TOPIC", &dead)
+        .env("LIVELAKE__KAFKA__LIVE_TOPIC", &live)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
+
+    let mut want: BTreeMap<(String, i64), BTreeMap<String, String>> = BTreeMap::new();
+    for r in rows(&lake, "stream_minute", &[]) {
+        let start = chrono::DateTime::parse_from_rfc3339(&r["window_start"]).unwrap().timestamp_millis();
+        want.insert((r["region"].clone(), start), r);
+    }
+    let stream = &sim.streams[0];
+    // The board catches up with the topic: every minute of the lake, final.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let live_rows = loop {
+        let json: serde_json::Value = serde_json::from_str(&http_get(port, "/api/live")).unwrap();
+        let show = json["streams"].as_array().unwrap().iter().find(|s| s["stream_id"] == stream.as_str()).cloned();
+        let finals = show.as_ref().map_or(0, |s| {
+            s["regions"]
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|v| v.as_array().unwrap())
+                .filter(|r| r["provisional"] == false)
+                .count()
+        });
+        if finals == want.len() {
+            break show.unwrap();
+        }
+        assert!(Instant::now() < deadline, "the board has {finals} final minutes of {}", want.len());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let mut compared = 0;
+    for (region, minutes) in live_rows["regions"].as_object().unwrap() {
+        for m in minutes.as_array().unwrap() {
+            let start = m["window_start"].as_i64().unwrap();
+            let row = &want[&(region.clone(), start)];
+            for (col, v) in m["figures"].as_object().unwrap() {
+                match (row[col].as_str(), v.as_f64()) {
+                    ("NULL", None) => {}
+                    (lake, Some(v)) => {
+                        let lake: f64 = lake.parse().unwrap_or_else(|_| panic!("{region} {start} {col}: {lake}"));
+                        assert!(
+                            (lake - v).abs() <= 1e-9 * lake.abs().max(1.0),
+                            "{region} {start} {col}: {v} vs {lake}"
+                        );
+                    }
+                    (lake, None) => panic!("{region} {start} {col}: null on the board, {lake} in the lake"),
+                }
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 500, "{compared} figures compared");
+    let burst = sim.truth.incidents.iter().find(|i| i.kind == "stall_burst").expect("a stall burst");
+    let burst_ms = chrono::DateTime::parse_from_rfc3339(&burst.start).unwrap().timestamp_millis();
+    let minute = (burst_ms - want.keys().map(|(_, s)| *s).min().unwrap()).div_euclid(60_000);
+    let alerted = live_rows["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["kind"] == "stall_burst" && a["region"] == burst.region.as_str() && a["from_minute"] == minute);
+    assert!(alerted, "stall burst in {} at minute {minute}: {}", burst.region, live_rows["alerts"]);
+
+    Command::new("kill").args(["-TERM", &board.id().to_string()]).status().unwrap();
+    let status = board.wait().unwrap();
+    assert!(status.success(), "SIGTERM ends the board: {status}");
+    let log = std::fs::read_to_string(&board_log).unwrap();
+    assert!(log.contains("not a live row: skipped") && log.contains("offset=0"), "{log}");
 }

@@ -1,6 +1,7 @@
 //! Subcommands of the `livelake` binary; the plumbing they share is in `common` (runtime, lake
 //! check, signals, output) and here (logging, exit codes).
 
+mod board;
 mod ceiling;
 mod common;
 mod lake;
@@ -35,6 +36,8 @@ pub struct Cli {
 enum Command {
     /// Consume events (Kafka, or an NDJSON file) and keep the Parquet lake up to date.
     Run(run::Args),
+    /// The live board fed by the live topic (what `livelake run` workers publish).
+    Board(board::Args),
     /// Measure how fast a consumer that only reads drains topics (the benchmark's ceiling).
     ConsumeRate(ceiling::Args),
     /// Simulate a cross-border show and write it as NDJSON or produce it to Kafka.
@@ -63,6 +66,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(a),
+        Command::Board(a) => board::run(a),
         Command::ConsumeRate(a) => ceiling::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),

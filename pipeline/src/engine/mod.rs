@@ -43,7 +43,7 @@ use windows::{OpenRows, StreamWindows};
 
 use tracing::{info, warn};
 
-use crate::ops::Metrics;
+use crate::ops::{LiveOut, Metrics};
 
 /// The session snapshot of one stream's state, as a commit writes it (for size measurements).
 pub fn encode_sessions(s: &StreamSessions, stream_id: &str, regions: &Regions) -> Vec<u8> {
@@ -183,8 +183,9 @@ pub struct Engine {
     regions: Regions,
     pending: Pending,
     metrics: Arc<Metrics>,
-    /// The live board, fed with each window's row as it closes.
-    board: Option<Arc<crate::ops::Board>>,
+    /// Where live figures go (the board, the live topic): each window's row as it closes, and
+    /// provisional rows of the open ones ([`Engine::publish_provisional`]).
+    live: Vec<Arc<dyn LiveOut>>,
     /// The source has told us its partitions: finality may proceed.
     ready: bool,
 }
@@ -203,14 +204,32 @@ impl Engine {
             regions: Regions::default(),
             pending: Pending::new(),
             metrics,
-            board: None,
+            live: Vec::new(),
             ready: false,
         }
     }
 
-    /// Feed `board` with each window's `stream_minute` row as it closes.
-    pub fn set_board(&mut self, board: Arc<crate::ops::Board>) {
-        self.board = Some(board);
+    /// Send each window's `stream_minute` row as it closes, and provisional rows of the open
+    /// ones, to `out` too.
+    pub fn add_live(&mut self, out: Arc<dyn LiveOut>) {
+        self.live.push(out);
+    }
+
+    /// Whether anything takes live figures.
+    pub fn has_live(&self) -> bool {
+        !self.live.is_empty()
+    }
+
+    /// Publish provisional rows of the open windows ([`Engine::provisional`]) to the live outputs.
+    pub async fn publish_provisional(&mut self, now: i64) -> Result<(), crate::Error> {
+        if self.live.is_empty() {
+            return Ok(());
+        }
+        let rows = self.provisional().await?;
+        for out in &self.live {
+            out.publish(&rows, true, now);
+        }
+        Ok(())
     }
 
     /// The source knows its partitions (all registered, backlogs reported): windows may close.
@@ -436,8 +455,8 @@ impl Engine {
         }
         let n: usize = out.minute.iter().map(|b| b.num_rows()).sum();
         self.metrics.windows_closed.inc_by(n as u64);
-        if let Some(board) = &self.board {
-            board.publish(&out.minute, false, now);
+        for live in &self.live {
+            live.publish(&out.minute, false, now);
         }
         self.pending.minute.extend(out.minute);
         self.pending.since_wall.get_or_insert(now);

@@ -1,15 +1,17 @@
 //! Kafka plumbing besides the consumer source: client configuration with
 //! pass-through security settings, the simulator's producer, the dead-letter producer, the
-//! consume-rate ceiling. Client errors leave as [`crate::error::KafkaFailure`].
+//! live-topic producer, the consume-rate ceiling. Client errors leave as [`crate::error::KafkaFailure`].
 
 mod ceiling;
 mod config;
 mod deadletter;
+mod live;
 mod produce;
 
 pub use ceiling::{ConsumeRate, drain_rate};
 pub use config::{KafkaConfig, parse_property};
 pub use deadletter::DeadLetterTopic;
+pub use live::{LiveReader, LiveTopic};
 pub use produce::{Pace, ProduceReport, Topics, produce_simulation};
 
 use crate::error::{Error, KafkaFailure};

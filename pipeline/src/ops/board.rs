@@ -111,6 +111,86 @@ pub struct Alert {
     pub detail: String,
 }
 
+/// One stream × region × minute of live figures: a message of the live topic
+/// (`livelake.live.v1`, keyed by [`LiveRow::key`]), and what the board shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LiveRow {
+    /// Always [`LIVE_SCHEMA`].
+    pub schema: String,
+    /// The show.
+    pub stream_id: String,
+    /// The region.
+    pub region: String,
+    /// Window start, epoch ms.
+    pub window_start: i64,
+    /// The window is still open: figures so far.
+    pub provisional: bool,
+    /// The `stream_minute` figures the board shows and its rules read (NULL as `null`).
+    pub figures: Figures,
+}
+
+/// The schema name of the live topic's messages.
+pub const LIVE_SCHEMA: &str = "livelake.live.v1";
+
+impl LiveRow {
+    /// The message key: stream, region and minute (the topic is compacted on it, so its last
+    /// message, the final row, is what stays).
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.stream_id, self.region, self.window_start)
+    }
+}
+
+/// The rows of `stream_minute` batches, with the columns the board uses.
+pub fn live_rows(batches: &[RecordBatch], provisional: bool) -> Vec<LiveRow> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (Some(streams), Some(regions), Some(starts)) =
+            (b.column_by_name("stream_id"), b.column_by_name("region"), b.column_by_name("window_start"))
+        else {
+            continue;
+        };
+        let (streams, regions) = (streams.as_string::<i32>(), regions.as_string::<i32>());
+        let starts = starts.as_primitive::<TimestampMillisecondType>();
+        let cols: Vec<(&str, Option<arrow::array::ArrayRef>)> = COLUMNS
+            .iter()
+            .map(|c| c.0)
+            .chain(RULE_COLUMNS)
+            .map(|name| (name, b.column_by_name(name).and_then(|c| cast(c, &DataType::Float64).ok())))
+            .collect();
+        for i in 0..b.num_rows() {
+            let mut figures = Figures::new();
+            for (name, col) in &cols {
+                let v = col.as_ref().and_then(|c| {
+                    let c = c.as_primitive::<Float64Type>();
+                    c.is_valid(i).then(|| c.value(i))
+                });
+                figures.insert(name.to_string(), v);
+            }
+            out.push(LiveRow {
+                schema: LIVE_SCHEMA.to_string(),
+                stream_id: streams.value(i).to_string(),
+                region: regions.value(i).to_string(),
+                window_start: starts.value(i),
+                provisional,
+                figures,
+            });
+        }
+    }
+    out
+}
+
+/// Where the engine's live figures go: the in-process board, the live topic.
+pub trait LiveOut: Send + Sync {
+    /// `stream_minute` rows of windows that just closed, or `provisional` ones of open windows.
+    fn publish(&self, batches: &[RecordBatch], provisional: bool, now_ms: i64);
+}
+
+impl LiveOut for Board {
+    fn publish(&self, batches: &[RecordBatch], provisional: bool, now_ms: i64) {
+        self.publish_rows(live_rows(batches, provisional), now_ms);
+    }
+}
+
 /// The board's state, fed by the engine, read by the HTTP handlers.
 pub struct Board {
     state: Mutex<BoardState>,
@@ -128,40 +208,17 @@ impl Board {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Take `stream_minute` rows: final ones of windows that just closed, or `provisional` ones
-    /// of windows still open (a provisional row never replaces a final one).
-    pub fn publish(&self, batches: &[RecordBatch], provisional: bool, now_ms: i64) {
+    /// Take rows: final ones of windows that just closed, or provisional ones of windows still
+    /// open (a provisional row never replaces a final one).
+    pub fn publish_rows(&self, rows: Vec<LiveRow>, now_ms: i64) {
         let mut st = self.lock();
-        for b in batches {
-            let (Some(streams), Some(regions), Some(starts)) =
-                (b.column_by_name("stream_id"), b.column_by_name("region"), b.column_by_name("window_start"))
-            else {
+        for r in rows {
+            let s = st.streams.entry(r.stream_id).or_default();
+            let key = (r.region, r.window_start);
+            if r.provisional && s.rows.get(&key).is_some_and(|row| !row.provisional) {
                 continue;
-            };
-            let (streams, regions) = (streams.as_string::<i32>(), regions.as_string::<i32>());
-            let starts = starts.as_primitive::<TimestampMillisecondType>();
-            let cols: Vec<(&str, Option<arrow::array::ArrayRef>)> = COLUMNS
-                .iter()
-                .map(|c| c.0)
-                .chain(RULE_COLUMNS)
-                .map(|name| (name, b.column_by_name(name).and_then(|c| cast(c, &DataType::Float64).ok())))
-                .collect();
-            for i in 0..b.num_rows() {
-                let mut figures = Figures::new();
-                for (name, col) in &cols {
-                    let v = col.as_ref().and_then(|c| {
-                        let c = c.as_primitive::<Float64Type>();
-                        c.is_valid(i).then(|| c.value(i))
-                    });
-                    figures.insert(name.to_string(), v);
-                }
-                let s = st.streams.entry(streams.value(i).to_string()).or_default();
-                let key = (regions.value(i).to_string(), starts.value(i));
-                if provisional && s.rows.get(&key).is_some_and(|r| !r.provisional) {
-                    continue;
-                }
-                s.rows.insert(key, Row { provisional, figures });
             }
+            s.rows.insert(key, Row { provisional: r.provisional, figures: r.figures });
         }
         st.updated_ms = now_ms;
     }

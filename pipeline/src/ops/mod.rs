@@ -5,6 +5,6 @@ mod board;
 mod http;
 mod metrics;
 
-pub use board::{Board, serve_board};
+pub use board::{Board, LIVE_SCHEMA, LiveOut, LiveRow, live_rows, serve_board};
 pub use http::serve_metrics;
 pub use metrics::Metrics;
