@@ -8,7 +8,7 @@
 #      file with 2 and 1 thread(s); for each run its CPU seconds (user + sys) and peak RSS
 #   2. queries — docs/queries over the bench lake, livelake vs DuckDB, best of 5 each
 #   3. freshness — a live show produced at its own pace: event production → stream_minute row
-#      queryable, p50/p95
+#      queryable, p50/p95; and event production → on the live board (`--board`), p50/p95
 #   4. memory — peak RSS of `livelake run` and state bytes per session at ≥ 100 k concurrent
 #      sessions; the session-state micro-benchmark; Parquet codecs
 #   5. build — cold build time of the workspace (SKIP_BUILD_TIME=1 skips it)
@@ -94,7 +94,7 @@ echo "== 2. queries: docs/queries over the bench lake, livelake vs DuckDB, best 
 "$PY" bench/duckdb_queries.py "$OUT.lake" docs/queries > "$OUT.queries.duckdb.txt"
 paste "$OUT.queries.livelake.txt" "$OUT.queries.duckdb.txt" | awk '{printf "%-32s livelake %.4f s  duckdb %.4f s  %.2fx\n", $1, $2, $5, $2/$5}'
 
-echo "== 3. freshness: a live ${FRESH_MINUTES}-minute show, production → stream_minute row queryable"
+echo "== 3. freshness: a live ${FRESH_MINUTES}-minute show, production → stream_minute row queryable, and → live board"
 "$EX/freshness" "$BOOT" "$RUN-fresh-player" "$RUN-fresh-commerce" "$RUN-fresh-dead" "$BIN" "$(dirname "$OUT")" \
   "$FRESH_MINUTES" "$FRESH_VIEWERS" | tee "$OUT.freshness.txt"
 

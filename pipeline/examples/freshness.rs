@@ -5,6 +5,12 @@
 //! DuckDB and pyarrow read). Each event's freshness = that moment − its production time. Printed
 //! for all events, for the steady state (windows that close while the show is still producing)
 //! and for the tail (the show's last windows, which close once the partitions idle).
+//!
+//! Event → board: the run also serves the live board (`--board`), polled every 100 ms. An event
+//! is on the board once the board's count of its kind for its stream, region and minute reaches
+//! it (the k-th session start, comment, product click, add-to-cart or order of a minute, in
+//! production order, is on the board when that minute's count there is ≥ k): provisional figures
+//! while the minute is open, then the final row.
 //! Run by `make bench`:
 //! `cargo run --release --features bench --example freshness -- BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN OUT_DIR [MINUTES] [VIEWERS]`
 
@@ -65,6 +71,57 @@ fn watch(lake: PathBuf, seen: Arc<Mutex<BTreeMap<Key, i64>>>, stop: Arc<AtomicBo
     }
 }
 
+/// The board's counts of an event kind per minute: for (key, column), when each count was first
+/// seen (index k − 1: count ≥ k).
+type BoardSeen = BTreeMap<(Key, &'static str), Vec<i64>>;
+
+/// The `stream_minute` column that counts each event type the board shows.
+fn counted_by(event_type: &str) -> Option<&'static str> {
+    Some(match event_type {
+        "session_start" => "sessions_started_raw",
+        "comment" => "comments",
+        "product_click" => "product_clicks",
+        "add_to_cart" => "add_to_carts",
+        "order" => "orders",
+        _ => return None,
+    })
+}
+
+const COUNTS: [&str; 5] = ["sessions_started_raw", "comments", "product_clicks", "add_to_carts", "orders"];
+
+/// Poll the board's `/api/live` on `port` every 100 ms until `stop`.
+fn poll_board(port: u16, seen: Arc<Mutex<BoardSeen>>, stop: Arc<AtomicBool>) {
+    use std::io::{Read, Write};
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else { continue };
+        let _ = write!(conn, "GET /api/live HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        let mut text = String::new();
+        if conn.read_to_string(&mut text).is_err() {
+            continue;
+        }
+        let at = now_ms();
+        let Some((_, body)) = text.split_once("\r\n\r\n") else { continue };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { continue };
+        let mut seen = seen.lock().unwrap();
+        for show in json["streams"].as_array().into_iter().flatten() {
+            let stream = show["stream_id"].as_str().unwrap_or_default();
+            for (region, minutes) in show["regions"].as_object().into_iter().flatten() {
+                for m in minutes.as_array().into_iter().flatten() {
+                    let key = (stream.to_string(), region.clone(), m["window_start"].as_i64().unwrap_or_default());
+                    for col in COUNTS {
+                        let n = m["figures"][col].as_f64().unwrap_or(0.0) as usize;
+                        let firsts = seen.entry((key.clone(), col)).or_default();
+                        while firsts.len() < n {
+                            firsts.push(at);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn pct(sorted: &[i64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -81,8 +138,11 @@ fn main() {
     let _ = std::fs::remove_dir_all(&lake);
 
     let group = format!("fresh-{}", now_ms());
+    let board_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let board_addr = format!("127.0.0.1:{board_port}");
     let mut run = Command::new(bin)
         .args(["run", "--source", "kafka", "--metrics-listen", "off", "--brokers", brokers, "--group-id", &group])
+        .args(["--board", &board_addr])
         .arg("--lake")
         .arg(&lake)
         .env("LIVELAKE__KAFKA__PLAYER_TOPIC", player)
@@ -115,8 +175,15 @@ fn main() {
         let (lake, seen, stop) = (lake.clone(), seen.clone(), stop.clone());
         std::thread::spawn(move || watch(lake, seen, stop))
     };
+    let board_seen = Arc::new(Mutex::new(BoardSeen::new()));
+    let board_poller = {
+        let (seen, stop) = (board_seen.clone(), stop.clone());
+        std::thread::spawn(move || poll_board(board_port, seen, stop))
+    };
 
     let mut produced: Vec<(Key, i64)> = Vec::new();
+    let mut counted: BTreeMap<(Key, &'static str), Vec<i64>> = BTreeMap::new();
+    let mut ids = std::collections::HashSet::new();
     eprintln!("freshness: producing {} messages over {minutes} minutes, live", sim.lines.len());
     let topics = Topics { player: player.clone(), commerce: commerce.clone() };
     produce_simulation(&KafkaConfig::new(brokers.clone()), &topics, &sim, Pace::Live, |line, at| {
@@ -124,7 +191,14 @@ fn main() {
             && let Ok(e) = decoder.decode(&line.bytes, at)
         {
             let window = e.ts_ms.div_euclid(60_000) * 60_000;
-            produced.push(((e.stream_id.to_string(), e.region.to_string(), window), at));
+            let key = (e.stream_id.to_string(), e.region.to_string(), window);
+            // Duplicates count once on the board.
+            if let Some(col) = counted_by(e.kind().as_str())
+                && ids.insert(e.event_id.to_string())
+            {
+                counted.entry((key.clone(), col)).or_default().push(at);
+            }
+            produced.push((key, at));
         }
     })
     .expect("producing the show");
@@ -136,6 +210,7 @@ fn main() {
     }
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
+    board_poller.join().unwrap();
     let _ = Command::new("kill").args(["-TERM", &run.id().to_string()]).status();
     let _ = run.wait();
 
@@ -168,5 +243,25 @@ fn main() {
         tail.len(),
         pct(&tail, 0.5),
         pct(&tail, 0.95),
+    );
+    let board_seen = board_seen.lock().unwrap();
+    let mut on_board = Vec::new();
+    let mut never = 0;
+    for (k, produced_at) in &counted {
+        let firsts = board_seen.get(k).map(Vec::as_slice).unwrap_or_default();
+        for (j, at) in produced_at.iter().enumerate() {
+            match firsts.get(j) {
+                Some(seen) => on_board.push((seen - at).max(0)),
+                None => never += 1,
+            }
+        }
+    }
+    on_board.sort_unstable();
+    println!(
+        "board events {} p50_s {:.2} p95_s {:.2} max_s {:.2} target_p95_s 2 never_shown {never}",
+        on_board.len(),
+        pct(&on_board, 0.5),
+        pct(&on_board, 0.95),
+        pct(&on_board, 1.0),
     );
 }
