@@ -173,6 +173,29 @@ struct PendingExit {
     after_stall: bool,
 }
 
+/// The start probe of session `id` (the suspect rule's input).
+fn probe_row(stream_id: &str, regions: &Regions, id: &str, s: &Session) -> ProbeRow {
+    ProbeRow {
+        stream_id: stream_id.to_string(),
+        region: regions.name(s.start_region).to_string(),
+        session_id: id.to_string(),
+        start_ts: s.start_ts,
+        watch_ms: s.watch_ms as i64,
+        interacted: s.has(INTERACTED),
+    }
+}
+
+/// The exit row of a decided exit.
+fn exit_row(stream_id: &str, regions: &Regions, x: &PendingExit) -> ExitRow {
+    ExitRow {
+        stream_id: stream_id.to_string(),
+        region: regions.name(x.region).to_string(),
+        session_id: x.session_id.to_string(),
+        end_ts: x.end_ts,
+        after_stall: x.after_stall,
+    }
+}
+
 /// Start counts of recent windows in one region of a stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct RegionHistory {
@@ -401,14 +424,7 @@ impl StreamSessions {
         let holding = &self.held;
         self.sessions.retain(|id, s| {
             if s.start_ts != NONE && s.start_ts < until && !s.has(PROBED) {
-                out.probes.push(ProbeRow {
-                    stream_id: stream_id.to_string(),
-                    region: regions.name(s.start_region).to_string(),
-                    session_id: id.to_string(),
-                    start_ts: s.start_ts,
-                    watch_ms: s.watch_ms as i64,
-                    interacted: s.has(INTERACTED),
-                });
+                out.probes.push(probe_row(stream_id, regions, id, s));
                 s.flags |= PROBED;
             }
             if s.open() && s.last_ts < until {
@@ -438,13 +454,7 @@ impl StreamSessions {
             if x.end_ts >= until {
                 return true;
             }
-            out.exits.push(ExitRow {
-                stream_id: stream_id.to_string(),
-                region: regions.name(x.region).to_string(),
-                session_id: x.session_id.to_string(),
-                end_ts: x.end_ts,
-                after_stall: x.after_stall,
-            });
+            out.exits.push(exit_row(stream_id, regions, x));
             false
         });
         out
@@ -458,23 +468,10 @@ impl StreamSessions {
         let mut out = Closed::default();
         for (id, s) in &self.sessions {
             if s.start_ts != NONE && !s.has(PROBED) {
-                out.probes.push(ProbeRow {
-                    stream_id: stream_id.to_string(),
-                    region: regions.name(s.start_region).to_string(),
-                    session_id: id.to_string(),
-                    start_ts: s.start_ts,
-                    watch_ms: s.watch_ms as i64,
-                    interacted: s.has(INTERACTED),
-                });
+                out.probes.push(probe_row(stream_id, regions, id, s));
             }
         }
-        out.exits.extend(self.exits.iter().map(|x| ExitRow {
-            stream_id: stream_id.to_string(),
-            region: regions.name(x.region).to_string(),
-            session_id: x.session_id.to_string(),
-            end_ts: x.end_ts,
-            after_stall: x.after_stall,
-        }));
+        out.exits.extend(self.exits.iter().map(|x| exit_row(stream_id, regions, x)));
         out
     }
 

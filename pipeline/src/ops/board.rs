@@ -25,7 +25,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::DateTime;
-use livelake_jobs::report::{Figures, MinutePoint, ReportData, find};
+use livelake_jobs::report::followup::display;
+use livelake_jobs::report::{Anomaly, Figures, MinutePoint, ReportData, find};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -34,44 +35,28 @@ use tracing::{info, warn};
 pub const HISTORY_MINUTES: usize = 30;
 
 /// The figures the board shows: column, English label, Chinese label, format.
-const COLUMNS: [(&str, &str, &str, Fmt); 12] = [
-    ("sessions_active", "viewers", "观众", Fmt::Int),
-    ("stall_ratio", "stall ratio", "卡顿率", Fmt::Pct),
-    ("startup_ms_p95", "startup p95", "首帧 p95", Fmt::Ms),
-    ("latency_ms_p95", "latency p95", "延迟 p95", Fmt::Ms),
-    ("exits", "exits", "离开", Fmt::Int),
-    ("exits_after_stall", "exits after stall", "卡顿后离开", Fmt::Int),
-    ("comments", "comments", "评论", Fmt::Int),
-    ("likes", "likes", "点赞", Fmt::Int),
-    ("product_clicks", "clicks", "商品点击", Fmt::Int),
-    ("add_to_carts", "carts", "加购", Fmt::Int),
-    ("orders", "orders", "订单", Fmt::Int),
-    ("gmv_usd", "GMV", "成交额", Fmt::Usd),
+const COLUMNS: [(&str, &str, &str); 12] = [
+    ("sessions_active", "viewers", "观众"),
+    ("stall_ratio", "stall ratio", "卡顿率"),
+    ("startup_ms_p95", "startup p95", "首帧 p95"),
+    ("latency_ms_p95", "latency p95", "延迟 p95"),
+    ("exits", "exits", "离开"),
+    ("exits_after_stall", "exits after stall", "卡顿后离开"),
+    ("comments", "comments", "评论"),
+    ("likes", "likes", "点赞"),
+    ("product_clicks", "clicks", "商品点击"),
+    ("add_to_carts", "carts", "加购"),
+    ("orders", "orders", "订单"),
+    ("gmv_usd", "GMV", "成交额"),
 ];
 
 /// Columns read from `stream_minute` rows beyond the shown ones (the anomaly rules use them).
 const RULE_COLUMNS: [&str; 5] =
     ["sessions_stalled", "sessions_started", "sessions_started_raw", "play_seconds", "stall_seconds"];
 
-#[derive(Clone, Copy)]
-enum Fmt {
-    Int,
-    Pct,
-    Ms,
-    Usd,
-}
-
-/// A figure as the board shows it.
-fn shown(v: Option<f64>, f: Fmt) -> String {
-    match v {
-        None => "–".into(),
-        Some(v) => match f {
-            Fmt::Int => format!("{v:.0}"),
-            Fmt::Pct => format!("{:.2}%", v * 100.0),
-            Fmt::Ms => format!("{v:.0} ms"),
-            Fmt::Usd => format!("${v:.2}"),
-        },
-    }
+/// A figure as the board shows it (as the report does).
+fn shown(v: Option<f64>, col: &str) -> String {
+    v.map_or_else(|| "–".to_string(), |v| display(col, v))
 }
 
 /// One stream × region × minute on the board.
@@ -92,23 +77,6 @@ struct BoardState {
     streams: BTreeMap<String, StreamState>,
     ended: bool,
     updated_ms: i64,
-}
-
-/// An anomaly on the board.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    /// `stall_burst`, `exit_jump` or `fake_spike`.
-    pub kind: &'static str,
-    /// Region.
-    pub region: String,
-    /// First and last minute of the show it covers (0-based from the show's first minute).
-    pub from_minute: i64,
-    /// Last minute.
-    pub to_minute: i64,
-    /// Window start of the first minute, epoch ms.
-    pub start_ms: i64,
-    /// What the rule saw.
-    pub detail: String,
 }
 
 /// One stream × region × minute of live figures: a message of the live topic
@@ -229,7 +197,7 @@ impl Board {
     }
 
     /// The alerts of `stream` so far (the report's rules over its final minutes).
-    fn alerts(&self, s: &StreamState, stream: &str) -> Vec<Alert> {
+    fn alerts(&self, s: &StreamState, stream: &str) -> Vec<Anomaly> {
         let Some(first) = s.rows.keys().map(|(_, start)| *start).min() else { return Vec::new() };
         let mut data = ReportData { stream_id: stream.to_string(), show_start_ms: first, ..Default::default() };
         let mut totals: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
@@ -254,18 +222,7 @@ impl Board {
             let ratio = if watch > 0.0 { Some(stall / watch) } else { None };
             data.summary.insert(region.to_string(), Figures::from([("stall_ratio".to_string(), ratio)]));
         }
-        find(&data)
-            .anomalies
-            .into_iter()
-            .map(|a| Alert {
-                kind: a.kind,
-                region: a.region,
-                from_minute: a.from_minute,
-                to_minute: a.to_minute,
-                start_ms: a.start_ms,
-                detail: a.detail,
-            })
-            .collect()
+        find(&data).anomalies
     }
 
     /// The board as JSON (`/api/live`).
@@ -377,23 +334,23 @@ impl Board {
             };
             let current: Vec<String> = [COLUMNS[0], COLUMNS[1], COLUMNS[10], COLUMNS[11]]
                 .iter()
-                .map(|(col, en, zh, fmt)| format!("{} <b>{}</b>", both(en, zh), shown(fig(now, col), *fmt)))
+                .map(|(col, en, zh)| format!("{} <b>{}</b>", both(en, zh), shown(fig(now, col), col)))
                 .collect();
             let _ = writeln!(out, "<p class=\"current\">{} {} UTC: {}</p>", label, hm(now_start), current.join(" · "));
             let figures: Vec<(i64, &Figures)> = rows.iter().map(|(s, r)| (*s, &r.figures)).collect();
             chart(out, &figures);
             out.push_str("<div class=\"scroll\"><table>\n<tr><th>UTC</th>");
-            for (_, en, zh, _) in COLUMNS {
+            for (_, en, zh) in COLUMNS {
                 let _ = write!(out, "<th>{}</th>", both(en, zh));
             }
             out.push_str("</tr>\n");
             for (start, row) in &rows {
                 let (fin, class) = if row.provisional { (0, " class=\"prov\"") } else { (1, "") };
                 let _ = write!(out, "<tr data-start=\"{start}\" data-final=\"{fin}\"{class}><td>{}</td>", hm(*start));
-                for (col, _, _, fmt) in COLUMNS {
+                for (col, _, _) in COLUMNS {
                     let v = fig(&row.figures, col);
                     let raw = v.map_or_else(String::new, |v| v.to_string());
-                    let _ = write!(out, "<td data-col=\"{col}\" data-v=\"{raw}\">{}</td>", shown(v, fmt));
+                    let _ = write!(out, "<td data-col=\"{col}\" data-v=\"{raw}\">{}</td>", shown(v, col));
                 }
                 out.push_str("</tr>\n");
             }
@@ -596,9 +553,10 @@ mod tests {
 
     #[test]
     fn figures_show_in_their_units() {
-        assert_eq!(shown(Some(0.01234), Fmt::Pct), "1.23%");
-        assert_eq!(shown(Some(2958.4), Fmt::Ms), "2958 ms");
-        assert_eq!(shown(Some(12.346), Fmt::Usd), "$12.35");
-        assert_eq!(shown(None, Fmt::Int), "–");
+        assert_eq!(shown(Some(0.01234), "stall_ratio"), "1.23%");
+        assert_eq!(shown(Some(2958.4), "latency_ms_p95"), "2958 ms");
+        assert_eq!(shown(Some(12.346), "gmv_usd"), "$12.35");
+        assert_eq!(shown(Some(17.0), "sessions_active"), "17");
+        assert_eq!(shown(None, "orders"), "–");
     }
 }
