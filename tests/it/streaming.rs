@@ -835,3 +835,34 @@ async fn repeated_sigkills(on_s3: bool) {
     assert!(during_replay >= 2, "seed {seed}: only {during_replay} kills landed during a replay");
     assert!(commits_while_replaying >= 1, "seed {seed}: no commit was made while a partition replayed");
 }
+
+/// Topics that are not co-partitioned (a stream's player and commerce events would not share a
+/// partition number) are refused at start with one line that says what to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_with_different_partition_counts_are_refused_in_one_line() {
+    let _shared = kafka_shared().await;
+    let (player, commerce) = (unique("mismatch-player"), unique("mismatch-commerce"));
+    create_topics(&[&player], 3).await;
+    create_topics(&[&commerce], 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = output({
+        let mut c = Command::new(livelake_bin());
+        c.args(["run", "--source", "kafka", "--brokers", &bootstrap(), "--group-id", &unique("mismatch")])
+            .args(["--until-idle", "3", "--metrics-listen", "off", "--lake"])
+            .arg(dir.path().join("lake"))
+            .env("LIVELAKE__KAFKA__PLAYER_TOPIC", &player)
+            .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", &commerce)
+            .env("LIVELAKE__KAFKA__DEADLETTER_TOPIC", "")
+            .env("RUST_LOG", "error");
+        c
+    })
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!("topics {player} (3 partitions) and {commerce} (2 partitions) are not co-partitioned")),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

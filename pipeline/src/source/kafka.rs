@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::{Fetch, Poll, SourceMsg};
 use crate::engine::PartId;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kafka::KafkaConfig;
 use crate::kafka::kafka_error;
 
@@ -98,6 +98,37 @@ pub struct KafkaSource {
     last_error: Option<String>,
 }
 
+/// The topics must be co-partitioned: a stream's player and commerce events share a partition
+/// number (both keyed by `stream_id` with the default partitioner), which holds only when the
+/// topics have as many partitions. Topics the broker does not know (yet) are not compared, nor are
+/// any when the broker cannot be asked (the run waits for it as it always does).
+fn check_copartitioned(consumer: &BaseConsumer<SourceCtx>, topics: &[String]) -> Result<()> {
+    let mut counts = Vec::new();
+    for t in topics {
+        match consumer.fetch_metadata(Some(t), Duration::from_secs(10)) {
+            Ok(md) => {
+                if let Some(mt) = md.topics().iter().find(|x| x.name() == t)
+                    && mt.error().is_none()
+                    && !mt.partitions().is_empty()
+                {
+                    counts.push((t.as_str(), mt.partitions().len()));
+                }
+            }
+            Err(e) => {
+                warn!(topic = %t, error = %e, "cannot read the topic's partition count: co-partitioning not checked");
+                return Ok(());
+            }
+        }
+    }
+    if let Some(((a, n), (b, m))) = counts.first().zip(counts.iter().find(|(_, m)| *m != counts[0].1)) {
+        return Err(Error::Config(format!(
+            "topics {a} ({n} partitions) and {b} ({m} partitions) are not co-partitioned: give them the same partition \
+             count (a stream's player and commerce events must share a partition number; README, \"Kafka for development\")"
+        )));
+    }
+    Ok(())
+}
+
 impl KafkaSource {
     /// Create the consumer, tell the group where the lake resumes, and subscribe.
     pub fn open(cfg: &KafkaSourceConfig, resume: &[(PartId, i64)]) -> Result<KafkaSource> {
@@ -108,6 +139,9 @@ impl KafkaSource {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "100")
+            // Partition p of every topic to one member: a stream's player and commerce events
+            // (co-partitioned, see check_copartitioned) stay together.
+            .set("partition.assignment.strategy", "range")
             // A crashed worker's partitions move on within 10 s, not the 45 s default.
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "3000");
@@ -127,6 +161,7 @@ impl KafkaSource {
         };
         let consumer: BaseConsumer<SourceCtx> =
             cc.create_with_context(ctx).map_err(kafka_error("creating consumer"))?;
+        check_copartitioned(&consumer, &cfg.topics)?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         let mut tpl = TopicPartitionList::new();
         for (part, offset) in resume {
