@@ -17,8 +17,9 @@
 //!   player event within the timeout of the end belongs to the ended view; one after it starts a
 //!   new view of the same `session_id` (counted again when it ends).
 //! - The 60 s after a start count only events that were ahead of their partition's watermark when
-//!   they arrived ("fresh"): when the start's window is final, every partition's watermark has
-//!   passed start + 60 s, so no fresh event of that range can still come and the probe is complete.
+//!   they arrived ("fresh"): when the start's window is final, the watermark of every partition
+//!   that carries the stream has passed start + 60 s, so no fresh event of that range can still
+//!   come and the probe is complete.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 

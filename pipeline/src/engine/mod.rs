@@ -7,10 +7,12 @@
 //! its window's end + session timeout before it arrived (or its window was already emitted), so
 //! the interleaving of partitions does not change which events a window holds.
 //!
-//! Finality is conservative: a window is final when the watermark of *every* source partition
-//! has passed it — a superset of the partitions that carry its stream — where a partition that
-//! is caught up and quiet counts as idle (its watermark moves with the wall clock, or does not
-//! hold anything back if it never carried an event). Until the source has said which partitions
+//! Finality is per stream: a stream's window is final when the watermarks of the partitions of
+//! its number have passed it — the topics are co-partitioned, so a stream's events come from
+//! partition n of each topic (every partition counts for a stream that has not delivered an
+//! event since a restart) — where a partition that is caught up and quiet counts as idle (its
+//! watermark moves with the wall clock, or does not hold anything back if it never carried an
+//! event). Until the source has said which partitions
 //! exist and which still have a backlog, nothing is final; a partition restored from the lake
 //! counts as having a backlog until the source reports on it (it may have a replay ahead of it).
 //!
@@ -327,6 +329,7 @@ impl Engine {
             None => self.streams.entry(event.stream_id.to_string()).or_insert_with(|| StreamWindows::new(i64::MIN)),
         };
         sw.last_event_ts = sw.last_event_ts.max(event.ts_ms);
+        sw.carried_by(m.part.partition);
         let own_watermark = max_before.saturating_sub(self.cfg.lateness_ms);
         let late =
             window_end.saturating_add(self.cfg.session_timeout_ms) <= own_watermark || window_end <= sw.emitted_until;
@@ -398,16 +401,30 @@ impl Engine {
         if !self.ready || self.parts.is_empty() {
             return Ok(0);
         }
-        let wm = self.parts.values().map(|p| p.finality_watermark(cfg.lateness_ms, cfg.idle_ms, now)).min();
-        let Some(wm) = wm.filter(|w| *w != i64::MIN) else { return Ok(0) };
-        let until = if wm == i64::MAX {
-            i64::MAX
-        } else {
-            window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms)
+        // Finality per stream: the topics are co-partitioned, so a stream's events come from
+        // partition n of each topic, and its windows wait for those partitions only (the
+        // minimum over every partition for a stream whose partitions are not known yet).
+        let mut all = i64::MAX;
+        let mut by_number: HashMap<i32, i64> = HashMap::new();
+        for (id, p) in &self.parts {
+            let w = p.finality_watermark(cfg.lateness_ms, cfg.idle_ms, now);
+            all = all.min(w);
+            let n = by_number.entry(id.partition).or_insert(i64::MAX);
+            *n = (*n).min(w);
+        }
+        let until_of = |sw: &StreamWindows| {
+            let wm = sw.partitions().iter().map(|n| by_number.get(n).copied().unwrap_or(all)).min().unwrap_or(all);
+            match wm {
+                i64::MIN => i64::MIN,
+                i64::MAX => i64::MAX,
+                wm => window_start(wm.saturating_sub(cfg.session_timeout_ms), cfg.width_ms),
+            }
         };
+        let mut untils: HashMap<String, i64> = HashMap::new();
         let mut inputs = WindowInputs { width_ms: cfg.width_ms, ..Default::default() };
         let mut any = false;
         for (id, sw) in self.streams.iter_mut() {
+            let until = until_of(sw);
             if until <= sw.emitted_until {
                 continue;
             }
@@ -418,6 +435,7 @@ impl Engine {
                 continue;
             }
             any = true;
+            untils.insert(id.clone(), until);
             inputs.exits.extend(closed.exits);
             inputs.probes.extend(closed.probes);
             inputs.history.extend(sw.sessions.history_rows(id, &self.regions));
@@ -426,12 +444,12 @@ impl Engine {
         if !any {
             return Ok(0);
         }
-        // The final windows' rows: a stream's buffered rows before `until` are exactly those of
-        // its windows that just became final (an earlier window of a stream already emitted
+        // The final windows' rows: a stream's buffered rows before its `until` are exactly those
+        // of its windows that just became final (an earlier window of a stream already emitted
         // past `until` would have made them late).
         self.seal_staged()?;
-        inputs.player = self.open_player.take_before(until, cfg.width_ms)?;
-        inputs.commerce = self.open_commerce.take_before(until, cfg.width_ms)?;
+        inputs.player = self.open_player.take_before(&untils, cfg.width_ms)?;
+        inputs.commerce = self.open_commerce.take_before(&untils, cfg.width_ms)?;
         let out = livelake_jobs::window_metrics(inputs).await?;
         self.metrics.suspects.inc_by(out.new_suspects.len() as u64);
         for (stream, session) in &out.new_suspects {
@@ -447,9 +465,10 @@ impl Engine {
             let starts = col("window_start").as_primitive::<TimestampMillisecondType>();
             let started = col("sessions_started_raw").as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
-                if let Some(sw) = self.streams.get_mut(streams.value(i)) {
+                if let (Some(sw), Some(until)) = (self.streams.get_mut(streams.value(i)), untils.get(streams.value(i)))
+                {
                     let region = self.regions.id(regions.value(i));
-                    sw.sessions.record_window(region, starts.value(i), started.value(i), until, cfg.width_ms);
+                    sw.sessions.record_window(region, starts.value(i), started.value(i), *until, cfg.width_ms);
                 }
             }
         }

@@ -153,6 +153,36 @@ async fn a_stream_waits_for_every_partition_that_carries_it() {
     assert_eq!(e.finalize(W).await.unwrap(), 1);
 }
 
+/// Finality per stream: the topics are co-partitioned, so a stream's windows wait for partition
+/// n of each topic it came from, not for a lagging partition that carries other streams.
+#[tokio::test]
+async fn a_stream_waits_only_for_the_partitions_of_its_number() {
+    let mut e = engine();
+    let at = |topic: &str, n: i32| PartId { topic: Arc::from(topic), partition: n };
+    let (p0, c0, p1) = (at("player", 0), at("commerce", 0), at("player", 1));
+    let line = |stream: &str, id: &str, ty: &str, ts: i64| {
+        format!(
+            r#"{{"event_id":"{id}","type":"{ty}","ts":{ts},"stream_id":"{stream}","session_id":"x","region":"EU"}}"#
+        )
+        .into_bytes()
+    };
+    feed(&mut e, &p0, 0, &line("a", "1", "session_start", T0), W);
+    feed(&mut e, &c0, 0, &line("a", "2", "like", T0 + 1_000), W);
+    feed(&mut e, &p1, 0, &line("b", "3", "session_start", T0), W);
+    // Partition 1 still has a backlog: b's windows wait; a's (partition 0) do not.
+    e.set_backlog(&p1, true, W);
+    feed(&mut e, &p0, 1, &line("a", "4", "session_end", T0 + 200_000), W);
+    feed(&mut e, &c0, 1, &line("a", "5", "like", T0 + 200_000), W);
+    assert_eq!(e.finalize(W).await.unwrap(), 1, "a's first window closes");
+    let first = e.take_pending().minute;
+    assert_eq!(first[0].column_by_name("stream_id").unwrap().as_string::<i32>().value(0), "a");
+    feed(&mut e, &p1, 1, &line("b", "6", "session_end", T0 + 200_000), W);
+    e.set_backlog(&p1, false, W);
+    assert_eq!(e.finalize(W).await.unwrap(), 1, "then b's, once its partition caught up");
+    let second = e.take_pending().minute;
+    assert_eq!(second[0].column_by_name("stream_id").unwrap().as_string::<i32>().value(0), "b");
+}
+
 #[test]
 fn commits_record_what_the_lake_holds_for_replaying_announced_and_silent_partitions() {
     let (p, c) = (part("player"), part("commerce"));

@@ -33,6 +33,9 @@ pub struct StreamWindows {
     open: BTreeMap<i64, Vec<(PartId, i64)>>,
     /// Per-session state of the stream.
     pub sessions: StreamSessions,
+    /// The partition numbers its events came from (the topics are co-partitioned: partition n
+    /// of each topic); empty until an event arrives, e.g. right after a restart.
+    partitions: Vec<i32>,
 }
 
 impl StreamWindows {
@@ -43,7 +46,20 @@ impl StreamWindows {
             last_event_ts: i64::MIN,
             open: BTreeMap::new(),
             sessions: StreamSessions::default(),
+            partitions: Vec::new(),
         }
+    }
+
+    /// Note that an event of the stream came from partition number `n`.
+    pub fn carried_by(&mut self, n: i32) {
+        if !self.partitions.contains(&n) {
+            self.partitions.push(n);
+        }
+    }
+
+    /// The partition numbers its events came from (see [`StreamWindows::carried_by`]).
+    pub fn partitions(&self) -> &[i32] {
+        &self.partitions
     }
 
     /// Note an on-time event of window `window_start` from `part` at `pos` (its row is buffered
@@ -233,14 +249,24 @@ impl OpenRows {
         Ok(out)
     }
 
-    /// Take the buffered rows with event time before `until` (the rows of the windows that end
-    /// at or before it), with `window_start`/`window_end` columns.
-    pub fn take_before(&mut self, until: i64, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
+    /// Take the buffered rows of each stream with event time before its `until` (the rows of
+    /// its windows that end at or before it; a stream `until` does not name keeps its rows), with
+    /// `window_start`/`window_end` columns.
+    pub fn take_before(&mut self, until: &HashMap<String, i64>, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
         let mut out = Vec::new();
         let mut keep = Vec::with_capacity(self.batches.len());
         for (b, open) in self.batches.drain(..) {
             let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
-            let before = BooleanBuffer::collect_bool(b.num_rows(), |i| ts.value(i) < until);
+            let streams = b.column_by_name("stream_id").expect("stream_id column").as_string::<i32>();
+            // Rows of one stream often come together: look its `until` up once per run of them.
+            let mut last: (&str, i64) = ("", i64::MIN);
+            let before = BooleanBuffer::collect_bool(b.num_rows(), |i| {
+                let s = streams.value(i);
+                if s != last.0 || i == 0 {
+                    last = (s, until.get(s).copied().unwrap_or(i64::MIN));
+                }
+                ts.value(i) < last.1
+            });
             let take = &before & &open;
             let n = take.count_set_bits();
             if n > 0 {
@@ -287,7 +313,9 @@ mod tests {
         let (batch, mask) = staged.seal().unwrap().unwrap();
         assert_eq!((batch.num_rows(), mask.count_set_bits()), (4, 3));
         open.push(batch, mask);
-        let taken = open.take_before(1_795_264_800_000 + 120_000, 60_000).unwrap();
+        let until = |ms: i64| HashMap::from([("s".to_string(), ms)]);
+        assert!(open.take_before(&HashMap::new(), 60_000).unwrap().is_empty(), "a stream not named keeps its rows");
+        let taken = open.take_before(&until(1_795_264_800_000 + 120_000), 60_000).unwrap();
         let offsets: Vec<i64> = taken
             .iter()
             .flat_map(|b| {
@@ -295,7 +323,7 @@ mod tests {
             })
             .collect();
         assert_eq!(offsets, vec![1, 2], "the on-time rows before the cut, replayed or not");
-        assert_eq!(open.take_before(i64::MAX, 60_000).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        assert_eq!(open.take_before(&until(i64::MAX), 60_000).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 1);
         let written = staged.finish().unwrap();
         let offsets = written.column_by_name("src_offset").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(offsets.values().to_vec(), vec![0, 2, 3], "replayed rows are not written again");
