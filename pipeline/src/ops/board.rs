@@ -5,8 +5,9 @@
 //! (`livelake_jobs::report::find`: stall burst, exit jump, fake-viewer spike) fire on the final
 //! minutes so far.
 //!
-//! The engine publishes each window's row when it closes ([`Board::publish`]). The page is
-//! rendered on the server (tables and SVG, no CDN, works offline) and refreshes itself every two
+//! The engine publishes each window's row when it closes, and provisional rows of the windows
+//! still open every second ([`LiveOut::publish`]); `livelake board` feeds a board from the live
+//! topic instead ([`Board::publish_rows`]). The page is rendered on the server (tables and SVG, no CDN, works offline) and refreshes itself every two
 //! seconds with a few lines of JavaScript; `/api/live` gives the same as JSON. English and Chinese
 //! labels (a toggle). Read-only; a board on a non-loopback address needs an access token.
 
@@ -34,7 +35,7 @@ use tracing::{info, warn};
 /// Minutes of history each region shows.
 pub const HISTORY_MINUTES: usize = 30;
 
-/// The figures the board shows: column, English label, Chinese label, format.
+/// The figures the board shows: column, English label, Chinese label.
 const COLUMNS: [(&str, &str, &str); 12] = [
     ("sessions_active", "viewers", "观众"),
     ("stall_ratio", "stall ratio", "卡顿率"),
@@ -70,14 +71,21 @@ struct Row {
 struct StreamState {
     /// (region, window start) → its row.
     rows: BTreeMap<(String, i64), Row>,
+    /// Its latest window start.
+    last_ms: i64,
 }
 
 #[derive(Default)]
 struct BoardState {
     streams: BTreeMap<String, StreamState>,
+    /// The latest window start of any show.
+    newest_ms: i64,
     ended: bool,
     updated_ms: i64,
 }
+
+/// A show leaves the board once the newest minute on it is this much later than the show's last.
+pub const FORGET_AFTER_MS: i64 = 6 * 3_600_000;
 
 /// One stream × region × minute of live figures: a message of the live topic
 /// (`livelake.live.v1`, keyed by [`LiveRow::key`]), and what the board shows.
@@ -177,17 +185,22 @@ impl Board {
     }
 
     /// Take rows: final ones of windows that just closed, or provisional ones of windows still
-    /// open (a provisional row never replaces a final one).
+    /// open (a provisional row never replaces a final one). Shows whose last minute is more than
+    /// [`FORGET_AFTER_MS`] of event time before the newest minute are dropped.
     pub fn publish_rows(&self, rows: Vec<LiveRow>, now_ms: i64) {
         let mut st = self.lock();
         for r in rows {
+            st.newest_ms = st.newest_ms.max(r.window_start);
             let s = st.streams.entry(r.stream_id).or_default();
+            s.last_ms = s.last_ms.max(r.window_start);
             let key = (r.region, r.window_start);
             if r.provisional && s.rows.get(&key).is_some_and(|row| !row.provisional) {
                 continue;
             }
             s.rows.insert(key, Row { provisional: r.provisional, figures: r.figures });
         }
+        let keep_from = st.newest_ms.saturating_sub(FORGET_AFTER_MS);
+        st.streams.retain(|_, s| s.last_ms >= keep_from);
         st.updated_ms = now_ms;
     }
 
@@ -527,6 +540,25 @@ mod tests {
         assert_eq!(rows[0]["provisional"], false);
         assert_eq!(rows[0]["figures"]["sessions_active"], 12.0);
         assert_eq!(rows[1]["provisional"], true);
+    }
+
+    #[test]
+    fn a_show_leaves_the_board_six_hours_after_its_last_minute() {
+        let board = Board::new(60_000, None);
+        board.publish(&[minute(0, 10)], false, 1);
+        board.publish(&[minute(FORGET_AFTER_MS, 3)], false, 2);
+        assert_eq!(board.json()["streams"][0]["regions"]["EU"].as_array().unwrap().len(), 2, "same show: kept");
+        let other = |start: i64| {
+            let b = minute(start, 1);
+            let ids: arrow::array::ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["t"]));
+            RecordBatch::try_new(b.schema(), vec![ids, b.column(1).clone(), b.column(2).clone(), b.column(3).clone()])
+                .unwrap()
+        };
+        board.publish(&[other(2 * FORGET_AFTER_MS + 60_000)], false, 3);
+        let json = board.json();
+        let shows: Vec<&str> =
+            json["streams"].as_array().unwrap().iter().map(|s| s["stream_id"].as_str().unwrap()).collect();
+        assert_eq!(shows, ["t"], "s's last minute is more than 6 h before t's");
     }
 
     #[test]
