@@ -442,6 +442,7 @@ pub async fn run(
                 if let Some(lag) = &lag {
                     for (p, l) in lag {
                         metrics.set_lag(&p.topic, p.partition, *l);
+                        metrics.set_assigned(&p.topic, p.partition, true);
                         r.engine.set_backlog(p, *l > 0, now);
                     }
                 }
@@ -451,6 +452,7 @@ pub async fn run(
                 // close without its streams' events.
                 let unassigned = tokio::task::block_in_place(|| k.unassigned());
                 for p in unassigned.iter().flatten() {
+                    metrics.set_assigned(&p.topic, p.partition, false);
                     r.engine.set_backlog(p, true, now);
                 }
                 if lag.is_some() && unassigned.is_some() {

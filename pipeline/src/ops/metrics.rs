@@ -38,6 +38,7 @@ pub struct Metrics {
     events_out: Family<TableLabel, Counter>,
     dead_lettered: Family<ReasonLabel, Counter>,
     lag: Family<PartitionLabels, Gauge>,
+    assigned: Family<PartitionLabels, Gauge>,
     /// Valid events that arrived after their window was final (`livelake_late_events_total`).
     pub late_events: Counter,
     /// Repeated event ids dropped.
@@ -76,6 +77,7 @@ impl Default for Metrics {
             events_out: Family::default(),
             dead_lettered: Family::default(),
             lag: Family::default(),
+            assigned: Family::default(),
             late_events: Counter::default(),
             duplicates: Counter::default(),
             windows_closed: Counter::default(),
@@ -113,6 +115,11 @@ impl Default for Metrics {
             m.last_commit_seconds.clone(),
         );
         r.register("consumer_lag", "Messages behind the high watermark", m.lag.clone());
+        r.register(
+            "partition_assigned",
+            "1 when the consumer group assigned the partition to this worker, 0 when another member holds it",
+            m.assigned.clone(),
+        );
         m
     }
 }
@@ -138,6 +145,11 @@ impl Metrics {
         self.lag.get_or_create(&PartitionLabels { topic: topic.to_string(), partition }).set(lag);
     }
 
+    /// Whether the group assigned a partition of the topics to this worker.
+    pub fn set_assigned(&self, topic: &str, partition: i32, assigned: bool) {
+        self.assigned.get_or_create(&PartitionLabels { topic: topic.to_string(), partition }).set(i64::from(assigned));
+    }
+
     /// Render in the OpenMetrics text format (which Prometheus scrapes).
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -157,12 +169,16 @@ mod tests {
         m.dead_letter("bad_region");
         m.late_events.inc_by(2);
         m.set_lag("t", 1, 7);
+        m.set_assigned("t", 1, true);
+        m.set_assigned("t", 2, false);
         m.last_commit_seconds.set(1_795_780_800.5);
         let text = m.render();
         assert!(text.contains("livelake_events_in_total{topic=\"livelake.player.v1\"} 3"), "{text}");
         assert!(text.contains("livelake_dead_lettered_total{reason=\"bad_region\"} 1"));
         assert!(text.contains("livelake_late_events_total 2"));
         assert!(text.contains("livelake_consumer_lag{topic=\"t\",partition=\"1\"} 7"));
+        assert!(text.contains("livelake_partition_assigned{topic=\"t\",partition=\"1\"} 1"), "{text}");
+        assert!(text.contains("livelake_partition_assigned{topic=\"t\",partition=\"2\"} 0"), "{text}");
         assert!(text.contains("# TYPE livelake_session_state_bytes gauge"));
         assert!(text.contains("livelake_last_commit_timestamp_seconds 1795780800.5"), "{text}");
         assert!(text.ends_with("# EOF\n"));
