@@ -320,10 +320,12 @@ fn followup(data: &ReportData, f: &Findings) -> Vec<Block> {
         .map(|v| {
             let p = &v.past;
             let side = if super::followup::lower_is_better(&p.metric) { "≤" } else { "≥" };
-            let result = match v.worked {
-                Some(true) => "worked",
-                Some(false) => "did not work: carried forward",
-                None => "no data in this show",
+            let carried = f.actions.iter().any(|a| a.rule == p.rule && a.region == p.region);
+            let result = match (v.worked, carried) {
+                (Some(true), _) => "worked",
+                (Some(false), true) => "did not work: carried forward",
+                (Some(false), false) => "did not work (not carried forward: five more urgent actions)",
+                (None, _) => "no data in this show",
             };
             vec![
                 p.text.clone(),
