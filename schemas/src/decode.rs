@@ -183,6 +183,12 @@ fn upper(s: Cow<'_, str>) -> Cow<'_, str> {
     if s.bytes().any(|b| b.is_ascii_lowercase()) { Cow::Owned(s.to_ascii_uppercase()) } else { s }
 }
 
+/// The event time of a `ts` field given as its JSON text (epoch ms, or an RFC 3339 string), by
+/// the contract's rule without the "not in the future" bound; `None` when it is not one.
+pub fn ts_of_json(text: &str) -> Option<i64> {
+    timestamp(text, i64::MAX).ok()
+}
+
 fn timestamp(text: &str, now_ms: i64) -> R<i64> {
     let ms = if text.starts_with('"') {
         let s = json_str(text, "ts")?;

@@ -15,7 +15,7 @@ mod reference;
 mod rows;
 
 pub use decimal::{Decimal4, DecimalError};
-pub use decode::{Decoder, MAX_FUTURE_MS, MAX_MESSAGE_BYTES, MIN_TS_MS};
+pub use decode::{Decoder, MAX_FUTURE_MS, MAX_MESSAGE_BYTES, MIN_TS_MS, ts_of_json};
 pub use encode::{EncodeOptions, encode_event, push_json_string, rfc3339_ms, to_json};
 pub use event::{Event, EventKind, Family, Payload};
 pub use lake::{MONEY, PERIOD_METRICS, PartitionLevel, SOURCE_METRICS, STREAM_MINUTE_METRICS, Table, ts_type};

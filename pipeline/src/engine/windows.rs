@@ -236,15 +236,7 @@ impl OpenRows {
     pub fn copy_all(&self, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
         let mut out = Vec::new();
         for (b, open) in &self.batches {
-            let n = open.count_set_bits();
-            if n > 0 {
-                let rows = if n == b.num_rows() {
-                    b.clone()
-                } else {
-                    filter_record_batch(b, &BooleanArray::new(open.clone(), None))?
-                };
-                out.push(with_windows(&rows, width_ms, self.table)?);
-            }
+            out.extend(windowed(self.table, b, open.clone(), width_ms)?);
         }
         Ok(out)
     }
@@ -267,16 +259,7 @@ impl OpenRows {
                 }
                 ts.value(i) < last.1
             });
-            let take = &before & &open;
-            let n = take.count_set_bits();
-            if n > 0 {
-                let rows = if n == b.num_rows() {
-                    b.clone()
-                } else {
-                    filter_record_batch(&b, &BooleanArray::new(take, None))?
-                };
-                out.push(with_windows(&rows, width_ms, self.table)?);
-            }
+            out.extend(windowed(self.table, &b, &before & &open, width_ms)?);
             let rest = &open & &!&before;
             if rest.count_set_bits() > 0 {
                 keep.push((b, rest));
@@ -285,6 +268,22 @@ impl OpenRows {
         self.batches = keep;
         Ok(out)
     }
+}
+
+/// The rows of `b` (of `table`) that `mask` marks, with `window_start`/`window_end` columns;
+/// `None` when it marks none.
+fn windowed(
+    table: Table,
+    b: &RecordBatch,
+    mask: BooleanBuffer,
+    width_ms: i64,
+) -> Result<Option<RecordBatch>, ArrowError> {
+    let n = mask.count_set_bits();
+    if n == 0 {
+        return Ok(None);
+    }
+    let rows = if n == b.num_rows() { b.clone() } else { filter_record_batch(b, &BooleanArray::new(mask, None))? };
+    with_windows(&rows, width_ms, table).map(Some)
 }
 
 #[cfg(test)]

@@ -152,17 +152,13 @@ impl Pace {
     }
 }
 
-/// The `ts` of an NDJSON event line, epoch ms (a number, or an RFC 3339 string).
+/// The `ts` of an NDJSON event line, epoch ms, read by the contract's rule.
 fn line_ts(line: &[u8]) -> Option<i64> {
     #[derive(serde::Deserialize)]
     struct Ts {
         ts: serde_json::Value,
     }
-    match serde_json::from_slice::<Ts>(line).ok()?.ts {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.timestamp_millis()),
-        _ => None,
-    }
+    livelake_schemas::ts_of_json(&serde_json::from_slice::<Ts>(line).ok()?.ts.to_string())
 }
 
 impl Fetch for FileSource {
