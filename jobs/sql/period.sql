@@ -1,14 +1,18 @@
 -- Per-period metrics of the nightly rollup (docs/metrics.md, "stream_daily and show_summary"
 -- and "show_sources"): one SQL for the three tables, which differ only in how events are sliced.
 --
--- Inputs, registered by the rollup job for the streams being rolled up (whole shows):
---   player    — player_events rows (LAKE.md columns) + region, window_start, window_end;
---               deduplicated, late events included
---   commerce  — commerce_events rows, likewise
---   exits     — one row per view's end (the streaming job's session rules): stream_id, region (of
---               the event that ends it), session_id, end_ts, after_stall
---   suspects  — stream_id, session_id of the suspect sessions (suspects.sql)
---   scope     — one row, `kind`: 'daily'   → slice = region,             period = UTC date of ts
+-- The events are read in four passes first, each a small table of counts and sums per cell
+-- (stream × session × viewer × region × UTC date × source), so this SQL never holds a show's
+-- events and runs over far fewer rows than the show has:
+--   sessions — period_sessions.sql: per session, its source and whether it is a suspect
+--   facts    — period_facts.sql: per session × viewer × region × date, every count and sum below
+--              (view ends included: the streaming job's session rules, one per view)
+--   minutes  — period_minutes.sql: per session × region × date × window, active or not
+--   vals     — period_values.sql: per region × date × source, how often each startup_ms and
+--              latency_ms value occurs (non-suspect sessions)
+--   funnel_events — period_funnel.sql: first_frame, product_click, add_to_cart and order events
+--              of non-suspect sessions
+--   scope    — one row, `kind`: 'daily'   → slice = region,             period = UTC date of ts
 --                                 'show'    → slice = region, and 'ALL',  period = 'show'
 --                                 'sources' → slice = the session's source, period = 'show'
 -- Output: stream_id, slice, period, show_start, show_end, then every per-period column.
@@ -23,120 +27,130 @@
 --   * a session's smoothness needs watch time: a session with a first_frame but no watch time in
 --     the period has no score and is left out of the mean.
 --   * a session's source is the `source` of its session_start; none → 'unknown'.
--- Ratios with a zero denominator are NULL (CASE without ELSE). Percentiles are exact
--- (percentile_cont, linear interpolation), as in stream_minute.sql.
-WITH src AS (
-    SELECT stream_id, session_id,
-           coalesce(max(source) FILTER (WHERE type = 'session_start'), 'unknown') AS source
-    FROM player
-    GROUP BY stream_id, session_id
+-- Ratios with a zero denominator are NULL (CASE without ELSE). Percentiles are exact: linear
+-- interpolation between the values at ranks floor(q·(n−1)) and ceil(q·(n−1)) of the n values, as
+-- percentile_cont computes them in stream_minute.sql, here read off the value counts.
+WITH
+-- Each cell in its slice and period; for 'show', once more in the slice 'ALL'.
+cells AS (
+    SELECT DISTINCT region, day, source FROM facts
 ),
--- Every event of both tables, and every view's end as a pseudo-event of family 'exit', in the
--- columns the metrics read.
-events AS (
-    SELECT stream_id, session_id, viewer_id, region, ts, window_start, type, 'player' AS family,
-           play_ms, stall_ms, startup_ms, latency_ms, coalesce(fatal, false) AS fatal,
-           CAST(NULL AS BIGINT) AS like_count, CAST(NULL AS BIGINT) AS quantity,
-           CAST(NULL AS DECIMAL(18, 4)) AS amount_usd, false AS after_stall
-    FROM player
-    UNION ALL
-    SELECT stream_id, session_id, viewer_id, region, ts, window_start, type, 'commerce' AS family,
-           CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), false,
-           like_count, quantity, amount_usd, false
-    FROM commerce
-    UNION ALL
-    SELECT stream_id, session_id, CAST(NULL AS VARCHAR), region, end_ts AS ts, end_ts AS window_start, 'exit', 'exit',
-           CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), false,
-           CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS DECIMAL(18, 4)), after_stall
-    FROM exits
-),
-shows AS (
-    SELECT stream_id, min(ts) AS show_start, max(ts) AS show_end FROM events WHERE family <> 'exit' GROUP BY stream_id
-),
--- Each event in its slice and period; for 'show', once more in the slice 'ALL'.
-t AS (
-    SELECT e.*,
-           s.session_id IS NOT NULL AS suspect,
+slicing AS (
+    SELECT c.region, c.day, c.source,
            CASE WHEN copy.all_regions THEN 'ALL'
-                WHEN scope.kind = 'sources' THEN coalesce(src.source, 'unknown')
-                ELSE e.region END                                                      AS slice,
-           CASE WHEN scope.kind = 'daily' THEN CAST(CAST(e.ts AS DATE) AS VARCHAR) ELSE 'show' END AS period
-    FROM events e
+                WHEN scope.kind = 'sources' THEN c.source
+                ELSE c.region END                                       AS slice,
+           CASE WHEN scope.kind = 'daily' THEN c.day ELSE 'show' END    AS period
+    FROM cells c
     CROSS JOIN scope
     JOIN (VALUES (false), (true)) AS copy(all_regions) ON NOT copy.all_regions OR scope.kind = 'show'
-    LEFT JOIN suspects s ON e.stream_id = s.stream_id AND e.session_id = s.session_id
-    LEFT JOIN src ON e.stream_id = src.stream_id AND e.session_id = src.session_id
 ),
-clean AS (
-    SELECT * FROM t WHERE NOT suspect
+sliced AS (
+    SELECT x.*, m.slice, m.period
+    FROM facts x
+    JOIN slicing m ON x.region = m.region AND x.day = m.day AND x.source = m.source
+),
+shows AS (
+    SELECT stream_id, min(first_ts) AS show_start, max(last_ts) AS show_end FROM facts GROUP BY stream_id
 ),
 p AS (
     SELECT stream_id, slice, period,
-        count(DISTINCT CASE WHEN family = 'player' AND NOT suspect THEN session_id END)  AS sessions,
-        count(DISTINCT CASE WHEN family = 'player' THEN session_id END)                  AS sessions_raw,
-        count(DISTINCT CASE WHEN family = 'player' AND suspect THEN session_id END)      AS suspect_sessions,
-        count(DISTINCT CASE WHEN family = 'player' AND NOT suspect THEN viewer_id END)   AS viewers,
-        coalesce(sum(play_ms) FILTER (WHERE NOT suspect), 0) / 1000.0                    AS play_seconds,
-        coalesce(sum(stall_ms) FILTER (WHERE NOT suspect), 0) / 1000.0                   AS stall_seconds,
-        count(*) FILTER (WHERE type = 'stall_end' AND NOT suspect)                       AS stall_count,
-        count(DISTINCT CASE WHEN type = 'stall_end' AND NOT suspect THEN session_id END) AS sessions_stalled,
-        count(DISTINCT CASE WHEN type = 'first_frame' AND NOT suspect THEN session_id END) AS sessions_first_frame,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(startup_ms AS DOUBLE))
-            FILTER (WHERE type = 'first_frame' AND NOT suspect)                          AS startup_ms_p50,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(startup_ms AS DOUBLE))
-            FILTER (WHERE type = 'first_frame' AND NOT suspect)                          AS startup_ms_p95,
-        count(*) FILTER (WHERE type = 'first_frame' AND NOT suspect)                     AS first_frames,
-        count(*) FILTER (WHERE type = 'first_frame' AND NOT suspect AND startup_ms <= 1000) AS fast_starts,
-        avg(100.0 * 8 / (8 + startup_ms / 1000.0)) FILTER (WHERE type = 'first_frame' AND NOT suspect) AS startup_score,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(latency_ms AS DOUBLE))
-            FILTER (WHERE type = 'heartbeat' AND NOT suspect)                            AS latency_ms_p50,
-        percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(latency_ms AS DOUBLE))
-            FILTER (WHERE type = 'heartbeat' AND NOT suspect)                            AS latency_ms_p95,
-        percentile_cont(0.99) WITHIN GROUP (ORDER BY CAST(latency_ms AS DOUBLE))
-            FILTER (WHERE type = 'heartbeat' AND NOT suspect)                            AS latency_ms_p99,
-        count(*) FILTER (WHERE type = 'exit' AND NOT suspect)                            AS exits,
-        count(*) FILTER (WHERE type = 'exit' AND NOT suspect AND after_stall)            AS exits_after_stall,
-        count(*) FILTER (WHERE type = 'comment' AND NOT suspect)                         AS comments,
-        coalesce(sum(like_count) FILTER (WHERE type = 'like' AND NOT suspect), 0)        AS likes,
-        count(*) FILTER (WHERE type = 'gift' AND NOT suspect)                            AS gifts,
-        coalesce(sum(amount_usd) FILTER (WHERE type = 'gift' AND NOT suspect), 0)        AS gift_value_usd,
-        count(*) FILTER (WHERE type = 'share' AND NOT suspect)                           AS shares,
-        count(*) FILTER (WHERE type = 'follow' AND NOT suspect)                          AS follows,
-        count(DISTINCT CASE WHEN type IN ('comment', 'like', 'gift', 'share', 'follow') AND NOT suspect
-                            THEN viewer_id END)                                          AS engaged_viewers,
-        count(*) FILTER (WHERE type = 'product_click' AND NOT suspect)                   AS product_clicks,
-        count(*) FILTER (WHERE type = 'add_to_cart' AND NOT suspect)                     AS add_to_carts,
-        count(*) FILTER (WHERE type = 'order' AND NOT suspect)                           AS orders,
-        coalesce(sum(quantity) FILTER (WHERE type = 'order' AND NOT suspect), 0)         AS units,
-        coalesce(sum(amount_usd) FILTER (WHERE type = 'order' AND NOT suspect), 0)       AS gmv_usd,
-        count(DISTINCT CASE WHEN type = 'order' AND NOT suspect THEN viewer_id END)      AS buyers
-    FROM t
+        count(DISTINCT CASE WHEN player_events > 0 AND NOT suspect THEN session_id END) AS sessions,
+        count(DISTINCT CASE WHEN player_events > 0 THEN session_id END)               AS sessions_raw,
+        count(DISTINCT CASE WHEN player_events > 0 AND suspect THEN session_id END)   AS suspect_sessions,
+        count(DISTINCT CASE WHEN player_events > 0 AND NOT suspect THEN viewer_id END) AS viewers,
+        coalesce(sum(play_ms) FILTER (WHERE NOT suspect), 0) / 1000.0                 AS play_seconds,
+        coalesce(sum(stall_ms) FILTER (WHERE NOT suspect), 0) / 1000.0                AS stall_seconds,
+        coalesce(sum(stall_ends) FILTER (WHERE NOT suspect), 0)                       AS stall_count,
+        count(DISTINCT CASE WHEN stall_ends > 0 AND NOT suspect THEN session_id END)  AS sessions_stalled,
+        count(DISTINCT CASE WHEN first_frames > 0 AND NOT suspect THEN session_id END) AS sessions_first_frame,
+        coalesce(sum(first_frames) FILTER (WHERE NOT suspect), 0)                     AS first_frames,
+        coalesce(sum(exits) FILTER (WHERE NOT suspect), 0)                            AS exits,
+        coalesce(sum(exits_after_stall) FILTER (WHERE NOT suspect), 0)                AS exits_after_stall,
+        coalesce(sum(comments) FILTER (WHERE NOT suspect), 0)                         AS comments,
+        coalesce(sum(likes) FILTER (WHERE NOT suspect), 0)                            AS likes,
+        coalesce(sum(gifts) FILTER (WHERE NOT suspect), 0)                            AS gifts,
+        coalesce(sum(gift_value_usd) FILTER (WHERE NOT suspect), 0)                   AS gift_value_usd,
+        coalesce(sum(shares) FILTER (WHERE NOT suspect), 0)                           AS shares,
+        coalesce(sum(follows) FILTER (WHERE NOT suspect), 0)                          AS follows,
+        count(DISTINCT CASE WHEN engagements > 0 AND NOT suspect THEN viewer_id END)  AS engaged_viewers,
+        coalesce(sum(product_clicks) FILTER (WHERE NOT suspect), 0)                   AS product_clicks,
+        coalesce(sum(add_to_carts) FILTER (WHERE NOT suspect), 0)                     AS add_to_carts,
+        coalesce(sum(orders) FILTER (WHERE NOT suspect), 0)                           AS orders,
+        coalesce(sum(units) FILTER (WHERE NOT suspect), 0)                            AS units,
+        coalesce(sum(gmv_usd) FILTER (WHERE NOT suspect), 0)                          AS gmv_usd,
+        count(DISTINCT CASE WHEN orders > 0 AND NOT suspect THEN viewer_id END)       AS buyers
+    FROM sliced
+    GROUP BY stream_id, slice, period
+),
+-- Startup and latency: each value's count in the slice, then the running count up to it.
+counted AS (
+    SELECT v.stream_id, m.slice, m.period, v.metric, v.value, sum(v.n) AS n
+    FROM vals v
+    JOIN slicing m ON v.region = m.region AND v.day = m.day AND v.source = m.source
+    GROUP BY v.stream_id, m.slice, m.period, v.metric, v.value
+),
+ranked AS (
+    SELECT *,
+           sum(n) OVER (PARTITION BY stream_id, slice, period, metric ORDER BY value
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)        AS upto,
+           sum(n) OVER (PARTITION BY stream_id, slice, period, metric)           AS total
+    FROM counted
+),
+-- The value at 0-based rank r is the first value whose running count exceeds r.
+ranks AS (
+    SELECT stream_id, slice, period, metric,
+           min(value) FILTER (WHERE upto > floor(0.5 * (total - 1)))    AS lo50,
+           min(value) FILTER (WHERE upto > ceil(0.5 * (total - 1)))     AS hi50,
+           max(0.5 * (total - 1) - floor(0.5 * (total - 1)))            AS at50,
+           min(value) FILTER (WHERE upto > floor(0.95 * (total - 1)))   AS lo95,
+           min(value) FILTER (WHERE upto > ceil(0.95 * (total - 1)))    AS hi95,
+           max(0.95 * (total - 1) - floor(0.95 * (total - 1)))          AS at95,
+           min(value) FILTER (WHERE upto > floor(0.99 * (total - 1)))   AS lo99,
+           min(value) FILTER (WHERE upto > ceil(0.99 * (total - 1)))    AS hi99,
+           max(0.99 * (total - 1) - floor(0.99 * (total - 1)))          AS at99,
+           sum(n) FILTER (WHERE value <= 1000)                          AS at_most_1s,
+           sum(n * (100.0 * 8 / (8 + value / 1000.0)))                  AS score_sum,
+           sum(n)                                                       AS n
+    FROM ranked
+    GROUP BY stream_id, slice, period, metric
+),
+pct AS (
+    SELECT stream_id, slice, period,
+        max(CASE WHEN metric = 'startup_ms' THEN lo50 + at50 * (hi50 - lo50) END)    AS startup_ms_p50,
+        max(CASE WHEN metric = 'startup_ms' THEN lo95 + at95 * (hi95 - lo95) END)    AS startup_ms_p95,
+        max(CASE WHEN metric = 'startup_ms' THEN at_most_1s END)                     AS fast_starts,
+        max(CASE WHEN metric = 'startup_ms' THEN score_sum / n END)                  AS startup_score,
+        max(CASE WHEN metric = 'latency_ms' THEN lo50 + at50 * (hi50 - lo50) END)    AS latency_ms_p50,
+        max(CASE WHEN metric = 'latency_ms' THEN lo95 + at95 * (hi95 - lo95) END)    AS latency_ms_p95,
+        max(CASE WHEN metric = 'latency_ms' THEN lo99 + at99 * (hi99 - lo99) END)    AS latency_ms_p99
+    FROM ranks
     GROUP BY stream_id, slice, period
 ),
 -- Concurrency: per minute of the period, distinct non-suspect sessions with a player event.
-minutes AS (
-    SELECT stream_id, slice, period, window_start,
-           count(DISTINCT CASE WHEN family = 'player' AND NOT suspect THEN session_id END) AS active
-    FROM t
-    WHERE family <> 'exit'
-    GROUP BY stream_id, slice, period, window_start
+per_minute AS (
+    SELECT x.stream_id, m.slice, m.period, x.window_start,
+           count(DISTINCT CASE WHEN x.active THEN x.session_id END) AS active
+    FROM minutes x
+    JOIN slicing m ON x.region = m.region AND x.day = m.day AND x.source = m.source
+    GROUP BY x.stream_id, m.slice, m.period, x.window_start
 ),
 concurrency AS (
     SELECT stream_id, slice, period, max(active) AS peak_concurrent, avg(CAST(active AS DOUBLE)) AS avg_concurrent
-    FROM minutes
+    FROM per_minute
     GROUP BY stream_id, slice, period
 ),
 -- Per session: start, first frame, fatal error, stalls and watch time in the period.
-sessions AS (
+sessions_in AS (
     SELECT stream_id, slice, period, session_id,
-           bool_or(type = 'session_start')                AS started,
-           bool_or(type = 'first_frame')                  AS first_frame,
-           bool_or(type = 'error' AND fatal)              AS failed,
-           count(*) FILTER (WHERE type = 'stall_end')     AS stalls,
+           sum(starts) > 0                                AS started,
+           sum(first_frames) > 0                          AS first_frame,
+           sum(fatal_errors) > 0                          AS failed,
+           sum(stall_ends)                                AS stalls,
            coalesce(sum(stall_ms), 0)                     AS stall_ms,
            coalesce(sum(play_ms), 0) + coalesce(sum(stall_ms), 0) AS watch_ms
-    FROM clean
-    WHERE family = 'player'
+    FROM sliced
+    WHERE NOT suspect AND player_events > 0
     GROUP BY stream_id, slice, period, session_id
 ),
 session_scores AS (
@@ -149,42 +163,51 @@ session_scores AS (
                    (100.0 / sqrt(1.0 + power(stalls / 2.0, 2))
                     + 100.0 * exp(-10.0 * CAST(stall_ms AS DOUBLE) / watch_ms)) / 2.0 END)
                FILTER (WHERE first_frame)                                        AS smoothness_score
-    FROM sessions
+    FROM sessions_in
     GROUP BY stream_id, slice, period
 ),
 -- Per viewer: watch time, and the ordered funnel first_frame → click → cart → order.
 viewers AS (
     SELECT stream_id, slice, period, viewer_id,
-           bool_or(family = 'player')                                   AS watched,
-           coalesce(sum(play_ms), 0) + coalesce(sum(stall_ms), 0)       AS watch_ms,
-           min(ts) FILTER (WHERE type = 'first_frame')                  AS first_frame_at
-    FROM clean
-    WHERE family <> 'exit'
+           sum(player_events) > 0                                       AS watched,
+           coalesce(sum(play_ms), 0) + coalesce(sum(stall_ms), 0)       AS watch_ms
+    FROM sliced
+    WHERE NOT suspect AND events > 0
+    GROUP BY stream_id, slice, period, viewer_id
+),
+steps AS (
+    SELECT e.stream_id, m.slice, m.period, e.viewer_id, e.type, e.ts
+    FROM funnel_events e
+    JOIN slicing m ON e.region = m.region AND e.day = m.day AND e.source = m.source
+),
+framed AS (
+    SELECT stream_id, slice, period, viewer_id, min(ts) AS first_frame_at
+    FROM steps WHERE type = 'first_frame'
     GROUP BY stream_id, slice, period, viewer_id
 ),
 clicked AS (
     SELECT v.stream_id, v.slice, v.period, v.viewer_id, min(e.ts) AS clicked_at
-    FROM viewers v
-    JOIN clean e ON e.stream_id = v.stream_id AND e.slice = v.slice AND e.period = v.period
+    FROM framed v
+    JOIN steps e ON e.stream_id = v.stream_id AND e.slice = v.slice AND e.period = v.period
                 AND e.viewer_id = v.viewer_id AND e.type = 'product_click' AND e.ts >= v.first_frame_at
     GROUP BY v.stream_id, v.slice, v.period, v.viewer_id
 ),
 carted AS (
     SELECT c.stream_id, c.slice, c.period, c.viewer_id, min(e.ts) AS carted_at
     FROM clicked c
-    JOIN clean e ON e.stream_id = c.stream_id AND e.slice = c.slice AND e.period = c.period
+    JOIN steps e ON e.stream_id = c.stream_id AND e.slice = c.slice AND e.period = c.period
                 AND e.viewer_id = c.viewer_id AND e.type = 'add_to_cart' AND e.ts >= c.clicked_at
     GROUP BY c.stream_id, c.slice, c.period, c.viewer_id
 ),
 ordered AS (
     SELECT DISTINCT c.stream_id, c.slice, c.period, c.viewer_id
     FROM carted c
-    JOIN clean e ON e.stream_id = c.stream_id AND e.slice = c.slice AND e.period = c.period
+    JOIN steps e ON e.stream_id = c.stream_id AND e.slice = c.slice AND e.period = c.period
                 AND e.viewer_id = c.viewer_id AND e.type = 'order' AND e.ts >= c.carted_at
 ),
 funnel AS (
     SELECT v.stream_id, v.slice, v.period,
-           count(*) FILTER (WHERE v.first_frame_at IS NOT NULL) AS funnel_viewers,
+           count(fr.viewer_id)                                  AS funnel_viewers,
            count(c.viewer_id)                                   AS funnel_clicked,
            count(a.viewer_id)                                   AS funnel_carted,
            count(o.viewer_id)                                   AS funnel_ordered,
@@ -192,6 +215,7 @@ funnel AS (
                     END) / 1000.0                               AS capped_watch_seconds
     FROM viewers v
     JOIN shows sh ON sh.stream_id = v.stream_id
+    LEFT JOIN framed fr ON fr.stream_id = v.stream_id AND fr.slice = v.slice AND fr.period = v.period AND fr.viewer_id = v.viewer_id
     LEFT JOIN clicked c ON c.stream_id = v.stream_id AND c.slice = v.slice AND c.period = v.period AND c.viewer_id = v.viewer_id
     LEFT JOIN carted a ON a.stream_id = v.stream_id AND a.slice = v.slice AND a.period = v.period AND a.viewer_id = v.viewer_id
     LEFT JOIN ordered o ON o.stream_id = v.stream_id AND o.slice = v.slice AND o.period = v.period AND o.viewer_id = v.viewer_id
@@ -200,6 +224,8 @@ funnel AS (
 m AS (
     SELECT p.*, sh.show_start, sh.show_end, k.peak_concurrent, k.avg_concurrent,
            s.started, s.ebvs, s.failed, s.smoothness_score,
+           q.startup_ms_p50, q.startup_ms_p95, coalesce(q.fast_starts, 0) AS fast_starts, q.startup_score,
+           q.latency_ms_p50, q.latency_ms_p95, q.latency_ms_p99,
            f.funnel_viewers, f.funnel_clicked, f.funnel_carted, f.funnel_ordered, f.capped_watch_seconds,
            p.play_seconds + p.stall_seconds AS watch_seconds,
            -- Exits beyond what the stalled sessions would show at the average exit rate.
@@ -210,6 +236,7 @@ m AS (
     LEFT JOIN concurrency k ON k.stream_id = p.stream_id AND k.slice = p.slice AND k.period = p.period
     LEFT JOIN session_scores s ON s.stream_id = p.stream_id AND s.slice = p.slice AND s.period = p.period
     LEFT JOIN funnel f ON f.stream_id = p.stream_id AND f.slice = p.slice AND f.period = p.period
+    LEFT JOIN pct q ON q.stream_id = p.stream_id AND q.slice = p.slice AND q.period = p.period
 )
 SELECT
     m.stream_id, m.slice, m.period, m.show_start, m.show_end,

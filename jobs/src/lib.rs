@@ -37,7 +37,7 @@ pub use lake::{lake_session, level_type, register_lake, register_lake_as_of, sql
 pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQL, period_metrics};
 pub use query::{QueryError, run_query};
 pub use window::{
-    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput,
+    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput, find_suspects,
     window_input_schema, window_metrics, window_start, with_windows,
 };
 

@@ -12,8 +12,17 @@ use livelake_schemas::{Table, ts_type};
 use crate::window::{batch, field, register, strings, suspects_batch, times};
 use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
-/// The SQL of the per-period tables.
+/// The SQL of the per-period tables, over the passes below.
 pub const PERIOD_SQL: &str = include_str!("../sql/period.sql");
+/// The passes over the events that `PERIOD_SQL` reads, in order: (table name, SQL). Each later
+/// pass may read the earlier ones' tables.
+pub const PERIOD_PASSES: [(&str, &str); 5] = [
+    ("sessions", include_str!("../sql/period_sessions.sql")),
+    ("facts", include_str!("../sql/period_facts.sql")),
+    ("minutes", include_str!("../sql/period_minutes.sql")),
+    ("vals", include_str!("../sql/period_values.sql")),
+    ("funnel_events", include_str!("../sql/period_funnel.sql")),
+];
 /// The SQL of the retention curve.
 pub const RETENTION_SQL: &str = include_str!("../sql/retention.sql");
 
@@ -104,22 +113,44 @@ async fn run_scope(ctx: &SessionContext, kind: &str) -> Result<Vec<RecordBatch>>
 
 /// The period job's inputs, registered once for its queries.
 pub struct PeriodJob {
+    /// The inputs, and the passes' tables once [`PeriodJob::tables`] ran them.
     ctx: SessionContext,
+    /// The same inputs, for the passes over the events: every core.
+    wide: SessionContext,
 }
 
 impl PeriodJob {
     /// Register the inputs.
     pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
-        // One partition: sums and means of floats then add up in one fixed order, so a re-run
-        // gives bit-identical files.
+        // One partition for what the period SQL adds up from the passes' (sorted) tables: sums
+        // and means of floats then add up in one fixed order, so a re-run gives bit-identical
+        // files. The passes themselves only count and sum integers, so they use every core.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-        register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
-        register(&ctx, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce)?;
+        let wide = SessionContext::new();
         let exits = exits_batch(&inputs.exits)?;
-        register(&ctx, "exits", exits.schema(), vec![exits])?;
         let suspects = suspects_batch(&inputs.suspects)?;
-        register(&ctx, "suspects", suspects.schema(), vec![suspects])?;
-        Ok(PeriodJob { ctx })
+        for c in [&ctx, &wide] {
+            register(c, "player", window_input_schema(Table::PlayerEvents), inputs.player.clone())?;
+            register(c, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce.clone())?;
+            register(c, "exits", exits.schema(), vec![exits.clone()])?;
+            register(c, "suspects", suspects.schema(), vec![suspects.clone()])?;
+        }
+        Ok(PeriodJob { ctx, wide })
+    }
+
+    /// Run [`PERIOD_PASSES`] and register their tables for the period SQL.
+    async fn passes(&self) -> Result<()> {
+        for (name, sql) in PERIOD_PASSES {
+            let df_err = |source| Error::DataFusion { job: name, source };
+            let plan = self.wide.sql(sql).await.map_err(df_err)?.create_physical_plan().await.map_err(df_err)?;
+            let schema = plan.schema();
+            let rows = datafusion::physical_plan::collect(plan, self.wide.task_ctx()).await.map_err(df_err)?;
+            let _ = self.wide.deregister_table(name).map_err(df_err)?;
+            let _ = self.ctx.deregister_table(name).map_err(df_err)?;
+            register(&self.wide, name, schema.clone(), rows.clone())?;
+            register(&self.ctx, name, schema, rows)?;
+        }
+        Ok(())
     }
 
     /// The retention curve (`jobs/sql/retention.sql`): stream_id, region (or `ALL`), minute
@@ -131,6 +162,7 @@ impl PeriodJob {
 
     /// The three rollup tables' rows.
     pub async fn tables(&self) -> Result<PeriodOutput> {
+        self.passes().await?;
         let ctx = &self.ctx;
         let daily = run_scope(ctx, "daily").await?;
         let show = run_scope(ctx, "show").await?;

@@ -235,9 +235,9 @@ pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batc
     Ok(())
 }
 
-/// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
-/// every suspect (earlier and new) excluded from the cleaned columns.
-pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
+/// Register the inputs in a new context and find the suspects among `probes`: the context, the
+/// new suspects, and every suspect (earlier and new).
+async fn with_suspects(inputs: WindowInputs) -> Result<(SessionContext, Vec<Suspect>, Vec<Suspect>)> {
     let df_err = |source| Error::DataFusion { job: JOB, source };
     let w = inputs.width_ms;
     let ctx = SessionContext::new();
@@ -264,6 +264,20 @@ pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
     }
     let mut all = inputs.suspects;
     all.extend(new_suspects.iter().cloned());
+    Ok((ctx, new_suspects, all))
+}
+
+/// Only the first half of the window job: the suspects among `probes` (`jobs/sql/suspects.sql`),
+/// without computing `stream_minute` — what the rollup needs of a whole show.
+pub async fn find_suspects(inputs: WindowInputs) -> Result<Vec<Suspect>> {
+    Ok(with_suspects(inputs).await?.1)
+}
+
+/// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
+/// every suspect (earlier and new) excluded from the cleaned columns.
+pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
+    let df_err = |source| Error::DataFusion { job: JOB, source };
+    let (ctx, new_suspects, all) = with_suspects(inputs).await?;
     let suspects = suspects_batch(&all)?;
     register(&ctx, "suspects", suspects.schema(), vec![suspects])?;
 

@@ -117,7 +117,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
     if !streams.is_empty() {
         let set: BTreeSet<String> = streams.iter().cloned().collect();
         let mut progress = Progress::new("rollup", 5);
-        let r = recompute::recompute(&ctx, &streams, cfg).await?;
+        let r = recompute::recompute_sessions(&ctx, &streams, cfg).await?;
         progress.inc("sessions");
         let out = period_metrics(PeriodInputs {
             player: r.player,

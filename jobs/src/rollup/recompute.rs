@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::{
-    ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics, with_windows,
+    ExitRow, Suspect, WindowInputs, conform, find_suspects, lake_session, register_lake, run_query, window_metrics,
+    with_windows,
 };
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
@@ -107,6 +108,25 @@ pub async fn recompute_minutes(lake: &LakeUrl, streams: &[String], cfg: RuleConf
 /// Recompute `stream_minute` of `streams` from the `player_events` and `commerce_events` tables
 /// registered in `ctx` (the lake's, or any with their columns).
 pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
+    recompute_with(ctx, streams, cfg, true).await
+}
+
+/// [`recompute`] without `stream_minute` (`minute` is empty): the events, views' ends and
+/// suspects that the period SQL reads.
+pub(crate) async fn recompute_sessions(
+    ctx: &SessionContext,
+    streams: &[String],
+    cfg: RuleConfig,
+) -> Result<Recomputed> {
+    recompute_with(ctx, streams, cfg, false).await
+}
+
+async fn recompute_with(
+    ctx: &SessionContext,
+    streams: &[String],
+    cfg: RuleConfig,
+    minutes: bool,
+) -> Result<Recomputed> {
     let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
     let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
     let mut states = BTreeMap::new();
@@ -127,6 +147,10 @@ pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig
         inputs.probes.extend(closed.probes);
     }
     let exits = inputs.exits.clone();
+    if !minutes {
+        let suspects = find_suspects(inputs).await?;
+        return Ok(Recomputed { minute: Vec::new(), suspects, player, commerce, exits });
+    }
     let out = window_metrics(inputs).await?;
     Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
 }

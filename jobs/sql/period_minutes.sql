@@ -1,0 +1,22 @@
+-- The rollup's minute pass (see period.sql): per stream × session × region × UTC date × window,
+-- whether the session counts as active there (a player event, not a suspect). Every window
+-- with any event of the stream appears, so minutes with no active session count as 0.
+-- Inputs: player, commerce (as registered for period.sql) and sessions (period_sessions.sql).
+WITH m AS (
+    SELECT stream_id, session_id, region, CAST(CAST(ts AS DATE) AS VARCHAR) AS day, window_start,
+           true AS player
+    FROM player
+    UNION ALL
+    SELECT stream_id, session_id, region, CAST(CAST(ts AS DATE) AS VARCHAR), window_start, false
+    FROM commerce
+),
+g AS (
+    SELECT stream_id, session_id, region, day, window_start, bool_or(player) AS player
+    FROM m
+    GROUP BY stream_id, session_id, region, day, window_start
+)
+SELECT g.stream_id, g.session_id, g.region, g.day, g.window_start, s.source,
+       g.player AND NOT s.suspect AS active
+FROM g
+JOIN sessions s ON g.stream_id = s.stream_id AND g.session_id = s.session_id
+ORDER BY g.stream_id, g.window_start, g.session_id, g.region, g.day
