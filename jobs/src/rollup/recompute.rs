@@ -11,9 +11,11 @@ use crate::{
     ExitRow, Suspect, WindowInputs, conform, find_suspects, lake_session, register_lake, run_query, window_metrics,
     with_windows,
 };
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use datafusion::prelude::SessionContext;
+use datafusion::prelude::col;
 use livelake_schemas::{EventKind, Table, batch_schema};
 
 use crate::error::{Error, Result};
@@ -26,20 +28,45 @@ pub(super) fn sql_list(ids: &[String]) -> String {
 /// The raw events of `streams` in `table`, deduplicated by (stream, event_id) — the first
 /// ingested wins — sorted by stream and time, with window columns.
 async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms: i64) -> Result<Vec<RecordBatch>> {
+    let sql_err = |e: crate::QueryError| Error::Config(format!("rollup query: {e}"));
+    // Copies of an event sit next to each other, the first ingested first.
     let sql = format!(
-        "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY stream_id, event_id \
-         ORDER BY ingested_at, src_partition, src_offset) AS copy FROM {} WHERE stream_id IN ({})) \
-         WHERE copy = 1 ORDER BY stream_id, ts, event_id",
+        "SELECT * FROM {} WHERE stream_id IN ({}) ORDER BY stream_id, event_id, ingested_at, src_partition, src_offset",
         table.name(),
         sql_list(streams)
     );
-    let (_, batches) = run_query(ctx, &sql).await.map_err(|e| Error::Config(format!("rollup query: {e}")))?;
+    let (_, batches) = run_query(ctx, &sql).await.map_err(sql_err)?;
     let target = batch_schema(table);
-    batches
-        .iter()
-        .filter(|b| b.num_rows() > 0)
-        .map(|b| Ok(with_windows(&conform("rollup", b, &target)?, width_ms, table)?))
-        .collect()
+    let mut first = Vec::with_capacity(batches.len());
+    let mut last: Option<(String, String)> = None;
+    for b in batches.iter().filter(|b| b.num_rows() > 0) {
+        let b = conform("rollup", b, &target)?;
+        let (stream, event) = (b.column_by_name("stream_id"), b.column_by_name("event_id"));
+        let (Some(stream), Some(event)) = (stream, event) else {
+            return Err(Error::Config(format!("{}: no stream_id or event_id column", table.name())));
+        };
+        let (s, e) = (stream.as_string::<i32>(), event.as_string::<i32>());
+        let copy = |i: usize| match i {
+            0 => last.as_ref().is_some_and(|(ls, le)| ls == s.value(0) && le == e.value(0)),
+            _ => s.value(i) == s.value(i - 1) && e.value(i) == e.value(i - 1),
+        };
+        let keep: BooleanArray = (0..b.num_rows()).map(|i| Some(!copy(i))).collect();
+        let n = b.num_rows() - 1;
+        last = Some((s.value(n).to_string(), e.value(n).to_string()));
+        first.push(filter_record_batch(&b, &keep)?);
+    }
+    let by_time = ctx
+        .read_batches(first)
+        .and_then(|df| {
+            df.sort(vec![
+                col("stream_id").sort(true, true),
+                col("ts").sort(true, true),
+                col("event_id").sort(true, true),
+            ])
+        })
+        .map_err(|source| Error::DataFusion { job: "rollup", source })?;
+    let sorted = by_time.collect().await.map_err(|source| Error::DataFusion { job: "rollup", source })?;
+    sorted.iter().filter(|b| b.num_rows() > 0).map(|b| Ok(with_windows(b, width_ms, table)?)).collect()
 }
 
 /// Feed events (sorted by stream, time) to per-stream session state; every event is fresh.
