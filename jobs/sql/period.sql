@@ -27,6 +27,8 @@
 --   * a session's smoothness needs watch time: a session with a first_frame but no watch time in
 --     the period has no score and is left out of the mean.
 --   * a session's source is the `source` of its session_start; none → 'unknown'.
+-- Means of per-session or per-value scores add them as DECIMAL(38, 12): exact sums, so the result
+-- does not depend on the order rows reach the aggregate (±1e-12 per term from the rounding).
 -- Ratios with a zero denominator are NULL (CASE without ELSE). Percentiles are exact: linear
 -- interpolation between the values at ranks floor(q·(n−1)) and ceil(q·(n−1)) of the n values, as
 -- percentile_cont computes them in stream_minute.sql, here read off the value counts.
@@ -110,7 +112,7 @@ ranks AS (
            min(value) FILTER (WHERE upto > ceil(0.99 * (total - 1)))    AS hi99,
            max(0.99 * (total - 1) - floor(0.99 * (total - 1)))          AS at99,
            sum(n) FILTER (WHERE value <= 1000)                          AS at_most_1s,
-           sum(n * (100.0 * 8 / (8 + value / 1000.0)))                  AS score_sum,
+           sum(n * CAST(100.0 * 8 / (8 + value / 1000.0) AS DECIMAL(38, 12))) AS score_sum,
            sum(n)                                                       AS n
     FROM ranked
     GROUP BY stream_id, slice, period, metric
@@ -120,7 +122,7 @@ pct AS (
         max(CASE WHEN metric = 'startup_ms' THEN lo50 + at50 * (hi50 - lo50) END)    AS startup_ms_p50,
         max(CASE WHEN metric = 'startup_ms' THEN lo95 + at95 * (hi95 - lo95) END)    AS startup_ms_p95,
         max(CASE WHEN metric = 'startup_ms' THEN at_most_1s END)                     AS fast_starts,
-        max(CASE WHEN metric = 'startup_ms' THEN score_sum / n END)                  AS startup_score,
+        max(CASE WHEN metric = 'startup_ms' THEN CAST(score_sum AS DOUBLE) / n END)  AS startup_score,
         max(CASE WHEN metric = 'latency_ms' THEN lo50 + at50 * (hi50 - lo50) END)    AS latency_ms_p50,
         max(CASE WHEN metric = 'latency_ms' THEN lo95 + at95 * (hi95 - lo95) END)    AS latency_ms_p95,
         max(CASE WHEN metric = 'latency_ms' THEN lo99 + at99 * (hi99 - lo99) END)    AS latency_ms_p99
@@ -159,10 +161,10 @@ session_scores AS (
            count(*) FILTER (WHERE started AND NOT first_frame AND NOT failed)    AS ebvs,
            count(*) FILTER (WHERE failed)                                        AS failed,
            -- Mux's Smoothness Score: c = stall count, p = stall share of watch time.
-           avg(CASE WHEN watch_ms > 0 THEN
+           CAST(avg(CASE WHEN watch_ms > 0 THEN CAST(
                    (100.0 / sqrt(1.0 + power(stalls / 2.0, 2))
-                    + 100.0 * exp(-10.0 * CAST(stall_ms AS DOUBLE) / watch_ms)) / 2.0 END)
-               FILTER (WHERE first_frame)                                        AS smoothness_score
+                    + 100.0 * exp(-10.0 * CAST(stall_ms AS DOUBLE) / watch_ms)) / 2.0 AS DECIMAL(38, 12)) END)
+               FILTER (WHERE first_frame) AS DOUBLE)                             AS smoothness_score
     FROM sessions_in
     GROUP BY stream_id, slice, period
 ),

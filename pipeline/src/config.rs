@@ -52,6 +52,9 @@ pub struct RollupConfig {
     pub compact: bool,
     /// Compaction writes files of about this size at most, MiB (default 256).
     pub compact_target_mb: u64,
+    /// Shows are recomputed in groups of at most this many events of the day (a bigger show
+    /// alone); memory follows the biggest group (default 1,000,000: about 0.8 GiB).
+    pub group_events: u64,
     /// VACUUM every table after each rollup (default true).
     pub vacuum: bool,
     /// VACUUM's retention: files no table version of the last this-many hours needs (replaced by
@@ -70,6 +73,7 @@ impl Default for RollupConfig {
             retry_max_secs: 1800,
             compact: true,
             compact_target_mb: 256,
+            group_events: livelake_jobs::rollup::GROUP_EVENTS,
             vacuum: true,
             vacuum_retention_hours: 168,
         }

@@ -4,13 +4,16 @@
 //! the day's raw partitions ([`crate::compact`]). Each table changes in one Delta commit that
 //! replaces the partitions it recomputes (rows of other shows in them are kept): a crash leaves
 //! every table at its previous or its new content, and a re-run converges.
+//!
+//! Shows are recomputed in groups of about [`GROUP_EVENTS`] events of the day (a bigger show
+//! alone): memory follows the biggest group, not the day.
 
 mod recompute;
 pub(crate) mod replace;
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::{PeriodInputs, conform, lake_session, period_metrics, register_lake, run_query};
+use crate::{PeriodInputs, PeriodOutput, conform, lake_session, period_metrics, register_lake, run_query};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMillisecondType};
 use chrono::{DateTime, NaiveDate};
@@ -41,6 +44,8 @@ pub struct RollupRequest {
     pub compact_target_bytes: Option<u64>,
     /// Then VACUUM every table with this retention (hours); `None`: no VACUUM.
     pub vacuum_retention_hours: Option<u64>,
+    /// Recompute shows in groups of at most this many events of the day ([`GROUP_EVENTS`]).
+    pub group_events: u64,
 }
 
 /// What a rollup did.
@@ -92,6 +97,48 @@ async fn strings(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
     Ok(out.into_iter().collect())
 }
 
+/// Events of the day a group of shows recomputed together may have, at most, unless one show
+/// alone has more: a group's events, and what the rollup derives from them, are held in memory
+/// together (about 0.75 KB per event measured), so this bounds the rollup's memory whatever the
+/// size of the day.
+pub const GROUP_EVENTS: u64 = 1_000_000;
+
+/// Shows (sorted by id) with their events on the day → groups of consecutive shows with at most
+/// `budget` events each (a show with more is a group of its own).
+pub(crate) fn show_groups(counts: &[(String, u64)], budget: u64) -> Vec<Vec<String>> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut held = 0;
+    for (stream, n) in counts {
+        match groups.last_mut() {
+            Some(g) if held + n <= budget => g.push(stream.clone()),
+            _ => {
+                groups.push(vec![stream.clone()]);
+                held = 0;
+            }
+        }
+        held += n;
+    }
+    groups
+}
+
+/// Every stream with events on `date` in either raw table, with its number of events there.
+async fn stream_counts(ctx: &SessionContext, date: &str) -> Result<Vec<(String, u64)>> {
+    let sql = format!(
+        "SELECT stream_id, sum(n) AS n FROM (\
+         SELECT stream_id, count(*) AS n FROM player_events WHERE date = DATE '{date}' GROUP BY stream_id UNION ALL \
+         SELECT stream_id, count(*) AS n FROM commerce_events WHERE date = DATE '{date}' GROUP BY stream_id) \
+         GROUP BY stream_id ORDER BY stream_id"
+    );
+    let (_, batches) = run_query(ctx, &sql).await.map_err(sql_err)?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let ids = utf8_values(b.column(0))?;
+        let n = arrow::compute::cast(b.column(1), &DataType::UInt64)?;
+        out.extend(ids.into_iter().zip(n.as_primitive::<arrow::datatypes::UInt64Type>().values().iter().copied()));
+    }
+    Ok(out)
+}
+
 /// Roll up `req` in the lake `lake` (see the module docs).
 pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
     let _job = maintenance_lock(lake)?;
@@ -99,34 +146,34 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
     register_lake(&ctx, lake).await?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let date = req.date.format("%Y-%m-%d").to_string();
-    let streams = match &req.stream {
-        Some(s) => vec![s.clone()],
-        None => {
-            strings(
-                &ctx,
-                &format!(
-                    "SELECT DISTINCT stream_id FROM player_events WHERE date = DATE '{date}' UNION \
-                     SELECT DISTINCT stream_id FROM commerce_events WHERE date = DATE '{date}'"
-                ),
-            )
-            .await?
-        }
+    // Every show with events on the day, and how many events it has there.
+    let counts: Vec<(String, u64)> = match &req.stream {
+        Some(s) => vec![(s.clone(), 0)],
+        None => stream_counts(&ctx, &date).await?,
     };
+    let streams: Vec<String> = counts.iter().map(|(s, _)| s.clone()).collect();
     info!(%date, shows = streams.len(), "rollup starting");
     let mut report = RollupReport { streams: streams.clone(), ..Default::default() };
     if !streams.is_empty() {
         let set: BTreeSet<String> = streams.iter().cloned().collect();
-        let mut progress = Progress::new("rollup", 5);
-        let r = recompute::recompute_sessions(&ctx, &streams, cfg).await?;
-        progress.inc("sessions");
-        let out = period_metrics(PeriodInputs {
-            player: r.player,
-            commerce: r.commerce,
-            exits: r.exits,
-            suspects: r.suspects,
-        })
-        .await?;
-        progress.inc("metrics");
+        let groups = show_groups(&counts, req.group_events.max(1));
+        let mut progress = Progress::new("rollup", groups.len() as u64 + 3);
+        // Group by group of whole shows: only one group's events are held at a time.
+        let mut out = PeriodOutput::default();
+        for group in &groups {
+            let r = recompute::recompute_sessions(&ctx, group, cfg).await?;
+            let o = period_metrics(PeriodInputs {
+                player: r.player,
+                commerce: r.commerce,
+                exits: r.exits,
+                suspects: r.suspects,
+            })
+            .await?;
+            out.daily.extend(o.daily);
+            out.show.extend(o.show);
+            out.sources.extend(o.sources);
+            progress.inc(&format!("{} show(s)", group.len()));
+        }
         let name = format!("rollup-{now_ms:013}.parquet");
 
         // stream_daily: the day's partition of every region it has (had) rows in.
@@ -229,4 +276,22 @@ pub(crate) fn job_info(job: &str) -> HashMap<String, serde_json::Value> {
 fn conformed(rows: &[RecordBatch], table: Table) -> Result<Vec<RecordBatch>> {
     let schema = table.schema();
     rows.iter().map(|b| conform("rollup", b, &schema)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_groups;
+
+    fn counts(v: &[(&str, u64)]) -> Vec<(String, u64)> {
+        v.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn shows_are_grouped_up_to_the_budget_and_a_big_show_is_alone() {
+        let c = counts(&[("a", 400), ("b", 500), ("c", 200), ("d", 2_000), ("e", 100), ("f", 0)]);
+        let g = show_groups(&c, 1_000);
+        assert_eq!(g, vec![vec!["a", "b"], vec!["c"], vec!["d"], vec!["e", "f"]]);
+        assert_eq!(show_groups(&c, 10_000), vec![vec!["a", "b", "c", "d", "e", "f"]]);
+        assert!(show_groups(&[], 1_000).is_empty());
+    }
 }

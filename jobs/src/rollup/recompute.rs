@@ -55,6 +55,9 @@ async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms
         last = Some((s.value(n).to_string(), e.value(n).to_string()));
         first.push(filter_record_batch(&b, &keep)?);
     }
+    if first.is_empty() {
+        return Ok(first);
+    }
     let by_time = ctx
         .read_batches(first)
         .and_then(|df| {

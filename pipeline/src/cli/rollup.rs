@@ -81,7 +81,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
     let vacuum = (cfg.rollup.vacuum && !a.no_compact).then_some(cfg.rollup.vacuum_retention_hours);
     let compact_target_bytes = (!a.no_compact).then_some(cfg.rollup.compact_target_mb << 20);
-    let req = RollupRequest { date: a.date, stream: a.stream, compact_target_bytes, vacuum_retention_hours: vacuum };
+    let req = RollupRequest {
+        date: a.date,
+        stream: a.stream,
+        compact_target_bytes,
+        vacuum_retention_hours: vacuum,
+        group_events: cfg.rollup.group_events,
+    };
     let report = runtime()?.block_on(rollup(&cfg.lake.url()?, &req, cfg.engine().rules()))?;
     println!("rollup {}: {}", a.date, summary(&report));
     Ok(())
@@ -130,7 +136,13 @@ pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
         run_schedule(&schedule, retry, &timer, None, |date| {
             let vacuum_retention_hours = r.vacuum.then_some(r.vacuum_retention_hours);
             let compact_target_bytes = r.compact.then_some(r.compact_target_mb << 20);
-            let req = RollupRequest { date, stream: None, compact_target_bytes, vacuum_retention_hours };
+            let req = RollupRequest {
+                date,
+                stream: None,
+                compact_target_bytes,
+                vacuum_retention_hours,
+                group_events: r.group_events,
+            };
             let (lake, rules) = (lake.clone(), cfg.engine().rules());
             async move { rollup(&lake, &req, rules).await.map(|rep| summary(&rep)).map_err(|e| e.to_string()) }
         })
