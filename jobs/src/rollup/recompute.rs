@@ -29,6 +29,7 @@ pub(super) fn sql_list(ids: &[String]) -> String {
 /// ingested wins — sorted by stream and time, with window columns.
 async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms: i64) -> Result<Vec<RecordBatch>> {
     let sql_err = |e: crate::QueryError| Error::Config(format!("rollup query: {e}"));
+    let df_err = |source| Error::DataFusion { job: "rollup", source };
     // Copies of an event sit next to each other, the first ingested first.
     let sql = format!(
         "SELECT * FROM {} WHERE stream_id IN ({}) ORDER BY stream_id, event_id, ingested_at, src_partition, src_offset",
@@ -67,8 +68,8 @@ async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms
                 col("event_id").sort(true, true),
             ])
         })
-        .map_err(|source| Error::DataFusion { job: "rollup", source })?;
-    let sorted = by_time.collect().await.map_err(|source| Error::DataFusion { job: "rollup", source })?;
+        .map_err(df_err)?;
+    let sorted = by_time.collect().await.map_err(df_err)?;
     sorted.iter().filter(|b| b.num_rows() > 0).map(|b| Ok(with_windows(b, width_ms, table)?)).collect()
 }
 
