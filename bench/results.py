@@ -65,6 +65,19 @@ def line_of(step, head):
     return {}
 
 
+def rollup_day(step):
+    """One day size of step 5: livelake rollup and DuckDB on the same files."""
+    ours, duck = line_of(step, "livelake_rollup"), line_of(step, "duckdb_rollup")
+    events = ours.get("events")
+    cpu = ours["user"] + ours["sys"] if "user" in ours and "sys" in ours else None
+    return {"events": events, "livelake_s": ours.get("seconds"), "livelake_cpu_s": cpu,
+            "livelake_events_per_s": events / ours["seconds"] if events and ours.get("seconds") else None,
+            "livelake_peak_rss_kib": ours.get("peak_rss_kib"), "duckdb_s": duck.get("seconds"),
+            "ratio_to_duckdb": ours["seconds"] / duck["seconds"] if ours.get("seconds") and duck.get("seconds") else None}
+
+
+rollups = {p.name.split(".rollup_")[1][:-4]: rollup_day(p.name[len(Path(out).name) + 1:-4])
+           for p in sorted(Path(out).parent.glob(Path(out).name + ".rollup_*.txt"))}
 fresh = line_of("freshness", "freshness")
 board = line_of("freshness", "board")
 mem = fields(text("memory").strip()) if text("memory") else {}
@@ -114,6 +127,12 @@ results = {
         "micro_snapshot_bytes_per_session": num(r"\(zstd\):\s+([0-9.]+)", state),
         "target_bytes_per_session": 300,
     },
+    "rollup": {
+        "by_shows": rollups,
+        "report_from_rollup_s": line_of("report", "report_rollup").get("seconds"),
+        "report_from_raw_s": line_of("report", "report_raw").get("seconds"),
+        "targets": {"events_per_s": 2_000_000, "ratio_to_duckdb": 2.0, "peak_rss_kib": 1024 * 1024, "report_s": 5},
+    },
     "build": {"cold_build_seconds": num(r"cold build seconds ([0-9]+)", text("build"), int)},
 }
 dest.write_text(json.dumps(results, indent=2) + "\n")
@@ -135,4 +154,11 @@ print(f"event → board: p50 {fmt(f['board_p50_s'])} s, p95 {fmt(f['board_p95_s'
       f"(target <= {fmt(f['board_target_p95_s'], '{:.0f}')} s)")
 print(f"memory: {fmt(m['state_bytes_per_session'], '{:.0f}')} B/session at {fmt(m['peak_concurrent_sessions'], '{:,.0f}')} "
       f"sessions, peak RSS {fmt(m['peak_rss_kib'], '{:,.0f}')} KiB (target <= 300 B)")
+for shows, r in results["rollup"]["by_shows"].items():
+    print(f"rollup, {shows} shows ({fmt(r['events'], '{:,.0f}')} events): livelake {fmt(r['livelake_s'])} s "
+          f"({fmt(r['livelake_events_per_s'], '{:,.0f}')} ev/s, target 2,000,000), peak RSS "
+          f"{fmt(r['livelake_peak_rss_kib'], '{:,.0f}')} KiB (target <= 1 GiB); DuckDB {fmt(r['duckdb_s'])} s; "
+          f"{fmt(r['ratio_to_duckdb'])}x DuckDB's time (target <= 2)")
+print(f"report of a rolled-up show: {fmt(results['rollup']['report_from_rollup_s'])} s (target <= 5); "
+      f"recomputed from raw {fmt(results['rollup']['report_from_raw_s'])} s")
 print(f"written: {dest}")

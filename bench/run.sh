@@ -11,7 +11,11 @@
 #      queryable, p50/p95; and event production → on the live board (`--board`), p50/p95
 #   4. memory — peak RSS of `livelake run` and state bytes per session at ≥ 100 k concurrent
 #      sessions; the session-state micro-benchmark; Parquet codecs
-#   5. build — cold build time of the workspace (SKIP_BUILD_TIME=1 skips it)
+#   5. rollup — days of ROLLUP_SHOWS ("2 10 20") 90-minute shows of ROLLUP_VIEWERS (15000) viewers
+#      (≈ 1 M events each) written by `livelake run`: `livelake rollup` (wall, CPU, peak RSS) and
+#      DuckDB computing daily aggregates over the same committed files; `livelake report` of one
+#      rolled-up show, from the rollup's tables and recomputed from raw
+#   6. build — cold build time of the workspace (SKIP_BUILD_TIME=1 skips it)
 # Sizes: VIEWERS (25000) × SHOWS (4) × MINUTES (90); FRESH_MINUTES (5) × FRESH_VIEWERS (3000);
 # MEM_VIEWERS (160000) for the memory step.
 set -euo pipefail
@@ -19,6 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VIEWERS="${VIEWERS:-25000}"; SHOWS="${SHOWS:-4}"; MINUTES="${MINUTES:-90}"; PARTITIONS="${PARTITIONS:-4}"
 FRESH_MINUTES="${FRESH_MINUTES:-5}"; FRESH_VIEWERS="${FRESH_VIEWERS:-3000}"; MEM_VIEWERS="${MEM_VIEWERS:-160000}"
+ROLLUP_SHOWS="${ROLLUP_SHOWS:-2 10 20}"; ROLLUP_VIEWERS="${ROLLUP_VIEWERS:-15000}"
 OUT="${BENCH_OUT:-$ROOT/out/bench}"
 mkdir -p "$(dirname "$OUT")"
 
@@ -107,8 +112,11 @@ echo "-- session state micro-benchmark: 100 k sessions"
 echo "-- Parquet codecs: the bench lake's player_events rewritten with each codec"
 "$EX/parquet_codecs" "$OUT.lake" player_events | tee "$OUT.codecs.txt"
 
+echo "== 5. rollup: days of ${ROLLUP_SHOWS// /, } shows × $ROLLUP_VIEWERS viewers × 90 min; livelake rollup vs DuckDB, same files"
+BIN="$BIN" PY="$PY" OUT="$OUT" ROLLUP_SHOWS="$ROLLUP_SHOWS" ROLLUP_VIEWERS="$ROLLUP_VIEWERS" bench/rollup.sh
+
 if [[ "${SKIP_BUILD_TIME:-0}" != 1 ]]; then
-  echo "== 5. build: cold build of the workspace and its tests (dev profile, as CI), fresh target dir"
+  echo "== 6. build: cold build of the workspace and its tests (dev profile, as CI), fresh target dir"
   rm -rf "$OUT.target"
   start=$(date +%s)
   CARGO_TARGET_DIR="$OUT.target" cargo build --workspace --tests --quiet

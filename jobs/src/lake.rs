@@ -4,10 +4,13 @@
 //! without a Delta log yet is registered empty with the same columns: queries over it return no
 //! rows instead of "table not found".
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, RwLock};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{PartitionLevel, Table};
 
@@ -30,6 +33,46 @@ pub fn sql_schema(table: Table) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The runtime every job's session shares once [`set_memory_limit`] ran.
+static RUNTIME: RwLock<Option<Arc<RuntimeEnv>>> = RwLock::new(None);
+
+/// Bound the memory of the DataFusion plans of this process's jobs (the rollup's reads, sorts,
+/// passes and SQL; the report's) to `mb` MiB in all: one pool, first come first served (a pool
+/// that splits itself fairly between the spilling operators left sorts no room to merge at the
+/// same limits). Sorts and aggregations that find it full spill to temporary files in the OS
+/// temp directory; an operator that cannot spill (a hash join's build side) and would pass the
+/// limit fails the job with "Resources exhausted" and the largest consumers named. Data a job
+/// holds between plans (a group of shows' deduplicated events, session state) is not in the
+/// pool: `rollup.group_events` bounds that. Applies to sessions created afterwards.
+pub fn set_memory_limit(mb: u64) -> Result<()> {
+    let bytes = usize::try_from(mb.max(1) << 20).unwrap_or(usize::MAX);
+    let pool = TrackConsumersPool::new(GreedyMemoryPool::new(bytes), NonZeroUsize::new(5).expect("5 > 0"));
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(pool))
+        .build_arc()
+        .map_err(|source| Error::DataFusion { job: "memory limit", source })?;
+    *RUNTIME.write().expect("runtime lock") = Some(runtime);
+    Ok(())
+}
+
+/// A session with `config` on the shared runtime (see [`set_memory_limit`]).
+pub(crate) fn session(config: SessionConfig) -> SessionContext {
+    match RUNTIME.read().expect("runtime lock").clone() {
+        Some(runtime) => {
+            // What a sort sets aside to merge its spilled runs (default 10 MB per partition):
+            // at most a 32nd of the pool, so that small limits still leave room to sort.
+            let pool = runtime.memory_pool.memory_limit();
+            let reserve = match pool {
+                datafusion::execution::memory_pool::MemoryLimit::Finite(n) => (n / 32).min(10 << 20),
+                _ => 10 << 20,
+            };
+            let config = config.set_usize("datafusion.execution.sort_spill_reservation_bytes", reserve);
+            SessionContext::new_with_config_rt(config, runtime)
+        }
+        None => SessionContext::new_with_config(config),
+    }
+}
+
 /// A session for queries over a lake: `information_schema` on (`SHOW TABLES`, `SHOW COLUMNS`),
 /// Parquet filters pushed into the scan (row-group statistics and page indexes prune).
 pub fn lake_session() -> SessionContext {
@@ -37,7 +80,7 @@ pub fn lake_session() -> SessionContext {
         .with_information_schema(true)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.execution.parquet.reorder_filters", true);
-    SessionContext::new_with_config(config)
+    session(config)
 }
 
 /// Register every table of the lake (see the module docs); returns the names of the tables that

@@ -9,6 +9,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
+use crate::lake::session;
 use crate::window::{batch, field, register, strings, suspects_batch, times};
 use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
@@ -125,8 +126,8 @@ impl PeriodJob {
         // One partition for what the period SQL adds up from the passes' (sorted) tables: sums
         // and means of floats then add up in one fixed order, so a re-run gives bit-identical
         // files. The passes themselves only count and sum integers, so they use every core.
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-        let wide = SessionContext::new();
+        let ctx = session(SessionConfig::new().with_target_partitions(1));
+        let wide = session(SessionConfig::new());
         let exits = exits_batch(&inputs.exits)?;
         let suspects = suspects_batch(&inputs.suspects)?;
         for c in [&ctx, &wide] {

@@ -11,7 +11,7 @@ use arrow::datatypes::TimestampMillisecondType;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, batch_schema, ts_type};
 
 use crate::{Error, Result, conform};
@@ -240,7 +240,7 @@ pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batc
 async fn with_suspects(inputs: WindowInputs) -> Result<(SessionContext, Vec<Suspect>, Vec<Suspect>)> {
     let df_err = |source| Error::DataFusion { job: JOB, source };
     let w = inputs.width_ms;
-    let ctx = SessionContext::new();
+    let ctx = crate::lake::session(SessionConfig::new());
     register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
     register(&ctx, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce)?;
     let history = history_batch(&inputs.history, w)?;
@@ -265,12 +265,6 @@ async fn with_suspects(inputs: WindowInputs) -> Result<(SessionContext, Vec<Susp
     let mut all = inputs.suspects;
     all.extend(new_suspects.iter().cloned());
     Ok((ctx, new_suspects, all))
-}
-
-/// Only the first half of the window job: the suspects among `probes` (`jobs/sql/suspects.sql`),
-/// without computing `stream_minute` — what the rollup needs of a whole show.
-pub async fn find_suspects(inputs: WindowInputs) -> Result<Vec<Suspect>> {
-    Ok(with_suspects(inputs).await?.1)
 }
 
 /// Run the window job: find the suspects among `probes`, then compute `stream_minute` with

@@ -55,6 +55,9 @@ pub struct RollupConfig {
     /// Shows are recomputed in groups of at most this many events of the day (a bigger show
     /// alone); memory follows the biggest group (default 1,000,000: about 0.8 GiB).
     pub group_events: u64,
+    /// Memory of the rollup's (and the report's) DataFusion plans in all, MiB: sorts and
+    /// aggregations spill to temporary files beyond it (default 1024).
+    pub memory_mb: u64,
     /// VACUUM every table after each rollup (default true).
     pub vacuum: bool,
     /// VACUUM's retention: files no table version of the last this-many hours needs (replaced by
@@ -74,6 +77,7 @@ impl Default for RollupConfig {
             compact: true,
             compact_target_mb: 256,
             group_events: livelake_jobs::rollup::GROUP_EVENTS,
+            memory_mb: 1024,
             vacuum: true,
             vacuum_retention_hours: 168,
         }

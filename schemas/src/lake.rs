@@ -51,11 +51,15 @@ pub enum Table {
     Shows,
     /// The actions each report proposed (the closed loop: the next report checks them).
     ShowActions,
+    /// One row per stream × region × window of a rolled-up show, late events included (rollup).
+    ShowMinute,
+    /// The retention curve of a rolled-up show, per region and `ALL` (rollup).
+    ShowRetention,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::PlayerEvents,
         Table::CommerceEvents,
         Table::Deadletter,
@@ -65,6 +69,8 @@ impl Table {
         Table::ShowSources,
         Table::Shows,
         Table::ShowActions,
+        Table::ShowMinute,
+        Table::ShowRetention,
     ];
 
     /// The directory / SQL name.
@@ -79,6 +85,8 @@ impl Table {
             Table::ShowSources => "show_sources",
             Table::Shows => "shows",
             Table::ShowActions => "show_actions",
+            Table::ShowMinute => "show_minute",
+            Table::ShowRetention => "show_retention",
         }
     }
 
@@ -95,7 +103,9 @@ impl Table {
                 &[Region, Date, Hour]
             }
             Table::StreamDaily => &[Region, Date],
-            Table::ShowSummary | Table::ShowSources | Table::ShowActions => &[Date],
+            Table::ShowSummary | Table::ShowSources | Table::ShowActions | Table::ShowMinute | Table::ShowRetention => {
+                &[Date]
+            }
             Table::Shows => &[],
         }
     }
@@ -112,6 +122,8 @@ impl Table {
             Table::ShowSources => SHOW_SOURCES.clone(),
             Table::Shows => SHOWS.clone(),
             Table::ShowActions => SHOW_ACTIONS.clone(),
+            Table::ShowMinute => SHOW_MINUTE.clone(),
+            Table::ShowRetention => SHOW_RETENTION.clone(),
         }
     }
 }
@@ -360,6 +372,30 @@ static SHOW_SOURCES: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut v = vec![f("stream_id", DataType::Utf8, false), f("source", DataType::Utf8, false)];
     v.extend(SOURCE_METRICS.iter().map(|m| metric(m)));
     schema(v)
+});
+
+static SHOW_MINUTE: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut v = vec![
+        f("stream_id", DataType::Utf8, false),
+        f("region", DataType::Utf8, false),
+        f("window_start", ts_type(), false),
+        f("window_end", ts_type(), false),
+    ];
+    v.extend(STREAM_MINUTE_METRICS.iter().map(|m| metric(m)));
+    // The raw rows (copies and suspects included) the rollup read for the stream × region ×
+    // window: a report knows the show is rolled up when they add up to the raw tables' rows.
+    v.push(f("raw_events", DataType::Int64, false));
+    schema(v)
+});
+
+static SHOW_RETENTION: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::*;
+    schema(vec![
+        f("stream_id", Utf8, false),
+        f("region", Utf8, false),
+        f("minute", Int64, false),
+        f("retained", Float64, false),
+    ])
 });
 
 static SHOWS: LazyLock<SchemaRef> = LazyLock::new(|| {

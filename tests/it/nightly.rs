@@ -113,7 +113,7 @@ pub(crate) fn check_against_truth(lake: &Path, t: &PeriodTruths) {
 /// Partition directory → content of its committed files, for the rollup tables.
 fn rollup_files(lake: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
     let mut out: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
-    for t in ["stream_daily", "show_summary", "show_sources"] {
+    for t in ["stream_daily", "show_summary", "show_sources", "show_minute", "show_retention"] {
         for p in committed_files(lake, t) {
             let dir = p.parent().unwrap().strip_prefix(lake).unwrap().display().to_string();
             out.entry(dir).or_default().push(std::fs::read(&p).unwrap());
@@ -138,11 +138,12 @@ fn the_rollup_equals_the_simulators_truth_and_a_rerun_gives_the_same_files() {
     check_against_truth(&lake, &truth);
 
     let first = rollup_files(&lake);
-    // The re-run recomputes each show in a group of its own (the first run: both together).
-    let alone = [("LIVELAKE__ROLLUP__GROUP_EVENTS", "1")];
+    // The re-run recomputes each show in a group of its own (the first run: both together),
+    // with its plans' memory limited to 64 MiB (the first: 1 GiB).
+    let alone = [("LIVELAKE__ROLLUP__GROUP_EVENTS", "1"), ("LIVELAKE__ROLLUP__MEMORY_MB", "64")];
     ok(rollup_with(&lake, &["--date", "2026-11-27"], &alone));
     ok(rollup_with(&lake, &["--date", "2026-11-28"], &alone));
-    assert_eq!(rollup_files(&lake), first, "a re-run, show by show, writes the same content");
+    assert_eq!(rollup_files(&lake), first, "a re-run, show by show in 64 MiB, writes the same content");
 }
 
 #[test]

@@ -264,3 +264,82 @@ fn the_next_report_of_a_seller_judges_the_last_shows_actions_on_show_summary() {
     let first = std::fs::read_to_string(f.reports.join(format!("{}.md", f.streams[0]))).unwrap();
     assert!(first.contains("No earlier show of seller seller-0 with a report"), "the seller's first show");
 }
+
+/// The figures a report shows: equal whichever tables they came from.
+fn assert_same_figures(a: &livelake_jobs::report::ReportData, b: &livelake_jobs::report::ReportData) {
+    assert_eq!((a.show_start_ms, a.show_end_ms), (b.show_start_ms, b.show_end_ms));
+    assert_eq!(a.summary, b.summary, "show_summary figures");
+    assert_eq!(a.sources, b.sources, "show_sources figures");
+    assert_eq!(a.minutes, b.minutes, "minute rows");
+    assert_eq!(a.retention, b.retention, "retention curve");
+    assert_eq!(a.fake_starts, b.fake_starts, "fake sessions cleaned");
+}
+
+/// Part 3 of the scalable rollup: the report of a rolled-up show reads the rollup's tables
+/// (`show_summary`, `show_sources`, `show_minute`, `show_retention`) and shows exactly what
+/// recomputing the show from the raw tables shows (late events, duplicates and a fake-viewer
+/// spike in it); an event that arrives after the rollup sends the report back to the raw tables
+/// until the next rollup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_up_shows_report_reads_the_rollup_and_equals_the_recompute() {
+    use crate::support::lake_url;
+    use livelake_jobs::report::{gather, gather_from};
+    use livelake_jobs::rules::RuleConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    // 2026-11-20T10:00:00Z: one UTC day.
+    let cfg = SimConfig {
+        viewers: 600,
+        duration_min: 45,
+        start_ms: 1_795_168_800_000,
+        late_share: 0.01,
+        duplicate_share: 0.02,
+        ..SimConfig::new(71)
+    }
+    .with_default_pitches()
+    .fit_incidents();
+    let sim = simulate(&cfg);
+    assert!(sim.truth.totals.delayed_late > 20 && sim.truth.totals.duplicate_player > 20);
+    let events = dir.path().join("show.ndjson");
+    std::fs::write(&events, ndjson(&sim)).unwrap();
+    let lake = run_into_lake(&events, dir.path());
+    let (url, stream, rules) = (lake_url(&lake), sim.streams[0].as_str(), RuleConfig::default());
+    let lake_arg = lake.to_str().unwrap();
+
+    let before = gather(&url, stream, rules).await.unwrap();
+    assert!(!before.from_rollup, "not rolled up yet: recomputed");
+    livelake(&["rollup", "--lake", lake_arg, "--date", "2026-11-20", "--no-compact"]);
+    let rolled = gather(&url, stream, rules).await.unwrap();
+    assert!(rolled.from_rollup, "rolled up and nothing arrived since");
+    let raw = gather_from(&url, stream, rules, false).await.unwrap();
+    assert!(!raw.from_rollup);
+    assert_same_figures(&rolled, &raw);
+    assert_same_figures(&rolled, &before);
+    assert!(rolled.fake_starts.values().sum::<u64>() >= 100, "the spike's fake sessions: {:?}", rolled.fake_starts);
+    assert!(rolled.minutes.len() > 45 && rolled.retention.contains_key("ALL"));
+
+    // A late heartbeat of the show's last playing viewer, after the rollup.
+    let last = sim
+        .lines
+        .iter()
+        .rev()
+        .filter(|l| l.stream == 0 && matches!(l.class, livelake_pipeline::simulate::LineClass::Valid))
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(&l.bytes).ok())
+        .find(|v| v["type"] == "heartbeat" && v["play_ms"].as_i64().is_some_and(|ms| ms > 0))
+        .expect("a heartbeat");
+    let mut late = last.clone();
+    late["event_id"] = "late-after-the-rollup".into();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&events).unwrap();
+    std::io::Write::write_all(&mut file, format!("{late}\n").as_bytes()).unwrap();
+    run_into_lake(&events, dir.path());
+    let stale = gather(&url, stream, rules).await.unwrap();
+    assert!(!stale.from_rollup, "an event arrived after the rollup: recomputed");
+    let added = last["play_ms"].as_i64().unwrap() as f64 / 1000.0;
+    let play = |d: &livelake_jobs::report::ReportData| d.fig("ALL", "play_seconds").unwrap();
+    assert!((play(&stale) - play(&rolled) - added).abs() < 1e-6, "the late heartbeat's {added} s are in");
+
+    livelake(&["rollup", "--lake", lake_arg, "--date", "2026-11-20", "--no-compact"]);
+    let again = gather(&url, stream, rules).await.unwrap();
+    assert!(again.from_rollup, "rolled up again");
+    assert_same_figures(&again, &stale);
+}

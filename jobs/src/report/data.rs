@@ -1,18 +1,22 @@
-//! What the report reads: the show recomputed from the raw tables (late events included, the
-//! same definitions as the rollup), its minute rows, retention curve and cleaned fake sessions,
+//! What the report reads: the show's figures, minute rows, retention curve and cleaned fake
+//! sessions — from the rollup's tables when the show is rolled up and no event arrived since,
+//! else recomputed from the raw tables with the rollup's definitions (late events included) —
 //! the `shows` row with its targets, the baselines of earlier rolled-up shows, and the actions
 //! the report of the seller's previous show proposed.
 
 use crate::store::delta::LakeUrl;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use crate::{PeriodInputs, PeriodJob, baselines, lake_session, register_lake};
+use crate::{PeriodInputs, PeriodJob, baselines, lake_session, register_lake, run_query};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Float64Type, TimestampMillisecondType};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMillisecondType};
+use datafusion::prelude::SessionContext;
+use livelake_schemas::STREAM_MINUTE_METRICS;
+use tracing::{debug, info};
 
 use crate::error::{Error, Result};
-use crate::rollup::{recompute, utf8_column};
+use crate::rollup::{recompute, sql_list, utf8_column};
 use crate::rules::RuleConfig;
 use crate::shows::{ShowRow, read_shows};
 
@@ -66,6 +70,9 @@ pub struct ReportData {
     pub fake_starts: BTreeMap<(String, i64), u64>,
     /// The actions the report of the seller's previous show proposed (`show_actions`).
     pub previous: Vec<PastAction>,
+    /// The figures are the rollup's rows of the show (`show_summary`, `show_sources`,
+    /// `show_minute`, `show_retention`); otherwise recomputed from the raw tables.
+    pub from_rollup: bool,
 }
 
 impl ReportData {
@@ -105,38 +112,96 @@ fn times(b: &RecordBatch, name: &str) -> Vec<i64> {
     col.values().to_vec()
 }
 
-/// Gather the report's data for `stream` from the lake at `lake`.
-pub async fn gather(lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<ReportData> {
-    let ctx = lake_session();
-    register_lake(&ctx, lake).await?;
-    let streams = [stream.to_string()];
-    let r = recompute(&ctx, &streams, cfg).await?;
+/// The rows a report is made of, as the rollup writes them: `show_summary`, `show_sources`,
+/// `show_retention` and `show_minute` (with `region`) rows of the show.
+struct ShowRows {
+    show: Vec<RecordBatch>,
+    sources: Vec<RecordBatch>,
+    retention: Vec<RecordBatch>,
+    minute: Vec<RecordBatch>,
+}
+
+/// The show recomputed from the raw tables (late events included, duplicates removed).
+async fn from_raw(ctx: &SessionContext, lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<ShowRows> {
+    let r = recompute(ctx, &[stream.to_string()], cfg).await?;
     if r.player.iter().chain(&r.commerce).all(|b| b.num_rows() == 0) {
         return Err(Error::Config(format!("no events of stream {stream:?} in the lake at {lake}")));
     }
-    let mut data = ReportData { stream_id: stream.to_string(), ..Default::default() };
-
-    // Fake sessions cleaned, by the region and window of their session_start.
-    let suspects: BTreeSet<&str> = r.suspects.iter().map(|s| s.1.as_str()).collect();
-    let mut fake_starts: BTreeMap<(String, i64), u64> = BTreeMap::new();
-    for b in &r.player {
-        let (ty, session, region) = (utf8_column(b, "type")?, utf8_column(b, "session_id")?, utf8_column(b, "region")?);
-        let window = times(b, "window_start");
-        for i in 0..b.num_rows() {
-            if ty[i] == "session_start" && suspects.contains(session[i].as_str()) {
-                *fake_starts.entry((region[i].clone(), window[i])).or_default() += 1;
-            }
-        }
-    }
-
-    let job = PeriodJob::new(PeriodInputs {
-        player: r.player,
-        commerce: r.commerce,
-        exits: r.exits,
-        suspects: r.suspects.clone(),
-    })?;
+    let job =
+        PeriodJob::new(PeriodInputs { player: r.player, commerce: r.commerce, exits: r.exits, suspects: r.suspects })?;
     let out = job.tables().await?;
-    for b in &out.show {
+    Ok(ShowRows { show: out.show, sources: out.sources, retention: job.retention().await?, minute: r.minute })
+}
+
+/// `sql`'s rows.
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(run_query(ctx, sql).await.map_err(|e| Error::Config(format!("report query: {e}")))?.1)
+}
+
+/// Whether the rollup's tables hold `stream` as the raw tables have it now: its `show_summary`
+/// rows exist, and the raw rows its `show_minute` rows counted are all the raw rows of the show
+/// (an event ingested after the rollup, or a rollup that predates `show_minute`, means no).
+async fn rolled_up(ctx: &SessionContext, stream: &str) -> Result<bool> {
+    let id = sql_list(&[stream.to_string()]);
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM show_summary WHERE stream_id = {id} AND region = 'ALL') AS shows, \
+         (SELECT CAST(coalesce(sum(raw_events), 0) AS BIGINT) FROM show_minute WHERE stream_id = {id}) AS counted, \
+         (SELECT count(*) FROM player_events WHERE stream_id = {id}) \
+         + (SELECT count(*) FROM commerce_events WHERE stream_id = {id}) AS raw"
+    );
+    let b = rows(ctx, &sql).await?;
+    let value = |i: usize| -> Result<i64> {
+        let col = cast(b[0].column(i), &DataType::Int64)?;
+        Ok(col.as_primitive::<Int64Type>().value(0))
+    };
+    let (shows, counted, raw) = (value(0)?, value(1)?, value(2)?);
+    debug!(stream, shows, counted, raw, "rolled up?");
+    Ok(shows > 0 && raw > 0 && counted == raw)
+}
+
+/// The show as its rollup wrote it.
+async fn from_rollup(ctx: &SessionContext, stream: &str) -> Result<ShowRows> {
+    let id = sql_list(&[stream.to_string()]);
+    let metrics = STREAM_MINUTE_METRICS.join(", ");
+    Ok(ShowRows {
+        show: rows(ctx, &format!("SELECT * FROM show_summary WHERE stream_id = {id}")).await?,
+        sources: rows(ctx, &format!("SELECT * FROM show_sources WHERE stream_id = {id}")).await?,
+        retention: rows(
+            ctx,
+            &format!(
+                "SELECT region, minute, retained FROM show_retention WHERE stream_id = {id} ORDER BY region, minute"
+            ),
+        )
+        .await?,
+        minute: rows(
+            ctx,
+            &format!(
+                "SELECT stream_id, region, window_start, window_end, {metrics} FROM show_minute WHERE stream_id = {id}"
+            ),
+        )
+        .await?,
+    })
+}
+
+/// Gather the report's data for `stream` from the lake at `lake`: from the rollup's tables
+/// when they hold the show as the raw tables have it, else recomputed from the raw tables.
+pub async fn gather(lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<ReportData> {
+    gather_from(lake, stream, cfg, true).await
+}
+
+/// [`gather`]; with `use_rollup` false the show is always recomputed from the raw tables.
+pub async fn gather_from(lake: &LakeUrl, stream: &str, cfg: RuleConfig, use_rollup: bool) -> Result<ReportData> {
+    let ctx = lake_session();
+    register_lake(&ctx, lake).await?;
+    let mut data = ReportData { stream_id: stream.to_string(), ..Default::default() };
+    data.from_rollup = use_rollup && rolled_up(&ctx, stream).await?;
+    info!(stream, from_rollup = data.from_rollup, "report figures");
+    let r = match data.from_rollup {
+        true => from_rollup(&ctx, stream).await?,
+        false => from_raw(&ctx, lake, stream, cfg).await?,
+    };
+
+    for b in &r.show {
         let (regions, starts, ends) = (utf8_column(b, "region")?, times(b, "show_start"), times(b, "show_end"));
         for (i, region) in regions.into_iter().enumerate() {
             data.show_start_ms = starts[i];
@@ -144,12 +209,12 @@ pub async fn gather(lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<Rep
             data.summary.insert(region, figures(b, i)?);
         }
     }
-    for b in &out.sources {
+    for b in &r.sources {
         for (i, source) in utf8_column(b, "source")?.into_iter().enumerate() {
             data.sources.insert(source, figures(b, i)?);
         }
     }
-    for b in &job.retention().await? {
+    for b in &r.retention {
         let (regions, figs) =
             (utf8_column(b, "region")?, (0..b.num_rows()).map(|i| figures(b, i)).collect::<Result<Vec<_>>>()?);
         for (region, f) in regions.into_iter().zip(figs) {
@@ -164,11 +229,16 @@ pub async fn gather(lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<Rep
         let (regions, starts) = (utf8_column(b, "region")?, times(b, "window_start"));
         for (i, region) in regions.into_iter().enumerate() {
             let figures = figures(b, i)?;
-            data.minutes.push(MinutePoint { region, minute: minute_of(starts[i]), start_ms: starts[i], figures });
+            let point = MinutePoint { region, minute: minute_of(starts[i]), start_ms: starts[i], figures };
+            // Suspect sessions that started in the minute: session starts with and without them.
+            let fake = point.get("sessions_started_raw") - point.get("sessions_started");
+            if fake > 0.0 {
+                data.fake_starts.insert((point.region.clone(), point.minute), fake as u64);
+            }
+            data.minutes.push(point);
         }
     }
     data.minutes.sort_by(|a, b| (&a.region, a.minute).cmp(&(&b.region, b.minute)));
-    data.fake_starts = fake_starts.into_iter().map(|((region, ms), n)| ((region, minute_of(ms)), n)).collect();
 
     data.show = read_shows(lake).await?.remove(stream);
     let (seller, category) = match &data.show {

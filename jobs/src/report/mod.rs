@@ -5,8 +5,10 @@
 //! opens with the seller's previous show's actions and whether they worked, and stores its own in
 //! `show_actions` for the next one ([`followup`]).
 //!
-//! The show's figures are recomputed from the raw tables with the rollup's definitions (late
-//! events included), so the report is right before the nightly rollup has run; comparisons read
+//! The show's figures are the rollup's rows of it (`show_summary`, `show_sources`,
+//! `show_minute`, `show_retention`) when it is rolled up and no event of it arrived since;
+//! otherwise they are recomputed from the raw tables with the rollup's definitions (late events
+//! included), so the report is right before the nightly rollup has run. Comparisons read
 //! earlier shows' `show_summary` rows.
 
 mod charts;
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::store::delta::LakeUrl;
 
 pub use charts::Chart;
-pub use data::{Figures, MinutePoint, ReportData, gather};
+pub use data::{Figures, MinutePoint, ReportData, gather, gather_from};
 pub use findings::{Action, Anomaly, Estimate, Findings, Goal, find};
 pub use followup::{PastAction, Verdict};
 
@@ -36,6 +38,8 @@ pub struct ReportFiles {
     pub markdown: PathBuf,
     /// Chart images (SVG) the Markdown links to.
     pub charts: Vec<PathBuf>,
+    /// The figures came from the rollup's tables ([`ReportData::from_rollup`]).
+    pub from_rollup: bool,
 }
 
 /// A file name for `stream`: its characters outside `[A-Za-z0-9._-]` replaced, never a path.
@@ -46,9 +50,16 @@ pub fn file_stem(stream: &str) -> String {
 }
 
 /// Build the report of `stream` from the lake at `lake` into `out`, and store its actions in the
-/// lake's `show_actions` (replacing those of an earlier report of the show).
-pub async fn report(lake: &LakeUrl, stream: &str, out: &Path, cfg: RuleConfig) -> Result<(ReportFiles, Findings)> {
-    let data = gather(lake, stream, cfg).await?;
+/// lake's `show_actions` (replacing those of an earlier report of the show). `use_rollup`: read
+/// the rollup's tables when they hold the show as it is ([`gather_from`]).
+pub async fn report(
+    lake: &LakeUrl,
+    stream: &str,
+    out: &Path,
+    cfg: RuleConfig,
+    use_rollup: bool,
+) -> Result<(ReportFiles, Findings)> {
+    let data = gather_from(lake, stream, cfg, use_rollup).await?;
     let findings = find(&data);
     let charts = charts::charts(&data, &findings)?;
     let stem = file_stem(stream);
@@ -59,6 +70,7 @@ pub async fn report(lake: &LakeUrl, stream: &str, out: &Path, cfg: RuleConfig) -
         html: out.join(format!("{stem}.html")),
         markdown: out.join(format!("{stem}.md")),
         charts: Vec::new(),
+        from_rollup: data.from_rollup,
     };
     for c in &charts {
         let path = out.join(rel(c.id));

@@ -127,8 +127,12 @@ fn figures_table<'a>(
 fn sections(data: &ReportData, f: &Findings, charts: &[Chart]) -> Vec<Section> {
     let mut out = Vec::new();
     let title = data.show.as_ref().and_then(|s| s.title.clone()).unwrap_or_else(|| data.stream_id.clone());
+    let origin = match data.from_rollup {
+        true => "the nightly rollup's tables of the show",
+        false => "recomputed from the raw tables (the show is not rolled up since its last event arrived)",
+    };
     let mut about = format!(
-        "Stream `{}`, {} – {} ({} minutes). Figures include late events; duplicates and fake sessions are removed.",
+        "Stream `{}`, {} – {} ({} minutes). Figures include late events; duplicates and fake sessions are removed. Source: {origin}.",
         data.stream_id,
         utc(data.show_start_ms),
         utc(data.show_end_ms),

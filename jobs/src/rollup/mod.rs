@@ -1,6 +1,8 @@
 //! The rollup (`livelake rollup --date D [--stream ID]`): recompute `stream_daily` (of day D),
 //! `show_summary` and `show_sources` of every show with events on D — whole shows, from the raw
-//! tables, late events included, duplicates removed, with `jobs/sql/period.sql` — and compact
+//! tables, late events included, duplicates removed, with `jobs/sql/period.sql` — with the
+//! show's minute rows (`show_minute`, the `stream_minute` rules) and retention curve
+//! (`show_retention`) that its report reads, and compact
 //! the day's raw partitions ([`crate::compact`]). Each table changes in one Delta commit that
 //! replaces the partitions it recomputes (rows of other shows in them are kept): a crash leaves
 //! every table at its previous or its new content, and a re-run converges.
@@ -11,11 +13,12 @@
 mod recompute;
 pub(crate) mod replace;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use crate::{PeriodInputs, PeriodOutput, conform, lake_session, period_metrics, register_lake, run_query};
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, TimestampMillisecondType};
+use crate::{PeriodInputs, PeriodJob, PeriodOutput, conform, lake_session, register_lake, run_query};
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
 use chrono::{DateTime, NaiveDate};
 use datafusion::prelude::SessionContext;
 use livelake_schemas::Table;
@@ -23,7 +26,7 @@ use tracing::info;
 
 pub use recompute::{Recomputed, recompute, recompute_minutes};
 
-use self::recompute::sql_list;
+pub(crate) use self::recompute::sql_list;
 use self::replace::{replace_partition, split_rows};
 use crate::compact::{Compacted, compact_day};
 use crate::error::{Error, Result};
@@ -59,6 +62,8 @@ pub struct RollupReport {
     pub show_rows: usize,
     /// `show_sources` rows written.
     pub source_rows: usize,
+    /// `show_minute` rows written.
+    pub minute_rows: usize,
     /// Partitions compacted.
     pub compacted: Vec<Compacted>,
     /// Files VACUUM deleted.
@@ -139,6 +144,55 @@ async fn stream_counts(ctx: &SessionContext, date: &str) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// A stream × region × window start (epoch ms).
+type WindowKey = (String, String, i64);
+
+/// The raw rows (copies and suspects included) of `streams` in either raw table, per stream ×
+/// region × window of `width_ms`: `show_minute.raw_events`.
+async fn raw_counts(ctx: &SessionContext, streams: &[String], width_ms: i64) -> Result<HashMap<WindowKey, i64>> {
+    let ms = "CAST(ts AS BIGINT)";
+    // Floored to the window (the modulo of a time before 1970 is negative).
+    let window = format!("{ms} - (({ms} % {width_ms}) + {width_ms}) % {width_ms}");
+    let list = sql_list(streams);
+    let sql = format!(
+        "SELECT stream_id, CAST(region AS VARCHAR) AS region, w, count(*) AS n FROM (\
+         SELECT stream_id, region, {window} AS w FROM player_events WHERE stream_id IN ({list}) UNION ALL \
+         SELECT stream_id, region, {window} AS w FROM commerce_events WHERE stream_id IN ({list})) \
+         GROUP BY stream_id, region, w"
+    );
+    let (_, batches) = run_query(ctx, &sql).await.map_err(sql_err)?;
+    let mut out = HashMap::new();
+    for b in &batches {
+        let (streams, regions) = (utf8_values(b.column(0))?, utf8_values(b.column(1))?);
+        let (w, n) = (b.column(2).as_primitive::<Int64Type>(), b.column(3).as_primitive::<Int64Type>());
+        for (i, (s, r)) in streams.into_iter().zip(regions).enumerate() {
+            out.insert((s, r, w.value(i)), n.value(i));
+        }
+    }
+    Ok(out)
+}
+
+/// `stream_minute` rows (with `region`) plus their `raw_events` from `raw`. Raw rows in a window
+/// without a row (copies of an event kept in another window) are not counted anywhere: a report
+/// then finds fewer rows than the raw tables hold and recomputes the show.
+fn with_raw_events(minute: &[RecordBatch], raw: &HashMap<WindowKey, i64>) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::with_capacity(minute.len());
+    for b in minute.iter().filter(|b| b.num_rows() > 0) {
+        let (streams, regions) = (utf8_column(b, "stream_id")?, utf8_column(b, "region")?);
+        let starts = b.column_by_name("window_start").expect("window_start");
+        let starts = starts.as_primitive::<TimestampMillisecondType>().values();
+        let n: Int64Array = (0..b.num_rows())
+            .map(|i| Some(raw.get(&(streams[i].clone(), regions[i].clone(), starts[i])).copied().unwrap_or(0)))
+            .collect();
+        let mut fields: Vec<Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new("raw_events", DataType::Int64, false));
+        let mut cols = b.columns().to_vec();
+        cols.push(Arc::new(n));
+        out.push(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?);
+    }
+    Ok(out)
+}
+
 /// Roll up `req` in the lake `lake` (see the module docs).
 pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
     let _job = maintenance_lock(lake)?;
@@ -157,18 +211,22 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
     if !streams.is_empty() {
         let set: BTreeSet<String> = streams.iter().cloned().collect();
         let groups = show_groups(&counts, req.group_events.max(1));
-        let mut progress = Progress::new("rollup", groups.len() as u64 + 3);
+        let mut progress = Progress::new("rollup", groups.len() as u64 + 5);
         // Group by group of whole shows: only one group's events are held at a time.
         let mut out = PeriodOutput::default();
+        let (mut minute, mut retention) = (Vec::new(), Vec::new());
         for group in &groups {
-            let r = recompute::recompute_sessions(&ctx, group, cfg).await?;
-            let o = period_metrics(PeriodInputs {
+            let r = recompute(&ctx, group, cfg).await?;
+            let raw = raw_counts(&ctx, group, cfg.width_ms).await?;
+            minute.extend(with_raw_events(&r.minute, &raw)?);
+            let job = PeriodJob::new(PeriodInputs {
                 player: r.player,
                 commerce: r.commerce,
                 exits: r.exits,
                 suspects: r.suspects,
-            })
-            .await?;
+            })?;
+            let o = job.tables().await?;
+            retention.extend(job.retention().await?);
             out.daily.extend(o.daily);
             out.show.extend(o.show);
             out.sources.extend(o.sources);
@@ -205,11 +263,26 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         failpoint::hit("rollup_between_tables");
         progress.inc("stream_daily");
 
-        // show_summary / show_sources: partitioned by the show's first day.
-        for (table, rows) in [(Table::ShowSummary, &out.show), (Table::ShowSources, &out.sources)] {
+        // show_summary, show_sources, show_minute, show_retention: partitioned by the show's
+        // first day.
+        let mut first_day: BTreeMap<String, String> = BTreeMap::new();
+        for b in &out.show {
+            let starts = b.column_by_name("show_start").expect("show_start");
+            let starts = starts.as_primitive::<TimestampMillisecondType>().values();
+            for (stream, ms) in utf8_column(b, "stream_id")?.into_iter().zip(starts.iter()) {
+                first_day.insert(stream, day(*ms));
+            }
+        }
+        let tables = [
+            (Table::ShowSummary, &out.show),
+            (Table::ShowSources, &out.sources),
+            (Table::ShowMinute, &minute),
+            (Table::ShowRetention, &retention),
+        ];
+        for (table, rows) in tables {
             let by_day = split_rows(rows, |b| {
-                let starts = b.column_by_name("show_start").expect("show_start");
-                Ok(starts.as_primitive::<TimestampMillisecondType>().values().iter().map(|ms| day(*ms)).collect())
+                let streams = utf8_column(b, "stream_id")?;
+                Ok(streams.iter().map(|s| first_day.get(s).cloned().unwrap_or_else(|| date.clone())).collect())
             })?;
             // Earlier results of these shows may sit under another day (a late event moved the start).
             let mut days: BTreeSet<String> = strings(
@@ -234,7 +307,9 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
                 actions.append(&mut a);
                 match table {
                     Table::ShowSummary => report.show_rows += n,
-                    _ => report.source_rows += n,
+                    Table::ShowSources => report.source_rows += n,
+                    Table::ShowMinute => report.minute_rows += n,
+                    _ => {}
                 }
             }
             let predicate =
@@ -260,6 +335,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         daily_rows = report.daily_rows,
         show_rows = report.show_rows,
         source_rows = report.source_rows,
+        minute_rows = report.minute_rows,
         compacted = report.compacted.len(),
         vacuumed = report.vacuumed,
         "rollup committed"

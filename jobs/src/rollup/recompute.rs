@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::{
-    ExitRow, Suspect, WindowInputs, conform, find_suspects, lake_session, register_lake, run_query, window_metrics,
-    with_windows,
+    ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics, with_windows,
 };
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -21,7 +20,7 @@ use livelake_schemas::{EventKind, Table, batch_schema};
 use crate::error::{Error, Result};
 
 /// `ids` as a SQL list of string literals.
-pub(super) fn sql_list(ids: &[String]) -> String {
+pub(crate) fn sql_list(ids: &[String]) -> String {
     ids.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
 
@@ -139,25 +138,6 @@ pub async fn recompute_minutes(lake: &LakeUrl, streams: &[String], cfg: RuleConf
 /// Recompute `stream_minute` of `streams` from the `player_events` and `commerce_events` tables
 /// registered in `ctx` (the lake's, or any with their columns).
 pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
-    recompute_with(ctx, streams, cfg, true).await
-}
-
-/// [`recompute`] without `stream_minute` (`minute` is empty): the events, views' ends and
-/// suspects that the period SQL reads.
-pub(crate) async fn recompute_sessions(
-    ctx: &SessionContext,
-    streams: &[String],
-    cfg: RuleConfig,
-) -> Result<Recomputed> {
-    recompute_with(ctx, streams, cfg, false).await
-}
-
-async fn recompute_with(
-    ctx: &SessionContext,
-    streams: &[String],
-    cfg: RuleConfig,
-    minutes: bool,
-) -> Result<Recomputed> {
     let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
     let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
     let mut states = BTreeMap::new();
@@ -178,10 +158,6 @@ async fn recompute_with(
         inputs.probes.extend(closed.probes);
     }
     let exits = inputs.exits.clone();
-    if !minutes {
-        let suspects = find_suspects(inputs).await?;
-        return Ok(Recomputed { minute: Vec::new(), suspects, player, commerce, exits });
-    }
     let out = window_metrics(inputs).await?;
     Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
 }

@@ -1,6 +1,6 @@
 //! The new content of the rollup tables' partitions: the rows of the streams just recomputed
 //! replace theirs; rows of other streams in the same partition are kept. One file per
-//! partition, sorted by `stream_id` then region or source.
+//! partition, sorted by `stream_id` then region, source or window.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,13 +30,15 @@ pub(super) fn split_rows(
     Ok(out)
 }
 
-/// The column that orders rows within a stream in `table`'s files.
-fn second_key(table: Table) -> Option<&'static str> {
+/// The columns that order rows within a stream in `table`'s files.
+fn second_key(table: Table) -> &'static [&'static str] {
     match table {
-        Table::ShowSummary => Some("region"),
-        Table::ShowSources => Some("source"),
-        Table::ShowActions => Some("action_id"),
-        _ => None,
+        Table::ShowSummary => &["region"],
+        Table::ShowSources => &["source"],
+        Table::ShowActions => &["action_id"],
+        Table::ShowMinute => &["region", "window_start"],
+        Table::ShowRetention => &["region", "minute"],
+        _ => &[],
     }
 }
 
@@ -70,7 +72,7 @@ pub(crate) async fn replace_partition(
         return Ok((actions, 0));
     }
     let sort: Vec<SortColumn> = std::iter::once("stream_id")
-        .chain(second_key(table))
+        .chain(second_key(table).iter().copied())
         .map(|c| SortColumn { values: all.column_by_name(c).expect("sort column").clone(), options: None })
         .collect();
     let sorted = take_record_batch(&all, &lexsort_to_indices(&sort, None)?)?;

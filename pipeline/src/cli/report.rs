@@ -23,6 +23,9 @@ pub struct Args {
     /// TOML config file (window width and session timeout; see README).
     #[arg(long, short, env = "LIVELAKE_CONFIG")]
     config: Option<PathBuf>,
+    /// Recompute the show from the raw tables even when the rollup's tables hold it.
+    #[arg(long)]
+    from_raw: bool,
 }
 
 /// Run `livelake report`.
@@ -33,9 +36,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let lake = cfg.lake.url()?;
     check_lake(&lake)?;
+    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let (files, findings) = runtime()?.block_on(report(&lake, &a.stream, &a.out, cfg.engine().rules()))?;
-    println!("report: {} and {} ({} charts)", files.html.display(), files.markdown.display(), files.charts.len());
+    let rules = cfg.engine().rules();
+    let (files, findings) = runtime()?.block_on(report(&lake, &a.stream, &a.out, rules, !a.from_raw))?;
+    println!(
+        "report: {} and {} ({} charts; figures {})",
+        files.html.display(),
+        files.markdown.display(),
+        files.charts.len(),
+        if files.from_rollup { "from the rollup's tables" } else { "recomputed from the raw tables" }
+    );
     for an in &findings.anomalies {
         println!("  {} in {} at minute {}–{}: {}", an.kind, an.region, an.from_minute, an.to_minute, an.detail);
     }

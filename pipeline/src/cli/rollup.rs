@@ -64,11 +64,12 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 fn summary(r: &RollupReport) -> String {
     let files: usize = r.compacted.iter().map(|c| c.files_before).sum();
     format!(
-        "{} show(s): stream_daily {} rows, show_summary {} rows, show_sources {} rows; compacted {} partition(s), {} files → {}; vacuumed {} file(s)",
+        "{} show(s): stream_daily {} rows, show_summary {} rows, show_sources {} rows, show_minute {} rows; compacted {} partition(s), {} files → {}; vacuumed {} file(s)",
         r.streams.len(),
         r.daily_rows,
         r.show_rows,
         r.source_rows,
+        r.minute_rows,
         r.compacted.len(),
         files,
         r.compacted.iter().map(|c| c.files_after).sum::<usize>(),
@@ -79,6 +80,7 @@ fn summary(r: &RollupReport) -> String {
 /// Run `livelake rollup`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
+    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let vacuum = (cfg.rollup.vacuum && !a.no_compact).then_some(cfg.rollup.vacuum_retention_hours);
     let compact_target_bytes = (!a.no_compact).then_some(cfg.rollup.compact_target_mb << 20);
     let req = RollupRequest {
@@ -116,6 +118,7 @@ impl Timer for SystemTimer {
 /// Run `livelake schedule` until SIGINT/SIGTERM.
 pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
     let cfg = a.common.config()?;
+    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let r = &cfg.rollup;
     let schedule = CronSchedule::parse(&r.schedule, &r.timezone).map_err(anyhow::Error::msg)?;
     let retry = Retry {
