@@ -1,6 +1,6 @@
 //! Compaction: the small files `livelake run` commits (one per partition per commit) merged into
 //! one file per partition (more when it would exceed the target size), sorted by `stream_id`
-//! then time, in one Delta commit per table that removes the merged files and adds the new ones
+//! then time — streamed, in bounded memory (`compact_partition`), in one Delta commit per table that removes the merged files and adds the new ones
 //! (`dataChange` false: no row changes, so a `livelake run` appending meanwhile never conflicts;
 //! its new files are not inputs and stay).
 //!
@@ -12,16 +12,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hasher};
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::row::{RowConverter, SortField};
 use chrono::NaiveDate;
-use livelake_schemas::Table;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use livelake_schemas::{PartitionLevel, Table};
 
 use crate::error::{Error, Result};
 use crate::store::delta::{
-    self, Action, CommittedFile, LakeUrl, PartitionRows, committed_files, optimize_operation, read_files,
+    self, Action, CommittedFile, FileWriter, LakeUrl, committed_files, optimize_operation, read_files,
 };
 use crate::store::time_column;
+use crate::{conform, lake_session};
 
 /// The tables `livelake run` appends small files to, partitioned by hour.
 pub const COMPACTED_TABLES: [Table; 4] =
@@ -40,14 +42,25 @@ pub struct Compacted {
     pub rows: u64,
 }
 
+/// `livelake compact`: [`compact_day`] under the lake's maintenance lock (one rollup, compaction
+/// or shows import at a time), stamped now.
+pub async fn compact(lake: &LakeUrl, date: NaiveDate, target_bytes: u64) -> Result<Vec<Compacted>> {
+    let _job = crate::store::maintenance_lock(lake)?;
+    compact_day(lake, date, target_bytes, chrono::Utc::now().timestamp_millis()).await
+}
+
 /// Compact every hour partition of `date` in the tables `livelake run` writes: per table one
 /// Delta commit (see the module docs). `target_bytes`: split a partition's rows into files of
 /// about this size at most.
 pub async fn compact_day(lake: &LakeUrl, date: NaiveDate, target_bytes: u64, now_ms: i64) -> Result<Vec<Compacted>> {
     let day = date.format("%Y-%m-%d").to_string();
+    let ctx = lake_session();
     let mut out = Vec::new();
     for table in COMPACTED_TABLES {
         let Some(mut dt) = delta::open_table(lake, table).await? else { continue };
+        let df_err = |source| Error::DataFusion { job: "compaction", source };
+        let _ = ctx.deregister_table(table.name()).map_err(df_err)?;
+        ctx.register_table(table.name(), delta::provider(&dt, table, &ctx)?).map_err(df_err)?;
         let mut by_dir: BTreeMap<String, Vec<CommittedFile>> = BTreeMap::new();
         for f in committed_files(&dt, table)? {
             if f.values.get("date").and_then(|v| v.as_deref()) == Some(day.as_str()) {
@@ -60,7 +73,7 @@ pub async fn compact_day(lake: &LakeUrl, date: NaiveDate, target_bytes: u64, now
             if inputs.len() < 2 {
                 continue;
             }
-            let (mut a, c) = compact_partition(&dt, table, &dir, &inputs, target_bytes, now_ms).await?;
+            let (mut a, c) = compact_partition(&ctx, &dt, table, &dir, &inputs, target_bytes, now_ms).await?;
             actions.append(&mut a);
             done.push(c);
         }
@@ -103,9 +116,35 @@ fn checksums(table: Table, batches: &[RecordBatch]) -> Result<Checksums> {
     Ok(out)
 }
 
+/// Add `other`'s rows to `into`.
+fn merge_checksums(into: &mut Checksums, other: Checksums) {
+    for (k, (n, sum, xor)) in other {
+        let e = into.entry(k).or_default();
+        *e = (e.0 + n, e.1.wrapping_add(sum), e.2 ^ xor);
+    }
+}
+
+/// Rows and checksums of `files`, read one file at a time.
+async fn file_by_file(dt: &delta::DeltaTable, table: Table, files: &[CommittedFile]) -> Result<(u64, Checksums)> {
+    let (mut rows, mut sums) = (0, Checksums::new());
+    for f in files {
+        let batches = read_files(dt, std::slice::from_ref(f)).await?;
+        rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        merge_checksums(&mut sums, checksums(table, &batches)?);
+    }
+    Ok((rows, sums))
+}
+
 /// Merge `inputs`, the files of partition `dir` of `table`, into sorted files of about
 /// `target_bytes` at most, verified; returns the actions that swap them (not committed).
+///
+/// Streaming: the inputs are checksummed one file at a time; a DataFusion plan over the table's
+/// snapshot (registered in `ctx`) sorts the partition's rows (spilling to disk beyond `rollup.memory_mb`); each output file is
+/// encoded as its rows arrive and stored when full; the stored files are read back one at a
+/// time. Memory: one input or output file's rows, plus one output file's encoded bytes, plus
+/// what the sort is allowed.
 async fn compact_partition(
+    ctx: &SessionContext,
     dt: &delta::DeltaTable,
     table: Table,
     dir: &str,
@@ -114,31 +153,57 @@ async fn compact_partition(
     now_ms: i64,
 ) -> Result<(Vec<Action>, Compacted)> {
     let rel = format!("{}/{dir}", table.name());
-    let batches = read_files(dt, inputs).await?;
-    let schema = table.schema();
-    let all = concat_batches(&schema, &batches)?;
-    let rows = all.num_rows() as u64;
-    let before = checksums(table, &batches)?;
-    // Sorted by the key, then time, so row-group statistics prune well.
-    let sort: Vec<SortColumn> = [key_column(table), time_column(table)]
+    let (rows, before) = file_by_file(dt, table, inputs).await?;
+    let df_err = |source| Error::DataFusion { job: "compaction", source };
+    // The partition's rows in the table's snapshot (registered in `ctx` under its name): the
+    // inputs, as they are every committed file of the partition there.
+    let filter: Vec<String> = table
+        .partitioning()
         .iter()
-        .map(|c| SortColumn { values: all.column_by_name(c).expect("sort column").clone(), options: None })
-        .collect();
-    let sorted = take_record_batch(&all, &lexsort_to_indices(&sort, None)?)?;
-    let in_bytes: u64 = inputs.iter().map(|f| f.size.max(0) as u64).sum();
-    let pieces = in_bytes.div_ceil(target_bytes.max(1)).max(1) as usize;
-    let per = sorted.num_rows().div_ceil(pieces).max(1);
-    let values = inputs[0].values.clone();
-    let parts: Vec<PartitionRows> = (0..sorted.num_rows())
-        .step_by(per)
-        .map(|at| PartitionRows {
-            dir: dir.to_string(),
-            values: values.clone(),
-            batch: sorted.slice(at, per.min(sorted.num_rows() - at)),
+        .map(|level| {
+            let v = inputs[0].values.get(level.name()).cloned().flatten().unwrap_or_default().replace('\'', "''");
+            match level {
+                PartitionLevel::Region => format!("region = '{v}'"),
+                PartitionLevel::Date => format!("date = DATE '{v}'"),
+                PartitionLevel::Hour => format!("hour = {}", v.parse::<i32>().unwrap_or(-1)),
+            }
         })
         .collect();
-    let stamp = format!("{now_ms:013}");
-    let mut adds = delta::write_files(dt, parts, |i| format!("compact-{stamp}-{i:03}.parquet"), now_ms).await?;
+    // Sorted by the key, then time, so row-group statistics prune well.
+    let sql = format!(
+        "SELECT * FROM {} WHERE {} ORDER BY {}, {}",
+        table.name(),
+        filter.join(" AND "),
+        key_column(table),
+        time_column(table)
+    );
+    let sorted = ctx.sql(&sql).await.map_err(df_err)?;
+    let mut stream = sorted.execute_stream().await.map_err(df_err)?;
+
+    let in_bytes: u64 = inputs.iter().map(|f| f.size.max(0) as u64).sum();
+    let pieces = in_bytes.div_ceil(target_bytes.max(1)).max(1);
+    let per = rows.div_ceil(pieces).max(1) as usize;
+    let (schema, values, stamp) = (table.schema(), inputs[0].values.clone(), format!("{now_ms:013}"));
+    let new_file =
+        |i: usize| FileWriter::new(dir, &format!("compact-{stamp}-{i:03}.parquet"), values.clone(), schema.clone());
+    let (mut adds, mut file, mut in_file) = (Vec::new(), new_file(0)?, 0usize);
+    while let Some(batch) = stream.next().await {
+        let mut batch = conform("compaction", &batch.map_err(df_err)?, &schema)?;
+        while batch.num_rows() > 0 {
+            let take = batch.num_rows().min(per - in_file);
+            file.write(&batch.slice(0, take))?;
+            in_file += take;
+            batch = batch.slice(take, batch.num_rows() - take);
+            if in_file == per {
+                let full = std::mem::replace(&mut file, new_file(adds.len() + 1)?);
+                adds.push(full.finish(dt, now_ms).await?);
+                in_file = 0;
+            }
+        }
+    }
+    if in_file > 0 {
+        adds.push(file.finish(dt, now_ms).await?);
+    }
     for a in &mut adds {
         a.data_change = false;
     }
@@ -152,9 +217,7 @@ async fn compact_partition(
             modification_time: a.modification_time,
         })
         .collect();
-    let back = read_files(dt, &written).await?;
-    let after = checksums(table, &back)?;
-    let rows_after: u64 = back.iter().map(|b| b.num_rows() as u64).sum();
+    let (rows_after, after) = file_by_file(dt, table, &written).await?;
     if rows_after != rows || after != before {
         return Err(Error::Config(format!(
             "compaction of {rel}: the merged files do not hold the same rows ({rows} in, {rows_after} out, \

@@ -240,4 +240,14 @@ fn compaction_merges_the_days_files_and_keeps_every_row() {
     assert!(out.contains("vacuumed"), "{out}");
     assert_eq!(on_disk(), committed, "VACUUM deleted the files no version needs");
     assert_eq!(snapshot(&lake), rows_before, "and no row");
+
+    // The other day's compaction alone (`livelake compact`), its sort in 32 MiB.
+    let mut c = std::process::Command::new(livelake_bin());
+    c.args(["compact", "--date", "2026-11-27", "--lake"]).arg(&lake).env("LIVELAKE__ROLLUP__MEMORY_MB", "32");
+    let out = ok(c.output().unwrap());
+    assert!(out.starts_with("compact 2026-11-27: "), "{out}");
+    let merged = files_per_partition(&lake, "player_events", "2026-11-27");
+    assert_eq!(merged.keys().collect::<Vec<_>>(), other_day.keys().collect::<Vec<_>>());
+    assert!(merged.values().all(|n| *n == 1), "one file per partition: {merged:?}");
+    assert_eq!(snapshot(&lake), rows_before, "every row kept");
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 pub use deltalake::DeltaTable;
 pub use deltalake::ObjectStoreError;
 use deltalake::delta_datafusion::{DeltaScanConfig, DeltaScanNext};
@@ -29,7 +30,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use url::Url;
 
 use super::parquet::writer_properties;
-use super::stats::file_stats;
+use super::stats::FileStats;
 use crate::error::{Error, Result};
 use crate::lake::sql_schema;
 
@@ -253,44 +254,69 @@ pub fn partition_values(dir: &str) -> HashMap<String, Option<String>> {
 }
 
 /// Write one Parquet file per partition into the table's folders (not yet visible to anyone)
-/// and return their `add` actions, with statistics ([`file_stats`]). `name` gives the file name of the `i`-th partition.
+/// and return their `add` actions, with statistics ([`FileStats`]). `name` gives the file name
+/// of the `i`-th partition.
 pub async fn write_files(
     dt: &DeltaTable,
     parts: Vec<PartitionRows>,
     name: impl Fn(usize) -> String,
     now_ms: i64,
 ) -> Result<Vec<Add>> {
-    let store = dt.object_store();
     let mut adds = Vec::with_capacity(parts.len());
     for (i, p) in parts.into_iter().enumerate() {
-        let rel = if p.dir.is_empty() { name(i) } else { format!("{}/{}", p.dir, name(i)) };
-        let bytes = encode(&p.batch, &rel)?;
-        let size = bytes.len() as i64;
-        let path = deltalake::Path::from(rel.as_str());
-        store.put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::ObjectStore {
-            op: "writing",
-            path: format!("{}{rel}", dt.table_url()),
-            source: Box::new(e),
-        })?;
-        adds.push(Add {
-            path: rel,
-            partition_values: p.values,
-            size,
-            modification_time: now_ms,
-            data_change: true,
-            stats: Some(file_stats(&p.batch)),
-            ..Default::default()
-        });
+        let mut w = FileWriter::new(&p.dir, &name(i), p.values, p.batch.schema())?;
+        w.write(&p.batch)?;
+        adds.push(w.finish(dt, now_ms).await?);
     }
     Ok(adds)
 }
 
-/// A Parquet file of `batch` in memory (the lake's writer settings).
-fn encode(batch: &RecordBatch, rel: &str) -> Result<Vec<u8>> {
-    let pq = |source| Error::Parquet { path: PathBuf::from(rel), source };
-    let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(writer_properties())).map_err(pq)?;
-    w.write(batch).map_err(pq)?;
-    w.into_inner().map_err(pq)
+/// One Parquet file of a table, written batch by batch (the lake's writer settings) and stored
+/// whole when finished: the encoded bytes are held, never the rows.
+pub struct FileWriter {
+    rel: String,
+    values: HashMap<String, Option<String>>,
+    writer: ArrowWriter<Vec<u8>>,
+    stats: FileStats,
+}
+
+impl FileWriter {
+    /// A file `name` in partition folder `dir` (relative to the table; "" for none) with
+    /// partition `values`.
+    pub fn new(dir: &str, name: &str, values: HashMap<String, Option<String>>, schema: SchemaRef) -> Result<Self> {
+        let rel = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))
+            .map_err(|source| Error::Parquet { path: PathBuf::from(&rel), source })?;
+        Ok(FileWriter { rel, values, writer, stats: FileStats::default() })
+    }
+
+    /// Append rows.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.stats.add(batch);
+        self.writer.write(batch).map_err(|source| Error::Parquet { path: PathBuf::from(&self.rel), source })
+    }
+
+    /// Store the file; its `add` action, with statistics.
+    pub async fn finish(self, dt: &DeltaTable, now_ms: i64) -> Result<Add> {
+        let rel = self.rel;
+        let bytes = self.writer.into_inner().map_err(|source| Error::Parquet { path: PathBuf::from(&rel), source })?;
+        let size = bytes.len() as i64;
+        let path = deltalake::Path::from(rel.as_str());
+        dt.object_store().put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::ObjectStore {
+            op: "writing",
+            path: format!("{}{rel}", dt.table_url()),
+            source: Box::new(e),
+        })?;
+        Ok(Add {
+            path: rel,
+            partition_values: self.values,
+            size,
+            modification_time: now_ms,
+            data_change: true,
+            stats: Some(self.stats.json()),
+            ..Default::default()
+        })
+    }
 }
 
 /// Commit `actions` to the table in one Delta commit carrying the application transactions

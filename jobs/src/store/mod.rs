@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub use layout::{partition_dir, safe_region, split_by_partition, time_column};
 pub use parquet::{ROW_GROUP_ROWS, writer_properties};
-pub use stats::file_stats;
+pub use stats::{FileStats, file_stats};
 
 use crate::error::{Error, Result, io};
 

@@ -19,73 +19,145 @@ use arrow::datatypes::{
 
 /// The `stats` JSON of a file holding `batch`.
 pub fn file_stats(batch: &RecordBatch) -> String {
-    let mut mins = Vec::new();
-    let mut maxs = Vec::new();
-    let mut nulls = Vec::new();
-    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
-        let name = serde_json::to_string(field.name()).expect("a string serialises");
-        nulls.push(format!("{name}:{}", col.null_count()));
-        if let Some((lo, hi)) = min_max(col) {
-            mins.push(format!("{name}:{lo}"));
-            maxs.push(format!("{name}:{hi}"));
-        }
-    }
-    let mut out = String::new();
-    write!(
-        out,
-        r#"{{"numRecords":{},"minValues":{{{}}},"maxValues":{{{}}},"nullCount":{{{}}}}}"#,
-        batch.num_rows(),
-        mins.join(","),
-        maxs.join(","),
-        nulls.join(",")
-    )
-    .expect("writing to a String");
-    out
+    let mut s = FileStats::default();
+    s.add(batch);
+    s.json()
 }
 
-/// The column's minimum and maximum as JSON values; `None` when it has no non-null value or no
-/// order (NaN), or its type has no statistics here.
-fn min_max(col: &ArrayRef) -> Option<(String, String)> {
-    if col.null_count() == col.len() {
-        return None;
-    }
-    let json_str = |s: &str| serde_json::to_string(s).expect("a string serialises");
-    Some(match col.data_type() {
-        DataType::Utf8 => {
-            let a = col.as_string::<i32>();
-            (json_str(min_string(a)?), json_str(max_string(a)?))
+/// The statistics of a file written batch by batch: [`FileStats::add`] each batch, then
+/// [`FileStats::json`] — the same JSON as [`file_stats`] of all the rows at once.
+#[derive(Debug, Default)]
+pub struct FileStats {
+    rows: usize,
+    /// Per column: name, null count, bounds (`None`: none yet; `Some(None)`: none possible).
+    columns: Vec<(String, usize, Option<Option<Bounds>>)>,
+}
+
+impl FileStats {
+    /// Count `batch`'s rows in (same columns as every earlier batch).
+    pub fn add(&mut self, batch: &RecordBatch) {
+        if self.columns.is_empty() {
+            self.columns = batch.schema().fields().iter().map(|f| (f.name().clone(), 0, None)).collect();
         }
-        DataType::Boolean => {
-            let a = col.as_boolean();
-            (min_boolean(a)?.to_string(), max_boolean(a)?.to_string())
-        }
-        DataType::Int32 => {
-            let a = col.as_primitive::<Int32Type>();
-            (min(a)?.to_string(), max(a)?.to_string())
-        }
-        DataType::Int64 => {
-            let a = col.as_primitive::<Int64Type>();
-            (min(a)?.to_string(), max(a)?.to_string())
-        }
-        DataType::Float64 => {
-            let a = col.as_primitive::<Float64Type>();
-            if a.iter().flatten().any(f64::is_nan) {
-                return None;
+        self.rows += batch.num_rows();
+        for ((_, nulls, bounds), col) in self.columns.iter_mut().zip(batch.columns()) {
+            *nulls += col.null_count();
+            if col.null_count() == col.len() {
+                continue;
             }
-            let (lo, hi) = (min(a)?, max(a)?);
+            *bounds = match (bounds.take(), Bounds::of(col)) {
+                (None, b) => Some(b),
+                (Some(Some(a)), Some(b)) => Some(Some(a.merge(b))),
+                _ => Some(None),
+            };
+        }
+    }
+
+    /// The `stats` JSON.
+    pub fn json(&self) -> String {
+        let mut mins = Vec::new();
+        let mut maxs = Vec::new();
+        let mut nulls = Vec::new();
+        for (name, n, bounds) in &self.columns {
+            let name = serde_json::to_string(name).expect("a string serialises");
+            nulls.push(format!("{name}:{n}"));
+            if let Some((lo, hi)) = bounds.as_ref().and_then(|b| b.as_ref()).and_then(Bounds::json) {
+                mins.push(format!("{name}:{lo}"));
+                maxs.push(format!("{name}:{hi}"));
+            }
+        }
+        let mut out = String::new();
+        write!(
+            out,
+            r#"{{"numRecords":{},"minValues":{{{}}},"maxValues":{{{}}},"nullCount":{{{}}}}}"#,
+            self.rows,
+            mins.join(","),
+            maxs.join(","),
+            nulls.join(",")
+        )
+        .expect("writing to a String");
+        out
+    }
+}
+
+/// A column's minimum and maximum, typed.
+#[derive(Debug, Clone, PartialEq)]
+enum Bounds {
+    Str(String, String),
+    Bool(bool, bool),
+    Int(i64, i64),
+    Float(f64, f64),
+    Decimal(i128, i128, i8),
+    Time(i64, i64),
+}
+
+impl Bounds {
+    /// The bounds of the non-null values of `col`; `None` when there are none, when there is no
+    /// order (NaN), or when its type has no statistics here.
+    fn of(col: &ArrayRef) -> Option<Bounds> {
+        Some(match col.data_type() {
+            DataType::Utf8 => {
+                let a = col.as_string::<i32>();
+                Bounds::Str(min_string(a)?.to_string(), max_string(a)?.to_string())
+            }
+            DataType::Boolean => {
+                let a = col.as_boolean();
+                Bounds::Bool(min_boolean(a)?, max_boolean(a)?)
+            }
+            DataType::Int32 => {
+                let a = col.as_primitive::<Int32Type>();
+                Bounds::Int(min(a)?.into(), max(a)?.into())
+            }
+            DataType::Int64 => {
+                let a = col.as_primitive::<Int64Type>();
+                Bounds::Int(min(a)?, max(a)?)
+            }
+            DataType::Float64 => {
+                let a = col.as_primitive::<Float64Type>();
+                if a.iter().flatten().any(f64::is_nan) {
+                    return None;
+                }
+                Bounds::Float(min(a)?, max(a)?)
+            }
+            DataType::Decimal128(_, scale) => {
+                let a = col.as_primitive::<Decimal128Type>();
+                Bounds::Decimal(min(a)?, max(a)?, *scale)
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                let a = col.as_primitive::<TimestampMillisecondType>();
+                Bounds::Time(min(a)?, max(a)?)
+            }
+            _ => return None,
+        })
+    }
+
+    /// The bounds of both (of one column: the same variant).
+    fn merge(self, other: Bounds) -> Bounds {
+        use Bounds::*;
+        match (self, other) {
+            (Str(a, b), Str(c, d)) => Str(a.min(c), b.max(d)),
+            (Bool(a, b), Bool(c, d)) => Bool(a.min(c), b.max(d)),
+            (Int(a, b), Int(c, d)) => Int(a.min(c), b.max(d)),
+            (Float(a, b), Float(c, d)) => Float(a.min(c), b.max(d)),
+            (Decimal(a, b, s), Decimal(c, d, _)) => Decimal(a.min(c), b.max(d), s),
+            (Time(a, b), Time(c, d)) => Time(a.min(c), b.max(d)),
+            (a, _) => a,
+        }
+    }
+
+    /// As JSON values; `None` when one has no JSON form (an infinite float, a time out of range).
+    fn json(&self) -> Option<(String, String)> {
+        let json_str = |s: &str| serde_json::to_string(s).expect("a string serialises");
+        Some(match self {
+            Bounds::Str(lo, hi) => (json_str(lo), json_str(hi)),
+            Bounds::Bool(lo, hi) => (lo.to_string(), hi.to_string()),
+            Bounds::Int(lo, hi) => (lo.to_string(), hi.to_string()),
             // serde_json refuses infinities: no statistics then.
-            (serde_json::to_string(&lo).ok()?, serde_json::to_string(&hi).ok()?)
-        }
-        DataType::Decimal128(_, scale) => {
-            let a = col.as_primitive::<Decimal128Type>();
-            (decimal(min(a)?, *scale), decimal(max(a)?, *scale))
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            let a = col.as_primitive::<TimestampMillisecondType>();
-            (json_str(&timestamp(min(a)?)?), json_str(&timestamp(max(a)?)?))
-        }
-        _ => return None,
-    })
+            Bounds::Float(lo, hi) => (serde_json::to_string(lo).ok()?, serde_json::to_string(hi).ok()?),
+            Bounds::Decimal(lo, hi, scale) => (decimal(*lo, *scale), decimal(*hi, *scale)),
+            Bounds::Time(lo, hi) => (json_str(&timestamp(*lo)?), json_str(&timestamp(*hi)?)),
+        })
+    }
 }
 
 /// The decimal of unscaled value `v` with `scale` digits after the point, exactly (`-12.5000`).
@@ -110,7 +182,7 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{
-        BooleanArray, Decimal128Array, Float64Array, Int32Array, StringArray, TimestampMillisecondArray,
+        BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray, TimestampMillisecondArray,
     };
     use arrow::datatypes::{Field, Schema};
     use serde_json::{Value, json};
@@ -163,6 +235,30 @@ mod tests {
         assert!(file_stats(&batch).contains(r#""d":1000000000000.0001"#), "{}", file_stats(&batch));
         assert!(file_stats(&batch).contains(r#""d":-0.0005"#));
         assert!(stats["maxValues"].get("none").is_none() && stats["maxValues"].get("nan").is_none());
+    }
+
+    #[test]
+    fn stats_of_batches_equal_stats_of_their_rows_at_once() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+            Field::new("nan", DataType::Float64, true),
+        ]));
+        let batch = |s: Vec<Option<&str>>, n: Vec<Option<i64>>, f: Vec<Option<f64>>| {
+            let cols: Vec<ArrayRef> =
+                vec![Arc::new(StringArray::from(s)), Arc::new(Int64Array::from(n)), Arc::new(Float64Array::from(f))];
+            RecordBatch::try_new(schema.clone(), cols).unwrap()
+        };
+        let a = batch(vec![Some("m"), None], vec![None, None], vec![Some(1.0), None]);
+        let b = batch(vec![Some("z"), Some("a")], vec![Some(5), Some(-2)], vec![Some(f64::NAN), Some(0.5)]);
+        let mut s = FileStats::default();
+        s.add(&a);
+        s.add(&b);
+        let all = arrow::compute::concat_batches(&schema, [&a, &b]).unwrap();
+        assert_eq!(s.json(), file_stats(&all));
+        let v: Value = serde_json::from_str(&s.json()).unwrap();
+        assert_eq!((v["minValues"]["s"].clone(), v["maxValues"]["n"].clone()), (json!("a"), json!(5)));
+        assert!(v["minValues"].get("nan").is_none(), "a NaN in a later batch: no bounds");
     }
 
     #[test]

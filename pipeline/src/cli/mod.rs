@@ -50,9 +50,13 @@ enum Command {
     Tables(tables::Args),
     /// The shows dimension: import a plan (upsert by stream_id), list it.
     Shows(shows::Args),
-    /// Recompute stream_daily, show_summary and show_sources of a day (or one show) from the raw
-    /// tables, late events included, and compact the day's files; replaces earlier results atomically.
+    /// Recompute stream_daily, show_summary, show_sources, show_minute and show_retention of a day
+    /// (or one show) from the raw tables, late events included, and compact the day's files;
+    /// replaces earlier results atomically.
     Rollup(rollup::Args),
+    /// Compact a day's raw partitions alone (what `rollup` does after its tables unless
+    /// --no-compact): streamed, verified, one Delta commit per table.
+    Compact(rollup::CompactArgs),
     /// The retrospective of one show: an HTML page and a Markdown file with charts, anomalies
     /// and next-show actions.
     Report(report::Args),
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tables(a) => tables::run(a),
         Command::Shows(a) => shows::run(a),
         Command::Rollup(a) => rollup::run(a),
+        Command::Compact(a) => rollup::compact(a),
         Command::Report(a) => report::run(a),
         Command::Schedule(a) => rollup::schedule(a),
         Command::Lake(a) => lake::run(a),

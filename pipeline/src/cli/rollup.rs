@@ -29,6 +29,16 @@ pub struct Args {
     no_compact: bool,
 }
 
+/// Arguments of `livelake compact`.
+#[derive(Debug, clap::Args)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The UTC day whose partitions to compact (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    date: NaiveDate,
+}
+
 /// Arguments of `livelake schedule`.
 #[derive(Debug, clap::Args)]
 pub struct ScheduleArgs {
@@ -92,6 +102,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     let report = runtime()?.block_on(rollup(&cfg.lake.url()?, &req, cfg.engine().rules()))?;
     println!("rollup {}: {}", a.date, summary(&report));
+    Ok(())
+}
+
+/// Run `livelake compact`.
+pub fn compact(a: CompactArgs) -> anyhow::Result<()> {
+    let cfg = a.common.config()?;
+    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
+    let target = cfg.rollup.compact_target_mb << 20;
+    let done = runtime()?.block_on(livelake_jobs::compact::compact(&cfg.lake.url()?, a.date, target))?;
+    let (before, after): (usize, usize) = done.iter().fold((0, 0), |(b, f), c| (b + c.files_before, f + c.files_after));
+    println!("compact {}: {} partition(s), {before} files → {after}", a.date, done.len());
     Ok(())
 }
 
