@@ -8,7 +8,9 @@
 //! every table at its previous or its new content, and a re-run converges.
 //!
 //! Shows are recomputed in groups of about [`GROUP_EVENTS`] events of the day (a bigger show
-//! alone): memory follows the biggest group, not the day.
+//! alone): memory follows the biggest group, not the day. One scan of each raw table first
+//! splits the shows' rows by group into temporary Arrow IPC files, so each group reads its own
+//! rows rather than the day's files again: time follows the day's events.
 
 mod recompute;
 pub(crate) mod replace;
@@ -19,9 +21,14 @@ use std::sync::Arc;
 use crate::{PeriodInputs, PeriodJob, PeriodOutput, conform, lake_session, register_lake, run_query};
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
+use arrow::ipc::writer::FileWriter;
 use chrono::{DateTime, NaiveDate};
+use datafusion::datasource::file_format::options::ArrowReadOptions;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use livelake_schemas::Table;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 use tracing::info;
 
 pub use recompute::{Recomputed, recompute, recompute_minutes};
@@ -193,6 +200,71 @@ fn with_raw_events(minute: &[RecordBatch], raw: &HashMap<WindowKey, i64>) -> Res
     Ok(out)
 }
 
+/// Every raw row of `table` of the shows of `groups` (all dates), in one scan, written to one
+/// Arrow IPC file per group in `dir`; `None` for a group without rows there.
+async fn split_by_group(
+    ctx: &SessionContext,
+    table: Table,
+    groups: &[Vec<String>],
+    dir: &Path,
+) -> Result<Vec<Option<PathBuf>>> {
+    let df_err = |source| Error::DataFusion { job: "rollup", source };
+    let group_of: HashMap<&str, usize> =
+        groups.iter().enumerate().flat_map(|(i, g)| g.iter().map(move |s| (s.as_str(), i))).collect();
+    let all: Vec<String> = groups.iter().flatten().cloned().collect();
+    let sql = format!("SELECT * FROM {} WHERE stream_id IN ({})", table.name(), sql_list(&all));
+    let mut stream = ctx.sql(&sql).await.map_err(df_err)?.execute_stream().await.map_err(df_err)?;
+    let mut files: Vec<Option<(PathBuf, FileWriter<BufWriter<std::fs::File>>)>> =
+        (0..groups.len()).map(|_| None).collect();
+    let ipc = |e: arrow::error::ArrowError| Error::Config(format!("rollup temporary file: {e}"));
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(df_err)?;
+        let ids = arrow::compute::cast(batch.column_by_name("stream_id").expect("stream_id"), &DataType::Utf8)?;
+        let ids = ids.as_string::<i32>();
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
+        for i in 0..batch.num_rows() {
+            if let Some(g) = group_of.get(ids.value(i)) {
+                rows[*g].push(i as u32);
+            }
+        }
+        for (g, rows) in rows.into_iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+            let part = arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(rows))?;
+            if files[g].is_none() {
+                let tmp = dir.join(format!("{}-{g}.arrow", table.name()));
+                let file = std::fs::File::create(&tmp).map_err(crate::io("creating", &tmp))?;
+                let writer = FileWriter::try_new(BufWriter::new(file), &batch.schema()).map_err(ipc)?;
+                files[g] = Some((tmp, writer));
+            }
+            let (_, writer) = files[g].as_mut().expect("just opened");
+            writer.write(&part).map_err(ipc)?;
+        }
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            f.map(|(tmp, mut writer)| {
+                writer.finish().map_err(ipc)?;
+                Ok(tmp)
+            })
+            .transpose()
+        })
+        .collect()
+}
+
+/// Register a group's raw rows of `table` (from [`split_by_group`]) in `ctx` under the table's
+/// name, so the recompute's SQL reads them (streamed from the file) as it would the lake's table.
+async fn register_group_rows(ctx: &SessionContext, table: Table, file: Option<&PathBuf>) -> Result<()> {
+    let df_err = |source| Error::DataFusion { job: "rollup", source };
+    match file.and_then(|f| f.to_str()) {
+        Some(path) => ctx.register_arrow(table.name(), path, ArrowReadOptions::default()).await.map_err(df_err)?,
+        None => {
+            let empty = datafusion::datasource::MemTable::try_new(crate::sql_schema(table), vec![vec![]]);
+            ctx.register_table(table.name(), Arc::new(empty.map_err(df_err)?)).map_err(df_err)?;
+        }
+    }
+    Ok(())
+}
+
 /// Roll up `req` in the lake `lake` (see the module docs).
 pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
     let _job = maintenance_lock(lake)?;
@@ -215,9 +287,24 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         // Group by group of whole shows: only one group's events are held at a time.
         let mut out = PeriodOutput::default();
         let (mut minute, mut retention) = (Vec::new(), Vec::new());
-        for group in &groups {
-            let r = recompute(&ctx, group, cfg).await?;
-            let raw = raw_counts(&ctx, group, cfg.width_ms).await?;
+        // One scan of each raw table splits the shows' rows by group into temporary files:
+        // each group then reads its own rows, not the day's files again.
+        // In the OS temp directory (TMPDIR), deleted when the rollup ends or fails.
+        let tmp = tempfile::Builder::new()
+            .prefix("livelake-rollup-")
+            .tempdir()
+            .map_err(crate::io("creating", "a temporary directory"))?;
+        let player = split_by_group(&ctx, Table::PlayerEvents, &groups, tmp.path()).await?;
+        let commerce = split_by_group(&ctx, Table::CommerceEvents, &groups, tmp.path()).await?;
+        for (i, group) in groups.iter().enumerate() {
+            // The group's raw rows are dropped with their session once recomputed.
+            let (r, raw) = {
+                let gctx = lake_session();
+                for (table, files) in [(Table::PlayerEvents, &player), (Table::CommerceEvents, &commerce)] {
+                    register_group_rows(&gctx, table, files[i].as_ref()).await?;
+                }
+                (recompute(&gctx, group, cfg).await?, raw_counts(&gctx, group, cfg.width_ms).await?)
+            };
             minute.extend(with_raw_events(&r.minute, &raw)?);
             let job = PeriodJob::new(PeriodInputs {
                 player: r.player,
