@@ -30,6 +30,7 @@ pub struct Args {
 
 /// Run `livelake report`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    super::common::few_malloc_arenas()?;
     let mut cfg = Config::load(a.config.as_deref(), std::env::vars())?;
     if let Some(l) = &a.lake {
         cfg.lake.path = l.clone();

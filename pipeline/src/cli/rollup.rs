@@ -89,6 +89,7 @@ fn summary(r: &RollupReport) -> String {
 
 /// Run `livelake rollup`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    super::common::few_malloc_arenas()?;
     let cfg = a.common.config()?;
     livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let vacuum = (cfg.rollup.vacuum && !a.no_compact).then_some(cfg.rollup.vacuum_retention_hours);
@@ -107,6 +108,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
 /// Run `livelake compact`.
 pub fn compact(a: CompactArgs) -> anyhow::Result<()> {
+    super::common::few_malloc_arenas()?;
     let cfg = a.common.config()?;
     livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let target = cfg.rollup.compact_target_mb << 20;
@@ -138,6 +140,7 @@ impl Timer for SystemTimer {
 
 /// Run `livelake schedule` until SIGINT/SIGTERM.
 pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
+    super::common::few_malloc_arenas()?;
     let cfg = a.common.config()?;
     livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let r = &cfg.rollup;
