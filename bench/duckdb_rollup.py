@@ -19,23 +19,19 @@ from deltalake import DeltaTable
 
 lake, day, threads = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
+# One table's rows of the day's shows (all dates), the first ingested copy of each event.
+DEDUP = """
+  SELECT * EXCLUDE (rn) FROM (
+    SELECT *, row_number() OVER (PARTITION BY stream_id, event_id
+                                 ORDER BY ingested_at, src_partition, src_offset) AS rn
+    FROM read_parquet({files}, hive_partitioning = true)
+    WHERE stream_id IN (SELECT DISTINCT stream_id FROM read_parquet({player}, hive_partitioning = true)
+                        WHERE date = DATE '{day}')) WHERE rn = 1
+"""
+
 QUERY = """
-WITH p AS (
-  SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY stream_id, event_id
-                                 ORDER BY ingested_at, src_partition, src_offset) AS rn
-    FROM read_parquet({player}, hive_partitioning = true)
-    WHERE stream_id IN (SELECT DISTINCT stream_id FROM read_parquet({player}, hive_partitioning = true)
-                        WHERE date = DATE '{day}')) WHERE rn = 1
-),
-c AS (
-  SELECT * EXCLUDE (rn) FROM (
-    SELECT *, row_number() OVER (PARTITION BY stream_id, event_id
-                                 ORDER BY ingested_at, src_partition, src_offset) AS rn
-    FROM read_parquet({commerce}, hive_partitioning = true)
-    WHERE stream_id IN (SELECT DISTINCT stream_id FROM read_parquet({player}, hive_partitioning = true)
-                        WHERE date = DATE '{day}')) WHERE rn = 1
-),
+WITH p AS ({dedup_player}),
+c AS ({dedup_commerce}),
 qoe AS (
   SELECT stream_id, region, CAST(ts AS DATE) AS day,
          count(DISTINCT session_id) AS sessions, count(DISTINCT viewer_id) AS viewers,
@@ -73,7 +69,9 @@ start = time.perf_counter()
 con = duckdb.connect()
 con.execute(f"SET threads = {threads}")
 player, commerce = files("player_events"), files("commerce_events")
-rows = con.execute(QUERY.format(player=player, commerce=commerce, day=day)).fetchall()
+dedup = {f"dedup_{name}": DEDUP.format(files=files, player=player, day=day)
+         for name, files in (("player", player), ("commerce", commerce))}
+rows = con.execute(QUERY.format(**dedup)).fetchall()
 seconds = time.perf_counter() - start
 events = con.execute(
     f"SELECT (SELECT count(*) FROM read_parquet({player})) + (SELECT count(*) FROM read_parquet({commerce}))"

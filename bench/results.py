@@ -77,7 +77,8 @@ def rollup_day(step):
 
 
 rollups = {p.name.split(".rollup_")[1][:-4]: rollup_day(p.name[len(Path(out).name) + 1:-4])
-           for p in sorted(Path(out).parent.glob(Path(out).name + ".rollup_*.txt"))}
+           for p in sorted(Path(out).parent.glob(Path(out).name + ".rollup_*.txt"),
+                           key=lambda p: int(p.name.split(".rollup_")[1][:-4]))}
 fresh = line_of("freshness", "freshness")
 board = line_of("freshness", "board")
 mem = fields(text("memory").strip()) if text("memory") else {}
