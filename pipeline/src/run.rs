@@ -17,11 +17,12 @@ use crate::engine::{self, Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Result, commit_log};
 use crate::kafka::{DeadLetterTopic, LiveTopic};
 use crate::ops::{Board, Metrics};
+use arrow::array::AsArray;
+use arrow::datatypes::Int32Type;
 use livelake_jobs::clock::Clock;
 use livelake_jobs::store::failpoint;
 
-use crate::sink::CommitRecord;
-use crate::sink::Lake;
+use crate::sink::{CommitRecord, Lake, SlotCommit};
 use crate::source::{FileSource, KafkaClient, KafkaSource, KafkaSourceConfig, Poll, Prefetch, SourceMsg};
 
 /// Batches the fetch thread reads ahead of the engine.
@@ -58,7 +59,7 @@ struct Source {
 }
 
 /// A lake commit running beside the engine: the lake comes back with its record.
-type InFlight = tokio::task::JoinHandle<(Lake, Result<CommitRecord>)>;
+type InFlight = tokio::task::JoinHandle<(Lake, Result<Vec<CommitRecord>>)>;
 
 struct Runner<'c> {
     cfg: &'c Config,
@@ -147,16 +148,15 @@ impl Runner<'_> {
         }
         let now = self.clock.now_ms();
         let pending = self.engine.take_pending();
-        let batches = pending_batches(pending)?;
-        let checkpoint = self.engine.checkpoint();
+        let slots = slot_commits(pending, self.engine.checkpoint())?;
         if let Some(d) = &mut self.dlq {
             d.drain().await;
         }
         self.finish_commit(kafka).await?;
         let mut lake = self.lake.take().expect("the lake is back once its commit has finished");
         self.in_flight = Some(tokio::spawn(async move {
-            let rec = lake.commit(&batches, checkpoint, now).await;
-            (lake, rec)
+            let recs = lake.commit(slots, now).await;
+            (lake, recs)
         }));
         self.dirty = false;
         Ok(())
@@ -166,29 +166,32 @@ impl Runner<'_> {
     /// made durable to the consumer group.
     async fn finish_commit(&mut self, kafka: Option<&KafkaClient>) -> Result<()> {
         let Some(task) = self.in_flight.take() else { return Ok(()) };
-        let (lake, rec) = task.await.expect("the commit task does not panic");
+        let (lake, recs) = task.await.expect("the commit task does not panic");
         self.lake = Some(lake);
-        let rec = rec?;
-        for f in &rec.files {
+        let recs = recs?;
+        let files = recs.iter().flat_map(|r| &r.files);
+        for f in files.clone() {
             *self.summary.rows.entry(f.table.clone()).or_default() += f.rows;
             self.metrics.event_out(&f.table, f.rows);
             self.metrics.rows_written.inc_by(f.rows);
         }
-        self.metrics.files_written.inc_by(rec.files.len() as u64);
+        self.metrics.files_written.inc_by(files.clone().count() as u64);
         self.metrics.commits.inc();
-        self.metrics.last_commit_seconds.set(rec.created_at_ms as f64 / 1000.0);
+        if let Some(rec) = recs.first() {
+            self.metrics.last_commit_seconds.set(rec.created_at_ms as f64 / 1000.0);
+        }
         self.summary.commits += 1;
         info!(
-            seq = rec.seq,
-            files = rec.files.len(),
-            rows = rec.files.iter().map(|f| f.rows).sum::<u64>(),
+            slots = ?recs.iter().map(|r| (r.slot.unwrap_or_default(), r.seq)).collect::<Vec<_>>(),
+            files = files.clone().count(),
+            rows = files.map(|f| f.rows).sum::<u64>(),
             replaying = self.engine.replaying(),
             "lake commit"
         );
         if let Some(k) = kafka {
             // The group learns what the lake holds (monitoring; the commit log stays the truth).
             let held: Vec<(PartId, i64)> =
-                rec.checkpoint.partitions.iter().map(|p| (p.part.clone(), p.next_offset)).collect();
+                recs.iter().flat_map(|r| &r.checkpoint.partitions).map(|p| (p.part.clone(), p.next_offset)).collect();
             k.commit(&held);
             failpoint::hit("after_kafka_commit");
         }
@@ -310,21 +313,48 @@ fn decode_ahead<'m>(
 /// What the decoder made of a message.
 type DecodeResult<'m> = std::result::Result<Event<'m>, Rejection>;
 
-fn pending_batches(mut p: Pending) -> Result<Vec<(Table, RecordBatch)>> {
-    let mut out = Vec::new();
+/// What a commit writes per slot: the pending rows split by the slot of their source partition
+/// (`stream_minute` rows come split by their stream's slot), each with the slot's share of
+/// `checkpoint`.
+fn slot_commits(mut p: Pending, checkpoint: engine::Checkpoint) -> Result<Vec<SlotCommit>> {
+    let mut slots: BTreeMap<i32, SlotCommit> = checkpoint
+        .by_slot()
+        .into_iter()
+        .map(|(slot, checkpoint)| (slot, SlotCommit { slot, checkpoint, ..SlotCommit::default() }))
+        .collect();
+    let mut add = |table: Table, batch: RecordBatch| -> Result<()> {
+        let sources = batch
+            .column_by_name("src_partition")
+            .and_then(|c| c.as_primitive_opt::<Int32Type>())
+            .expect("a raw table has src_partition");
+        let of_row: Vec<i32> = sources.values().to_vec();
+        for (slot, b) in engine::split_by_slot(&batch, &of_row)? {
+            slots.entry(slot).or_insert_with(|| SlotCommit { slot, ..SlotCommit::default() }).batches.push((table, b));
+        }
+        Ok(())
+    };
     if !p.player.is_empty() {
-        out.push((Table::PlayerEvents, p.player.finish()?));
+        add(Table::PlayerEvents, p.player.finish()?)?;
     }
     if !p.commerce.is_empty() {
-        out.push((Table::CommerceEvents, p.commerce.finish()?));
+        add(Table::CommerceEvents, p.commerce.finish()?)?;
     }
     if !p.dead.is_empty() {
-        out.push((Table::Deadletter, p.dead.finish()?));
+        add(Table::Deadletter, p.dead.finish()?)?;
     }
-    if let Some(first) = p.minute.first() {
-        out.push((Table::StreamMinute, concat_batches(&first.schema(), &p.minute)?));
+    let mut minute: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
+    for (slot, b) in p.minute {
+        minute.entry(slot).or_default().push(b);
     }
-    Ok(out)
+    for (slot, batches) in minute {
+        let b = concat_batches(&batches[0].schema(), &batches)?;
+        slots
+            .entry(slot)
+            .or_insert_with(|| SlotCommit { slot, ..SlotCommit::default() })
+            .batches
+            .push((Table::StreamMinute, b));
+    }
+    Ok(slots.into_values().collect())
 }
 
 /// How often the live board gets provisional figures of the open windows (ms).
@@ -340,13 +370,15 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunSummary> {
     let now = clock.now_ms();
-    let (lake, latest) = Lake::open(&cfg.lake.url()?, now).await?;
+    let (lake, held) = Lake::open(&cfg.lake.url()?, now).await?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(b) = &board {
         engine.add_live(b.clone());
     }
-    if let Some(rec) = &latest {
-        engine.restore(&rec.checkpoint, now).map_err(|e| commit_log(lake.record_path(rec.seq), e.to_string()))?;
+    for rec in &held {
+        engine
+            .restore(&rec.checkpoint, now)
+            .map_err(|e| commit_log(lake.record_path(rec.slot, rec.seq), e.to_string()))?;
     }
     let resume = engine.next_offsets();
     let (max, poll_wait) = (cfg.source.batch_max, Duration::from_millis(cfg.source.poll_ms));
@@ -375,8 +407,12 @@ pub async fn run(
         let kafka = Some(consumer.client());
         Source { batches: Prefetch::spawn(consumer, max, poll_wait, PREFETCH_BATCHES)?, kafka, file: None }
     };
-    if let Some(rec) = &latest {
-        info!(seq = rec.seq, replaying = engine.replaying(), "resuming after the lake's latest commit");
+    if !held.is_empty() {
+        info!(
+            slots = ?held.iter().map(|r| (r.slot.unwrap_or_default(), r.seq)).collect::<Vec<_>>(),
+            replaying = engine.replaying(),
+            "resuming after the lake's latest commits"
+        );
     }
     let dlq = match (&source.kafka, cfg.kafka.deadletter_topic.is_empty()) {
         (Some(_), false) => Some(DeadLetterTopic::new(&cfg.kafka.client(), &cfg.kafka.deadletter_topic)?),

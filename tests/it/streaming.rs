@@ -716,11 +716,22 @@ impl KillAt {
     }
 }
 
-/// Partitions with messages in the lake's latest commit record.
+/// Partitions with messages in the lake's latest commit records (one per slot).
 fn busy_partitions(lake: &Path) -> usize {
-    let latest = crate::support::commit_records(lake).pop().expect("a commit record");
-    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(latest).unwrap()).unwrap();
-    rec["checkpoint"]["partitions"].as_array().unwrap().iter().filter(|p| p["next_offset"].as_i64() > Some(0)).count()
+    let latest = crate::support::latest_records(lake);
+    assert!(!latest.is_empty(), "a commit record");
+    latest
+        .iter()
+        .map(|r| {
+            let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(r).unwrap()).unwrap();
+            rec["checkpoint"]["partitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["next_offset"].as_i64() > Some(0))
+                .count()
+        })
+        .sum()
 }
 
 /// The crash test the hard way: a show of six streams on 3 partitions per topic (four, one and

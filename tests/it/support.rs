@@ -86,14 +86,29 @@ pub fn lake_url(dir: &std::path::Path) -> livelake_jobs::store::delta::LakeUrl {
     livelake_jobs::store::delta::LakeUrl::parse(dir.to_str().expect("a UTF-8 path"), Default::default()).unwrap()
 }
 
-/// The commit records of `livelake run` in the lake at `lake` (`_livelake/state/<seq>.json`),
-/// oldest first; none before the first commit.
+/// The commit records of `livelake run` in the lake at `lake` (`_livelake/slots/<slot>/<seq>.json`),
+/// by slot, each slot's oldest first; none before the first commit.
 pub fn commit_records(lake: &std::path::Path) -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir(lake.join("_livelake/state")) else { return Vec::new() };
-    let mut out: Vec<PathBuf> =
-        dir.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let Ok(slots) = std::fs::read_dir(lake.join("_livelake/slots")) else { return Vec::new() };
+    let mut out: Vec<PathBuf> = slots
+        .flat_map(|slot| std::fs::read_dir(slot.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     out.sort();
     out
+}
+
+/// The latest commit record of each slot of the lake at `lake`.
+pub fn latest_records(lake: &std::path::Path) -> Vec<PathBuf> {
+    let mut latest: Vec<PathBuf> = Vec::new();
+    for r in commit_records(lake) {
+        match latest.last_mut() {
+            Some(last) if last.parent() == r.parent() => *last = r,
+            _ => latest.push(r),
+        }
+    }
+    latest
 }
 
 /// A lake on the S3-compatible server of `make test`: its `--lake` URL under a fresh prefix, and

@@ -47,7 +47,7 @@ async fn run_case(events: &Path, how: Route) -> Vec<RecordBatch> {
     e.finalize(WALL).await.unwrap();
     let mut pending = e.take_pending();
     if !matches!(how, Route::Rollup) {
-        return pending.minute;
+        return pending.minute.into_iter().map(|(_, b)| b).collect();
     }
     let ctx = datafusion::prelude::SessionContext::new();
     let mut streams = std::collections::BTreeSet::new();

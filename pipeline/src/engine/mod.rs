@@ -9,8 +9,8 @@
 //!
 //! Finality is per stream: a stream's window is final when the watermarks of the partitions of
 //! its number have passed it — the topics are co-partitioned, so a stream's events come from
-//! partition n of each topic (every partition counts for a stream that has not delivered an
-//! event since a restart) — where a partition that is caught up and quiet counts as idle (its
+//! partition n of each topic (a stream restored from a commit waits for the partitions of the
+//! slot — partition number — it was checkpointed with) — where a partition that is caught up and quiet counts as idle (its
 //! watermark moves with the wall clock, or does not hold anything back if it never carried an
 //! event). Until the source has said which partitions
 //! exist and which still have a backlog, nothing is final; a partition restored from the lake
@@ -18,6 +18,9 @@
 //!
 //! Exactly once across restarts: a commit records per partition the furthest offset whose
 //! effects are in the lake, and a restart replays from an earlier point only to rebuild state.
+//! The checkpoint splits by slot ([`Checkpoint::by_slot`]): a slot's partitions, the streams
+//! they carry (a stream's slot is the first partition number that carried it) and those
+//! streams' session state.
 //! While a partition replays, commits keep recording its restored positions (never the replay
 //! position), so positions in successive commits never move back.
 
@@ -136,8 +139,8 @@ pub struct Pending {
     pub commerce: Staged<CommerceRows>,
     /// `deadletter` rows.
     pub dead: DeadletterRows,
-    /// `stream_minute` rows (with `region`).
-    pub minute: Vec<RecordBatch>,
+    /// `stream_minute` rows (with `region`), per slot of their streams.
+    pub minute: Vec<(i32, RecordBatch)>,
     /// Wall-clock time the oldest pending row arrived.
     pub since_wall: Option<i64>,
     /// Wall-clock time the oldest pending `stream_minute` row was computed.
@@ -164,7 +167,7 @@ impl Pending {
         self.player.len()
             + self.commerce.len()
             + self.dead.len()
-            + self.minute.iter().map(|b| b.num_rows()).sum::<usize>()
+            + self.minute.iter().map(|(_, b)| b.num_rows()).sum::<usize>()
     }
 }
 
@@ -477,7 +480,14 @@ impl Engine {
         for live in &self.live {
             live.publish(&out.minute, false, now);
         }
-        self.pending.minute.extend(out.minute);
+        for b in out.minute {
+            let streams = b.column_by_name("stream_id").expect("stream_minute column").as_string::<i32>();
+            let slots: Vec<i32> = streams
+                .iter()
+                .map(|s| self.streams.get(s.unwrap_or_default()).and_then(StreamWindows::slot).unwrap_or(0))
+                .collect();
+            self.pending.minute.extend(split_by_slot(&b, &slots)?);
+        }
         self.pending.since_wall.get_or_insert(now);
         self.pending.minute_since.get_or_insert(now);
         Ok(n)
@@ -574,18 +584,27 @@ impl Engine {
                 stream_id: s.clone(),
                 emitted_until: sw.emitted_until,
                 last_event_ts: Some(sw.last_event_ts),
+                slot: Some(sw.slot().unwrap_or(0)),
             })
             .collect();
-        let sessions = state::encode(self.streams.iter().map(|(id, sw)| (id.as_str(), &sw.sessions)), &self.regions);
+        let mut by_slot: BTreeMap<i32, Vec<(&str, &StreamSessions)>> = BTreeMap::new();
+        for (id, sw) in &self.streams {
+            by_slot.entry(sw.slot().unwrap_or(0)).or_default().push((id.as_str(), &sw.sessions));
+        }
+        let sessions = by_slot
+            .into_iter()
+            .map(|(slot, streams)| (slot, state::encode(streams.into_iter(), &self.regions)))
+            .collect();
         let (tracked, bytes) = self.session_state();
         self.metrics.sessions_tracked.set(tracked as i64);
         self.metrics.session_state_bytes.set(bytes as i64);
         Checkpoint { partitions, streams, sessions }
     }
 
-    /// Start from a checkpoint: partitions resume at their replay point; messages below their
+    /// Start from a checkpoint (the whole engine's, or one slot's: restoring adds to what the
+    /// engine holds): partitions resume at their replay point; messages below their
     /// `next_offset` rebuild dedup memory and open windows without being written again; the
-    /// session state is the checkpoint's.
+    /// session state is the checkpoint's. A stream waits for the partitions of its slot.
     pub fn restore(&mut self, cp: &Checkpoint, now: i64) -> Result<(), StateError> {
         for p in &cp.partitions {
             // Whether it has more to read is unknown until the source reports it (assigned): until
@@ -600,16 +619,21 @@ impl Engine {
         // A stream's latest event time, where a record of an earlier release lacks it: the
         // newest event time of the checkpoint (recent, so it is not forgotten at once).
         let newest = cp.partitions.iter().map(|p| p.max_ts).max().unwrap_or(i64::MIN);
-        let stream = |emitted_until: i64, last_event_ts: Option<i64>| {
+        let stream = |emitted_until: i64, last_event_ts: Option<i64>, slot: Option<i32>| {
             let mut sw = StreamWindows::new(emitted_until);
             sw.last_event_ts = last_event_ts.unwrap_or(newest);
+            if let Some(n) = slot {
+                sw.carried_by(n);
+            }
             sw
         };
         for s in &cp.streams {
-            self.streams.insert(s.stream_id.clone(), stream(s.emitted_until, s.last_event_ts));
+            self.streams.insert(s.stream_id.clone(), stream(s.emitted_until, s.last_event_ts, s.slot));
         }
-        for (id, sessions) in state::decode(&cp.sessions, &mut self.regions)? {
-            self.streams.entry(id).or_insert_with(|| stream(i64::MIN, None)).sessions = sessions;
+        for (slot, bytes) in &cp.sessions {
+            for (id, sessions) in state::decode(bytes, &mut self.regions)? {
+                self.streams.entry(id).or_insert_with(|| stream(i64::MIN, None, Some(*slot))).sessions = sessions;
+            }
         }
         Ok(())
     }
@@ -668,6 +692,24 @@ impl Engine {
     pub fn session_state(&self) -> (usize, usize) {
         self.streams.values().fold((0, 0), |(n, b), sw| (n + sw.sessions.len(), b + sw.sessions.heap_bytes()))
     }
+}
+
+/// Split `batch` by the slot of each row (`slots`, one per row), in slot order; a batch of one
+/// slot is returned whole.
+pub fn split_by_slot(batch: &RecordBatch, slots: &[i32]) -> Result<Vec<(i32, RecordBatch)>, arrow::error::ArrowError> {
+    let mut distinct = slots.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() <= 1 {
+        return Ok(distinct.into_iter().map(|s| (s, batch.clone())).collect());
+    }
+    distinct
+        .into_iter()
+        .map(|slot| {
+            let mask: arrow::array::BooleanArray = slots.iter().map(|s| Some(*s == slot)).collect();
+            Ok((slot, arrow::compute::filter_record_batch(batch, &mask)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ async fn window_closes_at_watermark_plus_timeout_and_later_events_are_late() {
     let mut pending = e.take_pending();
     assert_eq!(pending.player.len(), 5);
     assert_eq!(pending.commerce.len(), 1, "late events still go to the raw table");
-    let m = &pending.minute[0];
+    let m = &pending.minute[0].1;
     assert_eq!(m.num_rows(), 1);
     let get = |c: &str| m.column_by_name(c).unwrap().as_primitive::<Int64Type>().value(0);
     let getf = |c: &str| m.column_by_name(c).unwrap().as_primitive::<Float64Type>().value(0);
@@ -75,7 +75,7 @@ async fn empty_denominators_are_null() {
     feed(&mut e, &p, 0, &ev("1", "session_start", T0, ""), W);
     e.exhaust(&p);
     assert_eq!(e.finalize(W).await.unwrap(), 1);
-    let m = &e.take_pending().minute[0];
+    let m = &e.take_pending().minute[0].1;
     for c in ["stall_ratio", "stalls_per_minute", "startup_ms_p50", "latency_ms_p99", "bitrate_kbps_avg"] {
         assert!(m.column_by_name(c).unwrap().is_null(0), "{c} is NULL without a denominator");
     }
@@ -175,12 +175,12 @@ async fn a_stream_waits_only_for_the_partitions_of_its_number() {
     feed(&mut e, &c0, 1, &line("a", "5", "like", T0 + 200_000), W);
     assert_eq!(e.finalize(W).await.unwrap(), 1, "a's first window closes");
     let first = e.take_pending().minute;
-    assert_eq!(first[0].column_by_name("stream_id").unwrap().as_string::<i32>().value(0), "a");
+    assert_eq!(first[0].1.column_by_name("stream_id").unwrap().as_string::<i32>().value(0), "a");
     feed(&mut e, &p1, 1, &line("b", "6", "session_end", T0 + 200_000), W);
     e.set_backlog(&p1, false, W);
     assert_eq!(e.finalize(W).await.unwrap(), 1, "then b's, once its partition caught up");
     let second = e.take_pending().minute;
-    assert_eq!(second[0].column_by_name("stream_id").unwrap().as_string::<i32>().value(0), "b");
+    assert_eq!(second[0].1.column_by_name("stream_id").unwrap().as_string::<i32>().value(0), "b");
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn render(mut p: Pending) -> Vec<String> {
     batches.push(("player", p.player.finish().unwrap()));
     batches.push(("commerce", p.commerce.finish().unwrap()));
     batches.push(("dead", p.dead.finish().unwrap()));
-    for m in p.minute {
+    for (_, m) in p.minute {
         batches.push(("minute", m));
     }
     let mut rows = Vec::new();
@@ -689,7 +689,7 @@ async fn provisional_rows_count_what_arrived_and_change_nothing() {
     let mut finals: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
     let mut complete: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
     let keep_final = |pending: Pending, rows: &mut Vec<String>, finals: &mut BTreeMap<_, _>| {
-        for b in &pending.minute {
+        for (_, b) in &pending.minute {
             for i in 0..b.num_rows() {
                 let (k, v) = minute_key_and(b, i, &COUNTED);
                 finals.insert(k, v);

@@ -62,6 +62,12 @@ impl StreamWindows {
         &self.partitions
     }
 
+    /// The stream's slot: the first partition number that carried it (or that it was restored
+    /// with); its state is checkpointed with that slot's partitions.
+    pub fn slot(&self) -> Option<i32> {
+        self.partitions.first().copied()
+    }
+
     /// Note an on-time event of window `window_start` from `part` at `pos` (its row is buffered
     /// in [`OpenRows`]).
     pub fn add(&mut self, window_start: i64, part: &PartId, pos: SourcePos) {

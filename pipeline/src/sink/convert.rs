@@ -104,6 +104,8 @@ pub async fn convert(root: &Path, now_ms: i64) -> Result<Converted> {
         let state = rec.state.as_deref().map(|s| s.strip_prefix("_livelake/").unwrap_or(s).to_string());
         let new = CommitRecord {
             version: 2,
+            slot: None,
+            run: None,
             seq: rec.seq,
             created_at_ms: rec.created_at_ms,
             files: Vec::new(),

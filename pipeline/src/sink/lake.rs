@@ -1,24 +1,32 @@
 //! The lake sink: every table a Delta table (`livelake_jobs::store::delta`), written exactly once
 //! through the Delta log.
 //!
-//! A streaming commit `S`:
-//! 1. the data files of every table with rows are written into the table's partition folders
-//!    (invisible until a Delta commit names them);
-//! 2. the engine's session state goes to `_livelake/state/<S>.bin`, then the commit record —
+//! The engine's state is kept per *slot* — partition number n of every topic (the topics are
+//! co-partitioned) — and each slot has its own chain of commit records under
+//! `_livelake/slots/<n>/`. A streaming commit writes, for each slot with something new:
+//! 1. the slot's data files into the tables' partition folders (invisible until a Delta commit
+//!    names them; a file holds one slot's rows);
+//! 2. the slot's session state to `slots/<n>/<k>-<run>.bin`, then its commit record `k` —
 //!    positions per source partition, streams, and the `add` actions per table — to
-//!    `_livelake/state/<S>.json` (each one object put: whole or absent). The record is the
-//!    commit point: from here on, commit `S` will be completed;
-//! 3. each table with files gets one Delta commit: its `add`s, the application transaction
-//!    `livelake.commit` = `S`, and one transaction per source partition (`livelake/<topic>/<p>` =
-//!    the next offset the lake does not hold), so every engine can read which offsets a table
-//!    holds.
+//!    `slots/<n>/<k>.json`, created only if absent. The record is the commit point: from here on,
+//!    commit `k` of slot `n` will be completed. A record that exists already means another run
+//!    claimed the slot: this run has lost it and can never commit it again (fencing);
+//! 3. each table with files gets one Delta commit: the `add`s of every slot, the application
+//!    transaction `livelake.slot/<n>` = `k` of each, and one transaction per source partition
+//!    (`livelake/<topic>/<p>` = the next offset the lake does not hold), so every engine can read
+//!    which offsets a table holds. Two runs completing the same record conflict in Delta (the same
+//!    application transaction), so a record's files are added once.
 //!
-//! On open, the latest record is completed: a table it names whose `livelake.commit` version is
-//! below `S` gets its Delta commit now (the files are there, written before the record). The engine
-//! then resumes from that record. Files of a commit that never got its record are in no log:
-//! nobody reads them, and VACUUM removes them.
+//! On open, each slot's latest record is completed (a table it names whose `livelake.slot/<n>` is
+//! below `k` gets its Delta commit now), and the slot is *claimed*: record `k + 1`, a copy
+//! without files, so that a run still writing with an older view of the slot is fenced off. The
+//! engine then resumes from those records. A lake written by an earlier release has one chain
+//! (`_livelake/state/<seq>.json`); a slot without a chain of its own starts from its share of
+//! that chain's latest record (completed first through `livelake.commit`). Files of a commit that
+//! never got its record are in no log: nobody reads them, and VACUUM removes them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -35,8 +43,13 @@ use tracing::{debug, info, warn};
 use crate::engine::Checkpoint;
 use crate::error::{Result, commit_log};
 
-/// The application transaction that carries a table's latest streaming commit.
+/// The application transaction of an earlier release's single chain of commits.
 pub const COMMIT_APP: &str = "livelake.commit";
+
+/// The application transaction that carries a table's latest streaming commit of a slot.
+pub fn slot_app(slot: i32) -> String {
+    format!("livelake.slot/{slot}")
+}
 
 /// The application transaction of a source partition in a table's log.
 pub fn partition_app(topic: &str, partition: i32) -> String {
@@ -54,26 +67,58 @@ pub struct FileEntry {
     pub add: Add,
 }
 
-/// A commit record (`_livelake/state/<seq>.json`).
+/// A commit record (`_livelake/slots/<slot>/<seq>.json`; `_livelake/state/<seq>.json` in a lake
+/// of an earlier release).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommitRecord {
-    /// Format version (2: Delta tables).
+    /// Format version (2: one chain of Delta commits; 3: a chain per slot).
     pub version: u32,
-    /// Sequence number (1, 2, …).
+    /// The slot (partition number) the record is of; none in a version 2 record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<i32>,
+    /// Sequence number in its chain (1, 2, …).
     pub seq: u64,
     /// Wall-clock time of the commit.
     pub created_at_ms: i64,
     /// Files this commit adds, per table.
     pub files: Vec<FileEntry>,
-    /// Engine state after this commit (its session state is in `state`).
+    /// Engine state of the slot after this commit (its session state is in `state`).
     pub checkpoint: Checkpoint,
     /// The session-state object of this commit, relative to `_livelake/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The run that wrote it (random per process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
-/// Records kept besides the latest (older ones are pruned).
+/// What a commit writes for one slot: its rows per table, and its checkpoint.
+#[derive(Debug, Default)]
+pub struct SlotCommit {
+    /// The slot.
+    pub slot: i32,
+    /// Rows per table (each with its file columns + `region`).
+    pub batches: Vec<(Table, RecordBatch)>,
+    /// The slot's share of the engine's checkpoint ([`Checkpoint::by_slot`]).
+    pub checkpoint: Checkpoint,
+}
+
+/// Records kept per slot besides the latest (older ones are pruned).
 const KEEP_RECORDS: u64 = 20;
+
+/// What the lake holds of a slot.
+#[derive(Debug, Clone, Default)]
+struct Chain {
+    /// The next record's sequence number.
+    next: u64,
+    /// Positions of the latest record: a commit must not move any partition back from them.
+    last: Checkpoint,
+    /// Digest of the latest record's checkpoint: an unchanged slot without rows is not recorded
+    /// again.
+    digest: u64,
+    /// The latest record's session-state object.
+    state: Option<String>,
+}
 
 /// An open lake.
 pub struct Lake {
@@ -84,29 +129,45 @@ pub struct Lake {
     internal: Arc<dyn ObjectStore>,
     tables: HashMap<Table, DeltaTable>,
     run_id: String,
-    next_seq: u64,
-    /// Positions of the latest record: a commit must not move any partition back from them.
-    last: Checkpoint,
+    /// The slots this run holds.
+    chains: BTreeMap<i32, Chain>,
 }
 
 impl std::fmt::Debug for Lake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lake").field("url", &self.url).field("next_seq", &self.next_seq).finish()
+        f.debug_struct("Lake").field("url", &self.url).field("slots", &self.chains.keys()).finish()
     }
 }
 
-fn record_key(seq: u64) -> ObjPath {
+/// The record of an earlier release's single chain.
+fn legacy_record_key(seq: u64) -> ObjPath {
     ObjPath::from(format!("state/{seq:020}.json"))
 }
 
-fn state_key(seq: u64) -> String {
-    format!("state/{seq:020}.bin")
+/// Record `seq` of `slot`'s chain.
+fn record_key(slot: i32, seq: u64) -> ObjPath {
+    ObjPath::from(format!("slots/{slot:05}/{seq:020}.json"))
+}
+
+/// Session state of record `seq` of `slot`, written by run `run` (a run that lost the slot
+/// never overwrites the state of the run that took it).
+fn state_key(slot: i32, seq: u64, run: &str) -> String {
+    format!("slots/{slot:05}/{seq:020}-{run}.bin")
+}
+
+/// What identifies a checkpoint's content (positions, streams, session state).
+fn digest(cp: &Checkpoint) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    serde_json::to_vec(cp).expect("a checkpoint serialises").hash(&mut h);
+    cp.sessions.hash(&mut h);
+    h.finish()
 }
 
 impl Lake {
-    /// Open (or create) the lake at `url` and recover: returns the lake and the latest committed
-    /// record, completed in every table, if any.
-    pub async fn open(url: &LakeUrl, now_ms: i64) -> Result<(Lake, Option<CommitRecord>)> {
+    /// Open (or create) the lake at `url` and recover: returns the lake and, per slot the lake
+    /// holds, the record this run resumes from (completed in every table, its session state
+    /// loaded), now claimed by this run.
+    pub async fn open(url: &LakeUrl, now_ms: i64) -> Result<(Lake, Vec<CommitRecord>)> {
         let lock = match url.local_dir() {
             Some(dir) => {
                 let internal = dir.join("_livelake");
@@ -129,21 +190,10 @@ impl Lake {
         };
         let internal = delta::internal_store(url)?;
         let run_id = format!("{:08x}", (now_ms as u64 ^ ((std::process::id() as u64) << 20)) & 0xffff_ffff);
-        let mut lake = Lake {
-            _lock: lock,
-            url: url.clone(),
-            internal,
-            tables: HashMap::new(),
-            run_id,
-            next_seq: 1,
-            last: Checkpoint::default(),
-        };
-        let latest = lake.recover().await?;
-        if let Some(r) = &latest {
-            lake.next_seq = r.seq + 1;
-            lake.last = r.checkpoint.positions();
-        }
-        Ok((lake, latest))
+        let mut lake =
+            Lake { _lock: lock, url: url.clone(), internal, tables: HashMap::new(), run_id, chains: BTreeMap::new() };
+        let held = lake.recover(now_ms).await?;
+        Ok((lake, held))
     }
 
     /// Where the lake lives.
@@ -159,14 +209,28 @@ impl Lake {
         Ok(self.tables.get_mut(&table).expect("just inserted"))
     }
 
-    /// Where the record of commit `seq` lives (for messages).
-    pub fn record_path(&self, seq: u64) -> std::path::PathBuf {
-        std::path::PathBuf::from(format!("{}_livelake/{}", self.url, record_key(seq)))
+    /// Where a record lives (for messages): record `seq` of `slot`, or of the earlier single chain.
+    pub fn record_path(&self, slot: Option<i32>, seq: u64) -> std::path::PathBuf {
+        let key = match slot {
+            Some(n) => record_key(n, seq),
+            None => legacy_record_key(seq),
+        };
+        std::path::PathBuf::from(format!("{}_livelake/{key}", self.url))
     }
 
     async fn put(&self, key: &ObjPath, bytes: Vec<u8>) -> Result<()> {
         self.internal.put(key, PutPayload::from(bytes)).await.map_err(|e| self.store_error("writing", key, e))?;
         Ok(())
+    }
+
+    /// Write `key` unless it exists: false when it does.
+    async fn create(&self, key: &ObjPath, bytes: Vec<u8>) -> Result<bool> {
+        let opts = delta::PutOptions { mode: delta::PutMode::Create, ..Default::default() };
+        match self.internal.put_opts(key, PutPayload::from(bytes), opts).await {
+            Ok(_) => Ok(true),
+            Err(delta::ObjectStoreError::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.store_error("creating", key, e)),
+        }
     }
 
     fn store_error(&self, op: &'static str, key: &ObjPath, e: delta::ObjectStoreError) -> crate::Error {
@@ -177,19 +241,16 @@ impl Lake {
         })
     }
 
-    /// Sequence numbers of the records under `_livelake/state/`, ascending.
-    async fn record_seqs(&self) -> Result<Vec<u64>> {
-        let prefix = ObjPath::from("state");
+    /// Names (below `_livelake/`) of the objects under `prefix`.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjPath>> {
+        let prefix = ObjPath::from(prefix);
         let metas: Vec<_> = self
             .internal
             .list(Some(&prefix))
             .try_collect()
             .await
             .map_err(|e| self.store_error("listing", &prefix, e))?;
-        let mut seqs: Vec<u64> =
-            metas.iter().filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok()).collect();
-        seqs.sort_unstable();
-        Ok(seqs)
+        Ok(metas.into_iter().map(|m| m.location).collect())
     }
 
     /// The whole object `key` of `_livelake/`.
@@ -198,20 +259,25 @@ impl Lake {
         Ok(got.bytes().await.map_err(|e| self.store_error(op, key, e))?.to_vec())
     }
 
-    async fn read_record(&self, seq: u64) -> Result<CommitRecord> {
-        let bytes = self.get("reading", &record_key(seq)).await?;
-        serde_json::from_slice(&bytes).map_err(|e| commit_log(self.record_path(seq), e.to_string()))
+    async fn read_record(&self, slot: Option<i32>, seq: u64) -> Result<CommitRecord> {
+        let key = match slot {
+            Some(n) => record_key(n, seq),
+            None => legacy_record_key(seq),
+        };
+        let bytes = self.get("reading", &key).await?;
+        serde_json::from_slice(&bytes).map_err(|e| commit_log(self.record_path(slot, seq), e.to_string()))
     }
 
-    async fn recover(&mut self) -> Result<Option<CommitRecord>> {
-        let seqs = self.record_seqs().await?;
+    /// The latest record of a chain (`slot`, or the earlier single chain), refused when its
+    /// positions go back from the record before it.
+    async fn latest_record(&self, slot: Option<i32>, seqs: &[u64]) -> Result<Option<CommitRecord>> {
         let Some(&latest) = seqs.last() else { return Ok(None) };
-        let mut rec = self.read_record(latest).await?;
+        let rec = self.read_record(slot, latest).await?;
         if let Some(prev) = seqs.iter().rev().nth(1).filter(|p| **p + 1 == latest) {
-            let before = self.read_record(*prev).await?;
+            let before = self.read_record(slot, *prev).await?;
             if let Some(why) = rec.checkpoint.backwards_from(&before.checkpoint) {
                 return Err(commit_log(
-                    self.record_path(latest),
+                    self.record_path(slot, latest),
                     format!(
                         "commit {latest} goes back from commit {prev}: {why}; resuming would write those rows twice: \
                          restore the lake from a copy taken before, or rebuild it from the topics"
@@ -219,76 +285,223 @@ impl Lake {
                 ));
             }
         }
-        self.publish(&rec, true).await?;
-        if let Some(state) = &rec.state {
-            rec.checkpoint.sessions = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
-        }
-        self.prune(latest).await;
-        info!(seq = rec.seq, files = rec.files.len(), "lake recovered to commit");
         Ok(Some(rec))
     }
 
-    /// Make every table of `rec` hold its files: one Delta commit per table whose
-    /// `livelake.commit` transaction is below `rec.seq` (all of them, except when completing a
-    /// commit a crash interrupted).
-    ///
-    /// `completing`: `rec` is a recovered record, so some tables may hold it already (their
-    /// `livelake.commit` is asked first); a new commit skips that read.
-    async fn publish(&mut self, rec: &CommitRecord, completing: bool) -> Result<()> {
-        let mut by_table: BTreeMap<&str, Vec<Add>> = BTreeMap::new();
-        for f in &rec.files {
-            by_table.entry(f.table.as_str()).or_default().push(f.add.clone());
+    /// Recover every slot (see the module docs): complete its latest record, load its session
+    /// state, and claim it.
+    async fn recover(&mut self, now_ms: i64) -> Result<Vec<CommitRecord>> {
+        let mut chains: BTreeMap<i32, Vec<u64>> = BTreeMap::new();
+        for key in self.list("slots").await? {
+            let mut parts = key.parts();
+            let (Some(_), Some(slot), Some(name)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (Ok(slot), Some(seq)) =
+                (slot.as_ref().parse::<i32>(), name.as_ref().strip_suffix(".json").and_then(|n| n.parse::<u64>().ok()))
+            else {
+                continue;
+            };
+            chains.entry(slot).or_default().push(seq);
         }
-        let mut txns: Vec<(String, i64)> = vec![(COMMIT_APP.to_string(), rec.seq as i64)];
-        txns.extend(
-            rec.checkpoint.partitions.iter().map(|p| (partition_app(&p.part.topic, p.part.partition), p.next_offset)),
+        let mut held = Vec::new();
+        for (slot, seqs) in &mut chains {
+            seqs.sort_unstable();
+            let mut rec = self.latest_record(Some(*slot), seqs).await?.expect("a chain has a record");
+            self.publish(std::slice::from_ref(&rec), true).await?;
+            if let Some(state) = &rec.state {
+                let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
+                rec.checkpoint.sessions = BTreeMap::from([(*slot, bytes)]);
+            }
+            self.prune(*slot, &rec).await;
+            held.push(rec);
+        }
+        // The earlier release's single chain: its latest record's share of each slot without a
+        // chain of its own.
+        let mut legacy: Vec<u64> = self
+            .list("state")
+            .await?
+            .iter()
+            .filter_map(|k| k.filename()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        legacy.sort_unstable();
+        if let Some(mut rec) = self.latest_record(None, &legacy).await? {
+            let shares = rec.checkpoint.by_slot();
+            if shares.keys().any(|s| !chains.contains_key(s)) {
+                self.publish(std::slice::from_ref(&rec), true).await?;
+                if let Some(state) = &rec.state {
+                    // An earlier release's streams all go to the lowest slot (Checkpoint::by_slot).
+                    let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
+                    let lowest = shares.keys().next().copied().unwrap_or(0);
+                    rec.checkpoint.sessions = BTreeMap::from([(lowest, bytes)]);
+                }
+                for (slot, checkpoint) in rec.checkpoint.by_slot() {
+                    if !chains.contains_key(&slot) {
+                        info!(slot, seq = rec.seq, "slot starts from the lake's earlier single chain of commits");
+                        held.push(CommitRecord {
+                            version: 3,
+                            slot: Some(slot),
+                            seq: 0,
+                            created_at_ms: rec.created_at_ms,
+                            files: Vec::new(),
+                            checkpoint,
+                            state: None,
+                            run: None,
+                        });
+                    }
+                }
+            }
+        }
+        for rec in &mut held {
+            self.claim(rec, now_ms).await?;
+        }
+        // Every slot has a chain now: the single chain is not read again.
+        for seq in legacy {
+            self.delete_quietly(&legacy_record_key(seq)).await;
+        }
+        for key in self.list("state").await? {
+            self.delete_quietly(&key).await;
+        }
+        for rec in &held {
+            info!(slot = rec.slot, seq = rec.seq, files = rec.files.len(), "lake recovered to commit");
+        }
+        Ok(held)
+    }
+
+    /// Claim the slot of `rec` (its latest record, recovered): record `rec.seq + 1` with the same
+    /// state and no files. `rec` becomes that record.
+    async fn claim(&mut self, rec: &mut CommitRecord, now_ms: i64) -> Result<()> {
+        let slot = rec.slot.expect("a slot's record");
+        let seq = rec.seq + 1;
+        let state = match (&rec.state, rec.checkpoint.sessions.get(&slot)) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(bytes)) => {
+                let key = state_key(slot, seq, &self.run_id);
+                self.put(&ObjPath::from(key.as_str()), bytes.clone()).await?;
+                Some(key)
+            }
+            (None, None) => None,
+        };
+        let claim = CommitRecord {
+            version: 3,
+            slot: Some(slot),
+            seq,
+            created_at_ms: now_ms,
+            files: Vec::new(),
+            checkpoint: rec.checkpoint.clone(),
+            state,
+            run: Some(self.run_id.clone()),
+        };
+        if !self.create(&record_key(slot, seq), serde_json::to_vec(&claim).expect("a record serialises")).await? {
+            return Err(self.fenced(slot, seq));
+        }
+        self.chains.insert(
+            slot,
+            Chain {
+                next: seq + 1,
+                last: claim.checkpoint.positions(),
+                digest: digest(&claim.checkpoint),
+                state: claim.state.clone(),
+            },
         );
-        let info = HashMap::from([("livelake.seq".to_string(), serde_json::json!(rec.seq))]);
-        for (i, (name, adds)) in by_table.into_iter().enumerate() {
+        *rec = claim;
+        Ok(())
+    }
+
+    fn fenced(&self, slot: i32, seq: u64) -> crate::Error {
+        commit_log(
+            self.record_path(Some(slot), seq),
+            format!(
+                "another livelake run has committed partition {slot} of the topics to this lake since this run \
+                 read it: this run has lost it and stops"
+            ),
+        )
+    }
+
+    /// Make every table of `recs` hold their files: one Delta commit per table with the files of
+    /// every record, each record's slot transaction (`livelake.slot/<n>`, or `livelake.commit` for
+    /// an earlier release's record) and source positions.
+    ///
+    /// `completing`: the records are recovered, so some tables may hold them already (their slot
+    /// transaction is asked first); a new commit skips that read.
+    async fn publish(&mut self, recs: &[CommitRecord], completing: bool) -> Result<()> {
+        let mut by_table: BTreeMap<&str, Vec<(usize, &Add)>> = BTreeMap::new();
+        for (i, rec) in recs.iter().enumerate() {
+            for f in &rec.files {
+                by_table.entry(f.table.as_str()).or_default().push((i, &f.add));
+            }
+        }
+        let app = |rec: &CommitRecord| rec.slot.map_or_else(|| COMMIT_APP.to_string(), slot_app);
+        let info = HashMap::from([(
+            "livelake.commits".to_string(),
+            serde_json::json!(recs.iter().map(|r| (r.slot, r.seq)).collect::<Vec<_>>()),
+        )]);
+        for (n, (name, adds)) in by_table.into_iter().enumerate() {
+            let rec = &recs[adds[0].0];
             let table = Table::from_name(name)
-                .ok_or_else(|| commit_log(self.record_path(rec.seq), format!("unknown table {name}")))?;
-            let seq = rec.seq;
+                .ok_or_else(|| commit_log(self.record_path(rec.slot, rec.seq), format!("unknown table {name}")))?;
             let dt = self.table(table).await?;
-            if completing && delta::txn_version(dt, table, COMMIT_APP).await?.is_some_and(|v| v >= seq as i64) {
+            let mut wanted = vec![false; recs.len()];
+            for (i, _) in &adds {
+                wanted[*i] = true;
+            }
+            if completing {
+                for (i, rec) in recs.iter().enumerate() {
+                    if wanted[i] && delta::txn_version(dt, table, &app(rec)).await?.is_some_and(|v| v >= rec.seq as i64)
+                    {
+                        wanted[i] = false;
+                    }
+                }
+            }
+            let actions: Vec<Action> =
+                adds.iter().filter(|(i, _)| wanted[*i]).map(|(_, add)| Action::Add((*add).clone())).collect();
+            if actions.is_empty() {
                 continue;
             }
-            let actions = adds.into_iter().map(Action::Add).collect();
+            let mut txns: Vec<(String, i64)> = Vec::new();
+            for (rec, _) in recs.iter().zip(&wanted).filter(|(_, w)| **w) {
+                txns.push((app(rec), rec.seq as i64));
+                txns.extend(
+                    rec.checkpoint
+                        .partitions
+                        .iter()
+                        .map(|p| (partition_app(&p.part.topic, p.part.partition), p.next_offset)),
+                );
+            }
             let version =
                 delta::commit(dt, table, actions, &txns, delta::append_operation(table), info.clone()).await?;
-            debug!(table = name, version, seq, "table committed");
-            if i == 0 {
+            debug!(table = name, version, "table committed");
+            if n == 0 {
                 failpoint::hit("mid_publish");
             }
         }
         Ok(())
     }
 
-    /// On recovery: remove every record more than KEEP_RECORDS behind `latest`, every state
-    /// object before it (recovery reads the latest only), and whatever a commit after `latest`
-    /// wrote before it got a record.
-    async fn prune(&self, latest: u64) {
-        let prefix = ObjPath::from("state");
-        let Ok(metas) = self.internal.list(Some(&prefix)).try_collect::<Vec<_>>().await else { return };
-        for m in metas {
-            let Some(name) = m.location.filename() else { continue };
-            let Some(seq) = name.split('.').next().and_then(|s| s.parse::<u64>().ok()) else { continue };
-            let old_record = name.ends_with(".json") && seq + KEEP_RECORDS < latest;
-            let old_state = name.ends_with(".bin") && seq < latest;
-            if old_record || old_state || seq > latest {
-                self.delete_quietly(&m.location).await;
+    /// On recovery of `slot` at `latest`: remove its records more than KEEP_RECORDS behind, and
+    /// the state objects of records before it that it does not use. Nothing after `latest` is
+    /// touched: another run may be committing the slot.
+    async fn prune(&self, slot: i32, latest: &CommitRecord) {
+        let Ok(keys) = self.list(&format!("slots/{slot:05}")).await else { return };
+        for key in keys {
+            let Some(name) = key.filename() else { continue };
+            let Some(seq) = name.split(['.', '-']).next().and_then(|s| s.parse::<u64>().ok()) else { continue };
+            let old_record = name.ends_with(".json") && seq + KEEP_RECORDS < latest.seq;
+            let old_state = name.ends_with(".bin") && seq < latest.seq && latest.state.as_deref() != Some(key.as_ref());
+            if old_record || old_state {
+                self.delete_quietly(&key).await;
             }
         }
     }
 
-    /// After commit `seq`: remove what it made obsolete — the previous commit's state object and
-    /// the record that fell out of the last KEEP_RECORDS (no listing: one delete each, a missing
-    /// one is fine; what a failed delete leaves, the next recovery's [`Lake::prune`] takes).
-    async fn prune_behind(&self, seq: u64) {
-        if seq > 1 {
-            self.delete_quietly(&ObjPath::from(state_key(seq - 1))).await;
+    /// After commit `seq` of `slot`: remove what it made obsolete — the session state the previous
+    /// record used, if this one has another, and the record that fell out of the last KEEP_RECORDS
+    /// (no listing: one delete each, a missing one is fine; what a failed delete leaves, the next
+    /// recovery's [`Lake::prune`] takes).
+    async fn prune_behind(&self, slot: i32, seq: u64, old_state: Option<&str>, new_state: Option<&str>) {
+        if let Some(old) = old_state.filter(|o| Some(*o) != new_state) {
+            self.delete_quietly(&ObjPath::from(old)).await;
         }
         if seq > KEEP_RECORDS + 1 {
-            self.delete_quietly(&record_key(seq - KEEP_RECORDS - 1)).await;
+            self.delete_quietly(&record_key(slot, seq - KEEP_RECORDS - 1)).await;
         }
     }
 
@@ -299,72 +512,97 @@ impl Lake {
         }
     }
 
-    /// Commit batches (each with file columns + `region`) of their tables with `checkpoint`.
-    /// Returns the record. Empty input still commits (the checkpoint moves on).
-    pub async fn commit(
-        &mut self,
-        batches: &[(Table, RecordBatch)],
-        checkpoint: Checkpoint,
-        now_ms: i64,
-    ) -> Result<CommitRecord> {
-        let seq = self.next_seq;
-        if let Some(why) = checkpoint.backwards_from(&self.last) {
-            // A bug, never the input: refuse to record it rather than let a restart write rows twice.
-            return Err(commit_log(
-                self.record_path(seq),
-                format!("refusing to commit positions behind commit {}: {why}", seq - 1),
-            ));
-        }
-        // Phase 1: the files.
-        let mut files = Vec::new();
-        let mut n = 0;
-        for (table, batch) in batches {
-            if batch.num_rows() == 0 {
+    /// Commit each slot's rows with its checkpoint (a slot with no rows whose checkpoint did not
+    /// change since its last record is left out). Returns the records written.
+    pub async fn commit(&mut self, slots: Vec<SlotCommit>, now_ms: i64) -> Result<Vec<CommitRecord>> {
+        let mut todo = Vec::new();
+        for sc in slots {
+            let chain = self.chains.get(&sc.slot).cloned().unwrap_or(Chain { next: 1, ..Chain::default() });
+            let rows = sc.batches.iter().any(|(_, b)| b.num_rows() > 0);
+            let d = digest(&sc.checkpoint);
+            if !rows && d == chain.digest {
                 continue;
             }
-            let parts: Vec<PartitionRows> = split_by_partition(*table, batch)?
-                .into_iter()
-                .map(|(dir, b)| PartitionRows::new(*table, &dir, b))
-                .collect();
-            let rows: Vec<u64> = parts.iter().map(|p| p.batch.num_rows() as u64).collect();
-            let first = n;
-            n += parts.len();
-            let run_id = self.run_id.clone();
-            let dt = self.table(*table).await?;
-            let adds = delta::write_files(
-                dt,
-                parts,
-                |i| format!("part-{seq:010}-{run_id}-{:04}.parquet", first + i + 1),
-                now_ms,
-            )
-            .await?;
-            failpoint::hit("stage_mid_write");
-            files.extend(adds.into_iter().zip(rows).map(|(add, rows)| FileEntry {
-                table: table.name().to_string(),
-                rows,
-                add,
-            }));
+            if let Some(why) = sc.checkpoint.backwards_from(&chain.last) {
+                // A bug, never the input: refuse to record it rather than let a restart write rows twice.
+                return Err(commit_log(
+                    self.record_path(Some(sc.slot), chain.next),
+                    format!("refusing to commit positions behind commit {}: {why}", chain.next - 1),
+                ));
+            }
+            todo.push((sc, chain, d));
+        }
+        // Phase 1: the files, each of one slot.
+        let mut recs = Vec::new();
+        for (sc, chain, _) in &todo {
+            let (slot, seq) = (sc.slot, chain.next);
+            let mut files = Vec::new();
+            let mut n = 0;
+            for (table, batch) in &sc.batches {
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let parts: Vec<PartitionRows> = split_by_partition(*table, batch)?
+                    .into_iter()
+                    .map(|(dir, b)| PartitionRows::new(*table, &dir, b))
+                    .collect();
+                let rows: Vec<u64> = parts.iter().map(|p| p.batch.num_rows() as u64).collect();
+                let first = n;
+                n += parts.len();
+                let run_id = self.run_id.clone();
+                let dt = self.table(*table).await?;
+                let adds = delta::write_files(
+                    dt,
+                    parts,
+                    |i| format!("part-s{slot}-{seq:010}-{run_id}-{:04}.parquet", first + i + 1),
+                    now_ms,
+                )
+                .await?;
+                failpoint::hit("stage_mid_write");
+                files.extend(adds.into_iter().zip(rows).map(|(add, rows)| FileEntry {
+                    table: table.name().to_string(),
+                    rows,
+                    add,
+                }));
+            }
+            recs.push(CommitRecord {
+                version: 3,
+                slot: Some(slot),
+                seq,
+                created_at_ms: now_ms,
+                files,
+                checkpoint: sc.checkpoint.clone(),
+                state: None,
+                run: Some(self.run_id.clone()),
+            });
         }
         failpoint::hit("after_stage");
-        // Phase 2: the commit point.
-        let state = if checkpoint.sessions.is_empty() {
-            None
-        } else {
-            let key = state_key(seq);
-            self.put(&ObjPath::from(key.as_str()), checkpoint.sessions.clone()).await?;
-            Some(key)
-        };
-        let rec = CommitRecord { version: 2, seq, created_at_ms: now_ms, files, checkpoint, state };
-        let body = serde_json::to_vec(&rec).expect("commit record serialises");
-        self.put(&record_key(seq), body).await?;
+        // Phase 2: the commit points, one per slot.
+        for rec in &mut recs {
+            let slot = rec.slot.expect("a slot's record");
+            if let Some(bytes) = rec.checkpoint.sessions.get(&slot) {
+                let key = state_key(slot, rec.seq, &self.run_id);
+                self.put(&ObjPath::from(key.as_str()), bytes.clone()).await?;
+                rec.state = Some(key);
+            }
+            let body = serde_json::to_vec(&*rec).expect("a record serialises");
+            if !self.create(&record_key(slot, rec.seq), body).await? {
+                return Err(self.fenced(slot, rec.seq));
+            }
+        }
         failpoint::hit("after_log");
         // Phase 3: one Delta commit per table.
-        self.publish(&rec, false).await?;
+        self.publish(&recs, false).await?;
         failpoint::hit("after_publish");
-        self.prune_behind(seq).await;
-        self.next_seq = seq + 1;
-        self.last = rec.checkpoint.positions();
-        debug!(seq, files = rec.files.len(), "committed");
-        Ok(rec)
+        for (rec, (_, chain, d)) in recs.iter().zip(todo) {
+            let slot = rec.slot.expect("a slot's record");
+            self.prune_behind(slot, rec.seq, chain.state.as_deref(), rec.state.as_deref()).await;
+            self.chains.insert(
+                slot,
+                Chain { next: rec.seq + 1, last: rec.checkpoint.positions(), digest: d, state: rec.state.clone() },
+            );
+        }
+        debug!(slots = recs.len(), files = recs.iter().map(|r| r.files.len()).sum::<usize>(), "committed");
+        Ok(recs)
     }
 }
