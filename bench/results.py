@@ -79,6 +79,18 @@ def rollup_day(step):
 rollups = {p.name.split(".rollup_")[1][:-4]: rollup_day(p.name[len(Path(out).name) + 1:-4])
            for p in sorted(Path(out).parent.glob(Path(out).name + ".rollup_*.txt"),
                            key=lambda p: int(p.name.split(".rollup_")[1][:-4]))}
+def workers_run(n):
+    """Scale-out with n workers: events/s until the group's lag is zero, CPU, RSS, lag every ~5 s."""
+    w = line_of(f"workers_{n}", "scale-out")
+    lag = [tuple(float(x) for x in l.split()[1:]) for l in text(f"workers_{n}").splitlines() if l.startswith("lag ")]
+    rss = num(r"peak_rss_kib ([0-9,]+)", text(f"workers_{n}"), str)
+    return {"events_per_s": w.get("events/s"), "seconds": w.get("seconds"), "cpu_s": w.get("cpu_s"),
+            "events_per_cpu_s": w.get("events_per_cpu_s"),
+            "peak_rss_kib_per_worker": [int(r) for r in rss.split(",")] if rss else None,
+            "lag_over_time": lag[::10]}
+
+
+scale_out = {n: workers_run(n) for n in ("1", "2")}
 fresh = line_of("freshness", "freshness")
 board = line_of("freshness", "board")
 mem = fields(text("memory").strip()) if text("memory") else {}
@@ -101,6 +113,7 @@ results = {
         "peak_rss_kib": num(r"peak RSS ([0-9]+) KiB", run, int),
         "by_threads": threads,
         "file_speedup_1_to_2_threads": f2 / f1 if f1 and f2 else None,
+        "scale_out_workers": scale_out,
         "targets": {"ratio_to_duckdb": 1.0, "ratio_to_ceiling": 0.35, "file_events_per_cpu_s": 450000,
                     "file_speedup_1_to_2_threads": 1.6, "peak_rss_kib": 1024 * 1024},
     },
@@ -146,6 +159,9 @@ for kind, runs in i["by_threads"].items():
     for n, r in runs.items():
         print(f"  {kind} → lake, {n} thread(s): {fmt(r['events_per_s'], '{:,.0f}')} ev/s, "
               f"{fmt(r['events_per_cpu_s'], '{:,.0f}')} events per CPU-second, peak RSS {fmt(r['peak_rss_kib'], '{:,.0f}')} KiB")
+for n, r in i["scale_out_workers"].items():
+    print(f"  scale-out, {n} worker(s): {fmt(r['events_per_s'], '{:,.0f}')} ev/s until the group's lag is zero, "
+          f"{fmt(r['events_per_cpu_s'], '{:,.0f}')} events per CPU-second")
 print(f"  file: {fmt(i['file_speedup_1_to_2_threads'])}x from 1 to 2 threads (target 1.6), "
       f"events per CPU-second target 450,000")
 print(f"queries: median {fmt(q['median_ratio'])}x DuckDB (target <= 1.0)")

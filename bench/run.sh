@@ -5,7 +5,9 @@
 #      ceiling of those topics (a consumer that only reads); `livelake run` Kafka → lake on local
 #      disk with 2 and with 1 thread(s) (run.threads), and into a lake on s3proxy (infra/s3.sh);
 #      DuckDB (PyPI) doing the same job on the same events as NDJSON; `livelake run` on that NDJSON
-#      file with 2 and 1 thread(s); for each run its CPU seconds (user + sys) and peak RSS
+#      file with 2 and 1 thread(s); for each run its CPU seconds (user + sys) and peak RSS; then
+#      scale-out: 1 and 2 workers of one consumer group on the same topics into one lake (events/s
+#      until the group's lag is zero, CPU seconds, peak RSS per worker, lag over time)
 #   2. queries — docs/queries over the bench lake, livelake vs DuckDB, best of 5 each
 #   3. freshness — a live show produced at its own pace: event production → stream_minute row
 #      queryable, p50/p95; and event production → on the live board (`--board`), p50/p95
@@ -93,6 +95,14 @@ for threads in 2 1; do
   ingest "filerun_t$threads" "$threads" --source "file:$OUT.ndjson" --lake "$OUT.filelake"
 done
 cp "$OUT.filerun_t2.txt" "$OUT.filerun.txt"
+for n in 1 2; do
+  echo "-- scale-out: $n worker(s) of one consumer group on the same topics, one lake"
+  rm -rf "$OUT.wlake$n"
+  "$EX/workers" "$BOOT" "$RUN-player" "$RUN-commerce" "$RUN-dead" "$BIN" "$OUT.wlake$n" "$RUN-w$n" "$n" \
+    > "$OUT.workers_$n.txt"
+  head -n 1 "$OUT.workers_$n.txt"
+  rm -rf "$OUT.wlake$n"
+done
 
 echo "== 2. queries: docs/queries over the bench lake, livelake vs DuckDB, best of 5 each"
 "$EX/query_bench" "$OUT.lake" docs/queries > "$OUT.queries.livelake.txt"

@@ -1,7 +1,7 @@
 //! `livelake run`: the loop that ties source → engine → lake together, decides when to commit,
 //! reports progress to Kafka after the lake commit, and shuts down gracefully.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,6 +198,63 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// The group takes `parts` away: commit everything now (what the lake holds of their slots is
+    /// then all this run did with them) and stop processing their slots, keeping their state in
+    /// case the next assignment gives them back.
+    async fn hand_back(&mut self, parts: &[PartId], kafka: Option<&KafkaClient>) -> Result<()> {
+        self.commit(kafka).await?;
+        self.finish_commit(kafka).await?;
+        let slots: BTreeSet<i32> = parts.iter().map(|p| p.partition).collect();
+        for slot in &slots {
+            self.engine.park(*slot);
+        }
+        info!(slots = ?slots, "partitions revoked: committed, slots let go");
+        Ok(())
+    }
+
+    /// The group gives this run `parts`: take their slots (a slot of the previous assignment that
+    /// nobody committed since is kept as it is; any other is restored from the lake) and let go
+    /// of the slots it did not give back. Returns where to read each partition from.
+    async fn take_assigned(&mut self, parts: &[PartId], kafka: Option<&KafkaClient>) -> Result<Vec<(PartId, i64)>> {
+        self.finish_commit(kafka).await?;
+        let now = self.clock.now_ms();
+        let slots: BTreeSet<i32> = parts.iter().map(|p| p.partition).collect();
+        let mut lake = self.lake.take().expect("no commit is running");
+        let taken = self.take_slots(&mut lake, &slots, now).await;
+        self.lake = Some(lake);
+        taken?;
+        let k = &self.cfg.kafka;
+        self.engine.exhaust_unread(|p| *p.topic == k.player_topic || *p.topic == k.commerce_topic);
+        let from: Vec<(PartId, i64)> =
+            parts.iter().filter_map(|p| self.engine.position(p).map(|o| (p.clone(), o))).collect();
+        info!(slots = ?slots, positioned = from.len(), replaying = self.engine.replaying(), "partitions assigned");
+        Ok(from)
+    }
+
+    async fn take_slots(&mut self, lake: &mut Lake, slots: &BTreeSet<i32>, now: i64) -> Result<()> {
+        for slot in self.engine.parked() {
+            if !slots.contains(&slot) {
+                self.engine.drop_slot(slot)?;
+                lake.release(slot);
+            }
+        }
+        for &slot in slots {
+            if self.engine.parked().contains(&slot) {
+                let checkpoint = self.engine.checkpoint().by_slot().remove(&slot).unwrap_or_default();
+                if lake.reclaim(slot, checkpoint, now).await? {
+                    self.engine.hold(slot);
+                    continue;
+                }
+                info!(slot, "another run committed the slot meanwhile: restoring it from the lake");
+                self.engine.drop_slot(slot)?;
+            } else if self.engine.holds(slot) {
+                continue;
+            }
+            take_slot(lake, &mut self.engine, slot, now).await?;
+        }
+        Ok(())
+    }
+
     /// [`Runner::finish_commit`] if the running commit has already finished (no waiting).
     async fn finish_commit_if_done(&mut self, kafka: Option<&KafkaClient>) -> Result<()> {
         if self.in_flight.as_ref().is_some_and(|t| t.is_finished()) {
@@ -258,6 +315,18 @@ impl Alignment {
         kafka.pause(&others, false);
         kafka.pause(&self.paused, true);
     }
+}
+
+/// Take `slot` from the lake and restore the engine's state of it from the slot's latest commit.
+async fn take_slot(lake: &mut Lake, engine: &mut Engine, slot: i32, now: i64) -> Result<()> {
+    if let Some(rec) = lake.take(slot, now).await? {
+        engine
+            .restore(&rec.checkpoint, now)
+            .map_err(|e| commit_log(lake.record_path(rec.slot, rec.seq), e.to_string()))?;
+        info!(slot, seq = rec.seq, replaying = engine.replaying(), "resuming the slot after the lake's latest commit");
+    }
+    engine.hold(slot);
+    Ok(())
 }
 
 /// Fewest messages decoded as one piece of work.
@@ -370,22 +439,17 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<RunSummary> {
     let now = clock.now_ms();
-    let (lake, held) = Lake::open(&cfg.lake.url()?, now).await?;
+    let mut lake = Lake::open(&cfg.lake.url()?, now).await?;
     let mut engine = Engine::new(cfg.engine(), cfg.reference.decoder()?, metrics.clone());
     if let Some(b) = &board {
         engine.add_live(b.clone());
     }
-    for rec in &held {
-        engine
-            .restore(&rec.checkpoint, now)
-            .map_err(|e| commit_log(lake.record_path(rec.slot, rec.seq), e.to_string()))?;
-    }
-    let resume = engine.next_offsets();
     let (max, poll_wait) = (cfg.source.batch_max, Duration::from_millis(cfg.source.poll_ms));
     let mut source = if let Some(path) = cfg.source.kind.strip_prefix("file:") {
         let path = PathBuf::from(path);
         let part = FileSource::part_id(&path)?;
-        let from = resume.iter().find(|(p, _)| *p == part).map_or(1, |(_, o)| *o);
+        take_slot(&mut lake, &mut engine, part.partition, now).await?;
+        let from = engine.position(&part).unwrap_or(1);
         engine.exhaust_unread(|p| *p == part);
         info!(file = %path.display(), from_line = from, "reading NDJSON");
         engine.set_ready();
@@ -394,7 +458,8 @@ pub async fn run(
         Source { batches, kafka: None, file: Some(part) }
     } else {
         let k = &cfg.kafka;
-        engine.exhaust_unread(|p| *p.topic == k.player_topic || *p.topic == k.commerce_topic);
+        // The slots come with the group's assignments (Poll::Assign).
+        engine.hold_assigned_only();
         let sc = KafkaSourceConfig {
             kafka: k.client(),
             group_id: k.group_id.clone(),
@@ -403,17 +468,10 @@ pub async fn run(
         if !k.live_topic.is_empty() {
             engine.add_live(Arc::new(LiveTopic::new(&k.client(), &k.live_topic)?));
         }
-        let consumer = KafkaSource::open(&sc, &resume)?;
+        let consumer = KafkaSource::open(&sc)?;
         let kafka = Some(consumer.client());
         Source { batches: Prefetch::spawn(consumer, max, poll_wait, PREFETCH_BATCHES)?, kafka, file: None }
     };
-    if !held.is_empty() {
-        info!(
-            slots = ?held.iter().map(|r| (r.slot.unwrap_or_default(), r.seq)).collect::<Vec<_>>(),
-            replaying = engine.replaying(),
-            "resuming after the lake's latest commits"
-        );
-    }
     let dlq = match (&source.kafka, cfg.kafka.deadletter_topic.is_empty()) {
         (Some(_), false) => Some(DeadLetterTopic::new(&cfg.kafka.client(), &cfg.kafka.deadletter_topic)?),
         _ => None,
@@ -453,6 +511,16 @@ pub async fn run(
                 }
                 ended = true;
                 Vec::new()
+            }
+            Poll::Revoke { parts, done } => {
+                r.hand_back(&parts, source.kafka.as_ref()).await?;
+                drop(done);
+                continue;
+            }
+            Poll::Assign { parts, positions } => {
+                let from = r.take_assigned(&parts, source.kafka.as_ref()).await?;
+                let _ = positions.send(from);
+                continue;
             }
         };
         let now = clock.now_ms();

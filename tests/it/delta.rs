@@ -113,10 +113,10 @@ async fn append(
     commit(&mut dt, t, actions, &[(app.to_string(), version)], append_operation(t), HashMap::new()).await
 }
 
-/// The lake's commit protocol between two runs on one S3 lake: a run that opens the lake takes
-/// over a slot (completes its latest commit and claims it), and the run that held the slot
-/// before can never commit it again — its rows never reach a table — while the slots nobody took
-/// stay its own.
+/// The lake's commit protocol between two runs on one S3 lake: a run that takes a slot over
+/// (completes its latest commit and claims it) fences the run that held it before, which can
+/// never commit it again — its rows never reach a table — nor keep it across a rebalance, while
+/// the slots nobody took stay its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_lost_a_slot_to_another_can_no_longer_commit_it() {
     use livelake_pipeline::engine::{Checkpoint, PartCheckpoint, PartId};
@@ -136,25 +136,30 @@ async fn a_run_that_lost_a_slot_to_another_can_no_longer_commit_it() {
             ..Checkpoint::default()
         },
     };
-    let (mut a, held) = Lake::open(&lake, T0).await.unwrap();
-    assert!(held.is_empty());
+    let mut a = Lake::open(&lake, T0).await.unwrap();
+    assert!(a.take(0, T0).await.unwrap().is_none(), "a new lake");
     let recs = a.commit(vec![slot(0, ("EU", T0, 1), 2)], T0).await.unwrap();
     assert_eq!((recs[0].slot, recs[0].seq), (Some(0), 1));
 
-    // B opens the lake: slot 0 resumes from A's commit, claimed as B's record 2.
-    let (mut b, held) = Lake::open(&lake, T0 + 1).await.unwrap();
-    assert_eq!(held.len(), 1);
-    assert_eq!((held[0].slot, held[0].seq), (Some(0), 2));
-    assert_eq!(held[0].checkpoint.partitions[0].next_offset, 2);
+    // B takes slot 0 over: it resumes from A's commit, claimed as B's record 2.
+    let mut b = Lake::open(&lake, T0 + 1).await.unwrap();
+    let held = b.take(0, T0 + 1).await.unwrap().expect("A's commit");
+    assert_eq!((held.slot, held.seq), (Some(0), 2));
+    assert_eq!(held.checkpoint.partitions[0].next_offset, 2);
 
     // A goes on as if it still held slot 0: refused in one line, its rows never committed.
     let err = a.commit(vec![slot(0, ("EU", T0 + 1, 10), 11)], T0 + 2).await.unwrap_err().to_string();
     assert!(err.contains("this run has lost it"), "{err}");
     assert!(!err.contains('\n'), "{err}");
+    // Nor can A keep slot 0 when the group gives it back: it must take it again.
+    assert!(!a.reclaim(0, held.checkpoint.clone(), T0 + 2).await.unwrap());
     // A slot nobody else holds is still A's.
+    assert!(a.take(1, T0 + 2).await.unwrap().is_none());
     a.commit(vec![slot(1, ("SEA", T0 + 1, 1000), 1001)], T0 + 2).await.unwrap();
     let recs = b.commit(vec![slot(0, ("EU", T0 + 2, 100), 101)], T0 + 3).await.unwrap();
     assert_eq!(recs[0].seq, 3);
+    // B keeps slot 0 across a rebalance that gives it back: no other run committed it.
+    assert!(b.reclaim(0, recs[0].checkpoint.clone(), T0 + 3).await.unwrap());
     assert_eq!(total(&lake).await, (3, 1 + 1000 + 100), "A's first row, A's slot-1 row, B's row");
     let dt = open_table(&lake, Table::Deadletter).await.unwrap().unwrap();
     assert_eq!(txn_version(&dt, Table::Deadletter, &slot_app(0)).await.unwrap(), Some(3));
@@ -162,8 +167,12 @@ async fn a_run_that_lost_a_slot_to_another_can_no_longer_commit_it() {
     assert_eq!(txn_version(&dt, Table::Deadletter, "livelake/t/0").await.unwrap(), Some(101));
 
     // A run opening the lake now resumes both slots where their last commits left them.
-    let (_c, held) = Lake::open(&lake, T0 + 4).await.unwrap();
-    let at: Vec<(Option<i32>, u64, i64)> =
-        held.iter().map(|r| (r.slot, r.seq, r.checkpoint.partitions[0].next_offset)).collect();
-    assert_eq!(at, vec![(Some(0), 4, 101), (Some(1), 2, 1001)]);
+    let mut c = Lake::open(&lake, T0 + 4).await.unwrap();
+    assert_eq!(c.slots().await.unwrap(), vec![0, 1]);
+    let mut at = Vec::new();
+    for s in [0, 1] {
+        let r = c.take(s, T0 + 4).await.unwrap().unwrap();
+        at.push((r.seq, r.checkpoint.partitions[0].next_offset));
+    }
+    assert_eq!(at, vec![(5, 101), (2, 1001)]);
 }

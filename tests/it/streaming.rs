@@ -36,12 +36,16 @@ struct KafkaRun {
 
 impl KafkaRun {
     async fn new(tag: &str) -> KafkaRun {
+        KafkaRun::with_partitions(tag, 3).await
+    }
+
+    async fn with_partitions(tag: &str, partitions: i32) -> KafkaRun {
         let r = KafkaRun {
             player: unique(&format!("{tag}-player")),
             commerce: unique(&format!("{tag}-commerce")),
             dead: unique(&format!("{tag}-dead")),
         };
-        create_topics(&[&r.player, &r.commerce, &r.dead], 3).await;
+        create_topics(&[&r.player, &r.commerce, &r.dead], partitions).await;
         r
     }
 
@@ -241,12 +245,6 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
         assert!(Instant::now() < deadline, "no commit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // One writer per lake: a second run on the same lake is refused in one line.
-    let second = output(k.command(&lake, &unique("e2e-second"), &[])).await;
-    assert_eq!(second.status.code(), Some(1), "a second writer is refused");
-    let err = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(err.lines().filter(|l| !l.trim().is_empty()).count(), 1, "one line: {err}");
-    assert!(err.contains("another livelake run is writing to this lake"), "{err}");
     let metrics = crate::support::http_get(port, "/metrics");
     for name in [
         "livelake_events_in_total{topic=",
@@ -653,8 +651,10 @@ impl ReplayLog {
         };
         let mut log = ReplayLog::default();
         for line in text.lines() {
-            if line.contains("resuming after the lake's latest commit") {
+            if line.contains("partitions assigned") {
+                // The partitions still replaying after this assignment (slots taken from the lake).
                 log.to_replay = field(line, "replaying");
+                log.done = 0;
             } else if line.contains("assigned at the lake's resume points") {
                 log.assigned = true;
             } else if line.contains("replay done") || line.contains("replay ended early") {
@@ -878,4 +878,161 @@ async fn topics_with_different_partition_counts_are_refused_in_one_line() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Scale-out the hard way: workers of one consumer group share one lake while a show of eight
+/// streams on 6-partition topics is produced in parts — one worker, then three, one of them
+/// SIGKILLed mid-show and replaced later, then one stopped (three → two) — and the lake they
+/// leave equals one uninterrupted single-worker run of the same messages in every table (no
+/// window emitted twice or lost, no event stored twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_of_one_group_share_a_lake_through_kills_and_scaling() {
+    workers_share_a_lake(false).await;
+}
+
+/// The same against a lake on the S3-compatible server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_of_one_group_share_a_lake_on_s3() {
+    workers_share_a_lake(true).await;
+}
+
+async fn workers_share_a_lake(on_s3: bool) {
+    let _shared = kafka_shared().await;
+    let k = KafkaRun::with_partitions("scale", 6).await;
+    let cfg = SimConfig { viewers: 600, duration_min: 30, shows: 8, ..SimConfig::new(41) }
+        .with_default_pitches()
+        .fit_incidents();
+    let sim = simulate(&cfg);
+    let parts: Vec<std::sync::Arc<Simulation>> = sim
+        .lines
+        .chunks(sim.lines.len().div_ceil(4))
+        .map(|lines| {
+            std::sync::Arc::new(Simulation {
+                streams: sim.streams.clone(),
+                lines: lines.to_vec(),
+                truth: Default::default(),
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    // The workers' logs (kept where LIVELAKE_TEST_LOGS says, for a look after a failure).
+    let logs = std::env::var("LIVELAKE_TEST_LOGS").map(PathBuf::from).unwrap_or_else(|_| dir.path().to_path_buf());
+    let (lake, lake_files) = test_lake(dir.path(), "shared", on_s3);
+    let group = unique("scale");
+    // Windows close once the partitions are caught up and quiet for 15 s (longer than a part takes
+    // to arrive): the workers finish the show themselves.
+    let env = [
+        ("LIVELAKE__SINK__ROLL_SECS", "1"),
+        ("LIVELAKE__SOURCE__BATCH_MAX", "2000"),
+        ("LIVELAKE__WINDOWS__IDLE_SECS", "15"),
+        ("RUST_LOG", "livelake_pipeline=info"),
+        ("NO_COLOR", "1"),
+    ];
+    let start = |name: &str| {
+        let mut c = k.command_idle(&lake, &group, &env, 0);
+        c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(logs.join(format!("{name}.log"))).unwrap());
+        c.spawn().unwrap()
+    };
+    let commits = |n: usize| {
+        let files = lake_files.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while crate::support::commit_records(&files).len() < n {
+                assert!(Instant::now() < deadline, "fewer than {n} commit records");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // The show has begun when the first worker starts (a partition that is caught up before it
+    // ever delivered holds no window back).
+    let mut parts = parts.into_iter();
+    k.produce(parts.next().unwrap()).await;
+    let mut w1 = start("w1");
+    commits(3).await;
+    // 1 → 3.
+    let mut w2 = start("w2");
+    let mut w3 = start("w3");
+    k.produce(parts.next().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let before = crate::support::commit_records(&lake_files).len();
+    // One of them dies mid-show; its partitions move on once its session times out (10 s).
+    Command::new("kill").args(["-KILL", &w2.id().to_string()]).status().unwrap();
+    let _ = w2.wait();
+    k.produce(parts.next().unwrap()).await;
+    commits(before + 6).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // A replacement, then 3 → 2: one stops cleanly, handing its partitions back.
+    let mut w4 = start("w4");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    Command::new("kill").args(["-TERM", &w3.id().to_string()]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || w3.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "w3 stops cleanly on SIGTERM: {status}");
+    for part in parts {
+        k.produce(part).await;
+    }
+
+    // The uninterrupted single-worker run of the same messages.
+    let (reference, reference_files) = test_lake(dir.path(), "reference", on_s3);
+    ok(output(k.command(&reference, &unique("scale-ref"), &env)).await, "uninterrupted run");
+    assert!(busy_partitions(&reference_files) >= 8, "most partitions of both topics carry events");
+    let want = snapshot(&reference_files);
+    assert_lake_matches_truth(&reference_files, &sim.truth);
+    // The two workers left finish the show: every window closes once the partitions are quiet.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut got = snapshot(&lake_files);
+    while got != want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        got = snapshot(&lake_files);
+    }
+    for w in [&mut w1, &mut w4] {
+        Command::new("kill").args(["-TERM", &w.id().to_string()]).status().unwrap();
+    }
+    for (name, w) in [("w1", w1), ("w4", w4)] {
+        let status = tokio::task::spawn_blocking(move || {
+            let mut w = w;
+            w.wait().unwrap()
+        })
+        .await
+        .unwrap();
+        let log = std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().skip(log.lines().count().saturating_sub(30)).collect();
+        assert!(status.success(), "{name} stops cleanly on SIGTERM: {status}\n{}", tail.join("\n"));
+    }
+    let got = snapshot(&lake_files);
+    for (table, rows) in &want {
+        let only = |a: &Vec<String>, b: &Vec<String>| -> Vec<String> {
+            a.iter().filter(|r| !b.contains(r)).take(4).cloned().collect()
+        };
+        assert!(
+            got[table] == *rows,
+            "{table} differs from the uninterrupted single-worker run ({} rows, want {}):\nonly here: {:#?}\nonly in the \
+             single-worker run: {:#?}",
+            got[table].len(),
+            rows.len(),
+            only(&got[table], rows),
+            only(rows, &got[table])
+        );
+    }
+    for table in ["player_events", "commerce_events"] {
+        let ids: Vec<String> = rows(&lake_files, table, &[]).into_iter().map(|r| r["event_id"].clone()).collect();
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), distinct.len(), "{table}: count(*) = count(distinct event_id)");
+    }
+    // The hand-overs happened: revocations handed back, slots taken from the lake by the workers
+    // that joined (the replacement among them), slots kept across rebalances.
+    let said = |w: &str, what: &str| {
+        std::fs::read_to_string(logs.join(format!("{w}.log"))).unwrap_or_default().matches(what).count()
+    };
+    for w in ["w1", "w2", "w3", "w4"] {
+        println!(
+            "{w}: {} revocations, {} assignments, {} slots taken, {} dropped, {} commits",
+            said(w, "partitions revoked: committed"),
+            said(w, "partitions assigned"),
+            said(w, "slot taken"),
+            said(w, "slot dropped"),
+            said(w, "lake commit"),
+        );
+    }
+    assert!(said("w1", "partitions revoked: committed") >= 2, "w1 handed partitions back as workers joined");
+    assert!(said("w3", "slot taken") >= 1 && said("w4", "slot taken") >= 1, "the workers that joined took slots");
 }

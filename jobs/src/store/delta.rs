@@ -521,6 +521,11 @@ pub fn append_operation(table: Table) -> DeltaOperation {
     DeltaOperation::Write { mode: SaveMode::Append, partition_by: Some(partition_columns(table)), predicate: None }
 }
 
+/// Read the commits made to the table since it was loaded (by other writers).
+pub async fn refresh(dt: &mut DeltaTable, table: Table) -> Result<()> {
+    dt.update_incremental(None).await.map_err(delta_error(table, "reading the log"))
+}
+
 /// The latest version the table's log records for application transaction `app_id`.
 pub async fn txn_version(dt: &DeltaTable, table: Table, app_id: &str) -> Result<Option<i64>> {
     let snapshot = dt.snapshot().map_err(delta_error(table, "reading txn"))?;

@@ -29,7 +29,7 @@ mod partition;
 mod state;
 mod windows;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::AsArray;
@@ -193,6 +193,12 @@ pub struct Engine {
     live: Vec<Arc<dyn LiveOut>>,
     /// The source has told us its partitions: finality may proceed.
     ready: bool,
+    /// The slots this engine processes (`None`: every slot, as with a file); messages of any
+    /// other slot are skipped. A consumer-group member holds the slots of its assignment.
+    held: Option<BTreeSet<i32>>,
+    /// Slots whose partitions were revoked after a commit: their state is kept, their messages
+    /// skipped, until the next assignment says whether they come back.
+    parked: BTreeSet<i32>,
 }
 
 impl Engine {
@@ -211,7 +217,73 @@ impl Engine {
             metrics,
             live: Vec::new(),
             ready: false,
+            held: None,
+            parked: BTreeSet::new(),
         }
+    }
+
+    /// Process only the slots given to [`Engine::hold`] from now on (a member of a consumer
+    /// group: the slots come and go with its assignment).
+    pub fn hold_assigned_only(&mut self) {
+        self.held.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// Process the messages of `slot` (restored or new).
+    pub fn hold(&mut self, slot: i32) {
+        self.parked.remove(&slot);
+        if let Some(h) = &mut self.held {
+            h.insert(slot);
+        }
+    }
+
+    /// Whether the messages of `slot` are processed.
+    pub fn holds(&self, slot: i32) -> bool {
+        self.held.as_ref().is_none_or(|h| h.contains(&slot))
+    }
+
+    /// Stop processing `slot` but keep its state (its partitions were revoked right after a
+    /// commit; the next assignment may give them back).
+    pub fn park(&mut self, slot: i32) {
+        if let Some(h) = &mut self.held
+            && h.remove(&slot)
+        {
+            self.parked.insert(slot);
+        }
+    }
+
+    /// The slots parked by [`Engine::park`].
+    pub fn parked(&self) -> Vec<i32> {
+        self.parked.iter().copied().collect()
+    }
+
+    /// Forget everything of `slot`: its partitions, its streams with their open windows'
+    /// rows and session state (another worker holds the slot now). Call when a commit has taken
+    /// the slot's pending rows.
+    pub fn drop_slot(&mut self, slot: i32) -> Result<(), crate::Error> {
+        self.parked.remove(&slot);
+        if let Some(h) = &mut self.held {
+            h.remove(&slot);
+        }
+        let gone: HashMap<String, i64> = self
+            .streams
+            .iter()
+            .filter(|(_, sw)| sw.slot() == Some(slot))
+            .map(|(id, _)| (id.clone(), i64::MAX))
+            .collect();
+        self.streams.retain(|id, _| !gone.contains_key(id));
+        self.seal_staged()?;
+        self.open_player.take_before(&gone, self.cfg.width_ms)?;
+        self.open_commerce.take_before(&gone, self.cfg.width_ms)?;
+        self.pending.minute.retain(|(s, _)| *s != slot);
+        self.parts.retain(|id, _| id.partition != slot);
+        self.replaying.retain(|id, _| id.partition != slot);
+        info!(slot, streams = gone.len(), "slot dropped: another worker holds it");
+        Ok(())
+    }
+
+    /// The next offset to read of `part`, when it has a position.
+    pub fn position(&self, part: &PartId) -> Option<i64> {
+        self.parts.get(part).filter(|p| p.positioned).map(|p| p.next_offset)
     }
 
     /// Send each window's `stream_minute` row as it closes, and provisional rows of the open
@@ -269,6 +341,9 @@ impl Engine {
     /// Process one message at wall-clock time `now`, already [`decode`]d with the engine's
     /// [`Engine::decoder`].
     pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: Result<Event<'a>, Rejection>, now: i64) -> Outcome {
+        if !self.holds(m.part.partition) {
+            return Outcome::Skipped;
+        }
         let st = self.parts.entry(m.part.clone()).or_insert_with(|| PartState::new(m.offset, i64::MIN, now));
         if m.offset < st.next_offset {
             return Outcome::Skipped;

@@ -724,3 +724,61 @@ async fn provisional_rows_count_what_arrived_and_change_nothing() {
         assert_eq!(v, &finals[k], "{k:?}: provisional {COUNTED:?} vs final");
     }
 }
+
+/// A member of a consumer group: it processes only the slots it holds; a parked slot keeps its
+/// state without taking messages; a dropped slot leaves nothing behind — no partition, stream,
+/// open window row or session in the next checkpoint, and no window of it ever closes here.
+#[tokio::test]
+async fn a_group_member_processes_held_slots_only_and_forgets_a_dropped_one() {
+    let slot = |n: i32| PartId { topic: Arc::from("player"), partition: n };
+    let (p0, p1) = (slot(0), slot(1));
+    let on = |stream: &str, id: &str, ts: i64| {
+        format!(r#"{{"event_id":"{id}","type":"heartbeat","ts":{ts},"stream_id":"{stream}","session_id":"a","region":"EU","play_ms":1000}}"#)
+            .into_bytes()
+    };
+    let mut e = engine();
+    e.hold_assigned_only();
+    assert_eq!(feed(&mut e, &p0, 0, &on("a", "1", T0), W), Outcome::Skipped, "no slot held yet");
+    e.hold(0);
+    e.hold(1);
+    assert_eq!(feed(&mut e, &p0, 0, &on("a", "1", T0), W), Outcome::Accepted { late: false });
+    assert_eq!(feed(&mut e, &p1, 0, &on("b", "2", T0), W), Outcome::Accepted { late: false });
+    let cp = e.checkpoint();
+    let slots = cp.by_slot();
+    assert_eq!(slots.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(slots[&1].streams.iter().map(|s| s.stream_id.as_str()).collect::<Vec<_>>(), vec!["b"]);
+    assert!(slots[&1].sessions.contains_key(&1) && !slots[&1].sessions.contains_key(&0));
+    e.take_pending();
+
+    // Revoked: slot 1 is parked — its messages are skipped, its state kept.
+    e.park(1);
+    assert_eq!(e.parked(), vec![1]);
+    assert_eq!(feed(&mut e, &p1, 1, &on("b", "3", T0 + 1_000), W), Outcome::Skipped);
+    assert_eq!(e.checkpoint().by_slot()[&1], slots[&1], "a parked slot's state does not change");
+    // Given back: processed again from where it stopped.
+    e.hold(1);
+    assert_eq!(feed(&mut e, &p1, 1, &on("b", "3", T0 + 1_000), W), Outcome::Accepted { late: false });
+    e.take_pending();
+
+    // Taken by another worker: dropped.
+    e.park(1);
+    e.drop_slot(1).unwrap();
+    assert!(e.parked().is_empty());
+    assert_eq!(feed(&mut e, &p1, 2, &on("b", "4", T0 + 2_000), W), Outcome::Skipped);
+    let after = e.checkpoint().by_slot();
+    assert_eq!(after.keys().copied().collect::<Vec<_>>(), vec![0], "nothing of slot 1 is checkpointed");
+    // Every window closes (the input ends): only stream a's rows come out.
+    e.exhaust_all();
+    assert!(e.finalize(W).await.unwrap() > 0);
+    let pending = e.take_pending();
+    let streams: Vec<String> = pending
+        .minute
+        .iter()
+        .flat_map(|(_, b)| {
+            let s = b.column_by_name("stream_id").unwrap().as_string::<i32>();
+            (0..b.num_rows()).map(|i| s.value(i).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!streams.is_empty() && streams.iter().all(|s| s == "a"), "{streams:?}");
+    assert!(pending.minute.iter().all(|(slot, _)| *slot == 0));
+}

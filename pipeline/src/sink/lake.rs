@@ -17,13 +17,17 @@
 //!    which offsets a table holds. Two runs completing the same record conflict in Delta (the same
 //!    application transaction), so a record's files are added once.
 //!
-//! On open, each slot's latest record is completed (a table it names whose `livelake.slot/<n>` is
-//! below `k` gets its Delta commit now), and the slot is *claimed*: record `k + 1`, a copy
-//! without files, so that a run still writing with an older view of the slot is fenced off. The
-//! engine then resumes from those records. A lake written by an earlier release has one chain
-//! (`_livelake/state/<seq>.json`); a slot without a chain of its own starts from its share of
-//! that chain's latest record (completed first through `livelake.commit`). Files of a commit that
-//! never got its record are in no log: nobody reads them, and VACUUM removes them.
+//! A run *takes* a slot before it processes its messages (`livelake run` with a file: the file's
+//! slot at start; with Kafka: the slots of each assignment of the consumer group): the slot's
+//! latest record is completed (a table it names whose `livelake.slot/<n>` is below `k` gets its
+//! Delta commit now), and the slot is *claimed* — record `k + 1`, a copy without files — so that a
+//! run still writing with an older view of the slot is fenced off. The engine then resumes the
+//! slot from that record. A slot whose partitions come back to the run that held them is
+//! reclaimed the same way with the state it holds, unless another run committed it meanwhile.
+//! Several runs (the members of one consumer group) share a lake so. A lake written by an earlier
+//! release has one chain (`_livelake/state/<seq>.json`): on open its latest record is completed
+//! and split into the first records of the slots (its streams go to the lowest slot). Files of a
+//! commit that never got its record are in no log: nobody reads them, and VACUUM removes them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -35,7 +39,7 @@ use livelake_jobs::store::delta::{
     self, Action, Add, DeltaTable, LakeUrl, ObjectPath as ObjPath, ObjectStore, ObjectStoreExt, PartitionRows,
     PutPayload,
 };
-use livelake_jobs::store::{failpoint, lock_exclusive, split_by_partition};
+use livelake_jobs::store::{failpoint, split_by_partition};
 use livelake_schemas::Table;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
@@ -120,10 +124,9 @@ struct Chain {
     state: Option<String>,
 }
 
-/// An open lake.
+/// An open lake. Several runs may have one lake open: each commits the slots it has taken, and
+/// a slot taken by another run since can no longer be committed (see the module docs).
 pub struct Lake {
-    /// The writer lock of a lake on local disk (`_livelake/writer.lock`).
-    _lock: Option<std::fs::File>,
     url: LakeUrl,
     /// `<lake>/_livelake/`.
     internal: Arc<dyn ObjectStore>,
@@ -164,36 +167,27 @@ fn digest(cp: &Checkpoint) -> u64 {
 }
 
 impl Lake {
-    /// Open (or create) the lake at `url` and recover: returns the lake and, per slot the lake
-    /// holds, the record this run resumes from (completed in every table, its session state
-    /// loaded), now claimed by this run.
-    pub async fn open(url: &LakeUrl, now_ms: i64) -> Result<(Lake, Vec<CommitRecord>)> {
-        let lock = match url.local_dir() {
-            Some(dir) => {
-                let internal = dir.join("_livelake");
-                std::fs::create_dir_all(&internal).map_err(crate::error::io("creating", &internal))?;
-                if internal.join("log").is_dir() {
-                    return Err(crate::Error::Config(format!(
-                        "{}: a lake in the layout of an earlier livelake (its own commit log); convert it in \
-                         place with `livelake lake convert --lake {}`",
-                        dir.display(),
-                        dir.display()
-                    )));
-                }
-                Some(lock_exclusive(
-                    &internal.join("writer.lock"),
-                    "another livelake run is writing to this lake",
-                    "one writer per lake",
-                )?)
+    /// Open (or create) the lake at `url`. A lake of an earlier release's single chain of commits
+    /// is taken over here (its latest record completed and split into the slots' first records);
+    /// slots are then taken one by one ([`Lake::take`]).
+    pub async fn open(url: &LakeUrl, now_ms: i64) -> Result<Lake> {
+        if let Some(dir) = url.local_dir() {
+            let internal = dir.join("_livelake");
+            std::fs::create_dir_all(&internal).map_err(crate::error::io("creating", &internal))?;
+            if internal.join("log").is_dir() {
+                return Err(crate::Error::Config(format!(
+                    "{}: a lake in the layout of an earlier livelake (its own commit log); convert it in \
+                     place with `livelake lake convert --lake {}`",
+                    dir.display(),
+                    dir.display()
+                )));
             }
-            None => None,
-        };
+        }
         let internal = delta::internal_store(url)?;
         let run_id = format!("{:08x}", (now_ms as u64 ^ ((std::process::id() as u64) << 20)) & 0xffff_ffff);
-        let mut lake =
-            Lake { _lock: lock, url: url.clone(), internal, tables: HashMap::new(), run_id, chains: BTreeMap::new() };
-        let held = lake.recover(now_ms).await?;
-        Ok((lake, held))
+        let mut lake = Lake { url: url.clone(), internal, tables: HashMap::new(), run_id, chains: BTreeMap::new() };
+        lake.take_over_single_chain(now_ms).await?;
+        Ok(lake)
     }
 
     /// Where the lake lives.
@@ -288,34 +282,31 @@ impl Lake {
         Ok(Some(rec))
     }
 
-    /// Recover every slot (see the module docs): complete its latest record, load its session
-    /// state, and claim it.
-    async fn recover(&mut self, now_ms: i64) -> Result<Vec<CommitRecord>> {
-        let mut chains: BTreeMap<i32, Vec<u64>> = BTreeMap::new();
-        for key in self.list("slots").await? {
-            let mut parts = key.parts();
-            let (Some(_), Some(slot), Some(name)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            let (Ok(slot), Some(seq)) =
-                (slot.as_ref().parse::<i32>(), name.as_ref().strip_suffix(".json").and_then(|n| n.parse::<u64>().ok()))
-            else {
-                continue;
-            };
-            chains.entry(slot).or_default().push(seq);
-        }
-        let mut held = Vec::new();
-        for (slot, seqs) in &mut chains {
-            seqs.sort_unstable();
-            let mut rec = self.latest_record(Some(*slot), seqs).await?.expect("a chain has a record");
-            self.publish(std::slice::from_ref(&rec), true).await?;
-            if let Some(state) = &rec.state {
-                let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
-                rec.checkpoint.sessions = BTreeMap::from([(*slot, bytes)]);
-            }
-            self.prune(*slot, &rec).await;
-            held.push(rec);
-        }
-        // The earlier release's single chain: its latest record's share of each slot without a
-        // chain of its own.
+    /// The sequence numbers of `slot`'s records, ascending.
+    async fn record_seqs(&self, slot: i32) -> Result<Vec<u64>> {
+        let mut seqs: Vec<u64> = self
+            .list(&format!("slots/{slot:05}"))
+            .await?
+            .iter()
+            .filter_map(|k| k.filename()?.strip_suffix(".json")?.parse().ok())
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// The slots the lake holds commits of.
+    pub async fn slots(&self) -> Result<Vec<i32>> {
+        let mut slots: Vec<i32> =
+            self.list("slots").await?.iter().filter_map(|k| k.parts().nth(1)?.as_ref().parse().ok()).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        Ok(slots)
+    }
+
+    /// An earlier release's single chain (`_livelake/state/`): its latest record is completed and
+    /// each slot it holds without a chain of its own gets the record's share as its record 1 (its
+    /// streams all go to the lowest slot, [`Checkpoint::by_slot`]); then the single chain is gone.
+    async fn take_over_single_chain(&mut self, now_ms: i64) -> Result<()> {
         let mut legacy: Vec<u64> = self
             .list("state")
             .await?
@@ -323,47 +314,125 @@ impl Lake {
             .filter_map(|k| k.filename()?.strip_suffix(".json")?.parse().ok())
             .collect();
         legacy.sort_unstable();
-        if let Some(mut rec) = self.latest_record(None, &legacy).await? {
-            let shares = rec.checkpoint.by_slot();
-            if shares.keys().any(|s| !chains.contains_key(s)) {
-                self.publish(std::slice::from_ref(&rec), true).await?;
-                if let Some(state) = &rec.state {
-                    // An earlier release's streams all go to the lowest slot (Checkpoint::by_slot).
-                    let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
-                    let lowest = shares.keys().next().copied().unwrap_or(0);
-                    rec.checkpoint.sessions = BTreeMap::from([(lowest, bytes)]);
-                }
-                for (slot, checkpoint) in rec.checkpoint.by_slot() {
-                    if !chains.contains_key(&slot) {
-                        info!(slot, seq = rec.seq, "slot starts from the lake's earlier single chain of commits");
-                        held.push(CommitRecord {
-                            version: 3,
-                            slot: Some(slot),
-                            seq: 0,
-                            created_at_ms: rec.created_at_ms,
-                            files: Vec::new(),
-                            checkpoint,
-                            state: None,
-                            run: None,
-                        });
-                    }
-                }
+        let Some(mut rec) = self.latest_record(None, &legacy).await? else { return Ok(()) };
+        let chained = self.slots().await?;
+        let shares = rec.checkpoint.by_slot();
+        if shares.keys().any(|s| !chained.contains(s)) {
+            self.publish(std::slice::from_ref(&rec), true).await?;
+            if let Some(state) = &rec.state {
+                let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
+                let lowest = shares.keys().next().copied().unwrap_or(0);
+                rec.checkpoint.sessions = BTreeMap::from([(lowest, bytes)]);
             }
-        }
-        for rec in &mut held {
-            self.claim(rec, now_ms).await?;
-        }
-        // Every slot has a chain now: the single chain is not read again.
-        for seq in legacy {
-            self.delete_quietly(&legacy_record_key(seq)).await;
+            for (slot, checkpoint) in rec.checkpoint.by_slot() {
+                if chained.contains(&slot) {
+                    continue;
+                }
+                let state = match checkpoint.sessions.get(&slot) {
+                    Some(bytes) => {
+                        let key = state_key(slot, 1, &self.run_id);
+                        self.put(&ObjPath::from(key.as_str()), bytes.clone()).await?;
+                        Some(key)
+                    }
+                    None => None,
+                };
+                let first = CommitRecord {
+                    version: 3,
+                    slot: Some(slot),
+                    seq: 1,
+                    created_at_ms: now_ms,
+                    files: Vec::new(),
+                    checkpoint,
+                    state,
+                    run: Some(self.run_id.clone()),
+                };
+                // Another run taking the lake over at the same time wrote it: the same content.
+                self.create(&record_key(slot, 1), serde_json::to_vec(&first).expect("a record serialises")).await?;
+                info!(slot, seq = rec.seq, "slot starts from the lake's earlier single chain of commits");
+            }
         }
         for key in self.list("state").await? {
             self.delete_quietly(&key).await;
         }
-        for rec in &held {
-            info!(slot = rec.slot, seq = rec.seq, files = rec.files.len(), "lake recovered to commit");
+        Ok(())
+    }
+
+    /// Take `slot` over (see the module docs): complete its latest record, load its session state
+    /// and claim it. Returns the claim — the record to resume from — or none for a slot the lake
+    /// has no commit of yet (this run's first commit of it will be its record 1).
+    pub async fn take(&mut self, slot: i32, now_ms: i64) -> Result<Option<CommitRecord>> {
+        // Other runs committed the slot since this run read the tables: read what they added, or
+        // the completion check would miss their commits and conflict with them.
+        for (table, dt) in &mut self.tables {
+            delta::refresh(dt, *table).await?;
         }
-        Ok(held)
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let seqs = self.record_seqs(slot).await?;
+            let Some(mut rec) = self.latest_record(Some(slot), &seqs).await? else {
+                self.chains.insert(slot, Chain { next: 1, ..Chain::default() });
+                return Ok(None);
+            };
+            if let Err(e) = self.publish(std::slice::from_ref(&rec), true).await {
+                // Another run completing the same record at once: read the tables again and retry.
+                if tries >= 3 {
+                    return Err(e);
+                }
+                warn!(slot, seq = rec.seq, error = %e, "completing a slot's commit failed; retrying");
+                self.tables.clear();
+                continue;
+            }
+            if let Some(state) = &rec.state {
+                let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
+                rec.checkpoint.sessions = BTreeMap::from([(slot, bytes)]);
+            }
+            self.prune(slot, &rec).await;
+            match self.claim(&mut rec, now_ms).await {
+                Ok(()) => {
+                    info!(slot, seq = rec.seq, "slot taken");
+                    return Ok(Some(rec));
+                }
+                // Its owner committed meanwhile: read its newest commit.
+                Err(_) if tries < 5 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Keep `slot`, whose state this run still holds as `checkpoint` (its share of the engine's
+    /// checkpoint, with nothing uncommitted): record it as the slot's next commit. False when
+    /// another run has committed the slot since this run's last commit of it: the state is stale,
+    /// and the slot must be [`Lake::take`]n again.
+    pub async fn reclaim(&mut self, slot: i32, checkpoint: Checkpoint, now_ms: i64) -> Result<bool> {
+        let Some(chain) = self.chains.get(&slot).cloned() else { return Ok(false) };
+        let mut rec = CommitRecord {
+            version: 3,
+            slot: Some(slot),
+            seq: chain.next - 1,
+            created_at_ms: now_ms,
+            files: Vec::new(),
+            checkpoint,
+            state: None,
+            run: Some(self.run_id.clone()),
+        };
+        match self.claim(&mut rec, now_ms).await {
+            Ok(()) => {
+                if let Some(old) = chain.state.as_deref().filter(|o| rec.state.as_deref() != Some(*o)) {
+                    self.delete_quietly(&ObjPath::from(old)).await;
+                }
+                Ok(true)
+            }
+            Err(_) => {
+                self.chains.remove(&slot);
+                Ok(false)
+            }
+        }
+    }
+
+    /// This run no longer commits `slot` (another run holds it).
+    pub fn release(&mut self, slot: i32) {
+        self.chains.remove(&slot);
     }
 
     /// Claim the slot of `rec` (its latest record, recovered): record `rec.seq + 1` with the same

@@ -175,6 +175,7 @@ mod tests {
         match p {
             Poll::Messages(m) => m.iter().map(|m| m.offset).collect(),
             Poll::End => vec![-1],
+            other => panic!("a file has no assignments: {other:?}"),
         }
     }
 

@@ -1,6 +1,9 @@
-//! Kafka source: a consumer in a consumer group (auto-commit and auto offset store off). It
-//! starts each partition where the lake's commit log says (seeking if the group's committed
-//! offset disagrees) and reports progress to the group only after the lake commit.
+//! Kafka source: a consumer in a consumer group (auto-commit and auto offset store off). Each
+//! change of the group's assignment is handed to the run in order with the messages
+//! ([`Poll::Revoke`], [`Poll::Assign`]): the run commits and lets go of revoked partitions before
+//! the group moves them, and answers for assigned ones where to read from (the replay point of
+//! the slot it took from the lake), where the consumer then starts them (seeking if the group's
+//! committed offset disagrees). Progress is reported to the group only after the lake commit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
-use super::{Fetch, Poll, SourceMsg};
+use super::{Fetch, Handover, Poll, SourceMsg};
 use crate::engine::PartId;
 use crate::error::{Error, Result};
 use crate::kafka::KafkaConfig;
@@ -32,18 +35,26 @@ pub struct KafkaSourceConfig {
 }
 
 type Expected = Arc<Mutex<HashMap<(String, i32), (i64, u32)>>>;
-type Reads = Arc<Mutex<HashMap<(String, i32), i64>>>;
 
-/// Positions newly assigned partitions at the lake's resume point, whatever the group's
-/// committed offset says (a partition with nothing new would otherwise never be replayed); a
-/// partition assigned again after a revocation continues where this consumer stopped reading
-/// it (the group's offset says what the lake holds, which is ahead while it replays).
+/// Hands assignment changes to the run and positions newly assigned partitions where the run
+/// says, whatever the group's committed offset says (a partition with nothing new would
+/// otherwise never be replayed, and one that replays is behind the group's offset).
 struct SourceCtx {
     expected: Expected,
-    /// Next offset to read per partition this consumer has read from.
-    reads: Reads,
+    /// The run's channel ([`Fetch::attach`]).
+    handover: Mutex<Option<Handover>>,
     /// Last global error logged: a broker outage repeats the same one many times a second.
     last_global_error: Mutex<String>,
+}
+
+impl SourceCtx {
+    fn handover(&self) -> Option<Handover> {
+        self.handover.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn parts_of(tpl: &TopicPartitionList) -> Vec<PartId> {
+    tpl.elements().iter().map(|e| PartId { topic: Arc::from(e.topic()), partition: e.partition() }).collect()
 }
 
 impl ClientContext for SourceCtx {
@@ -58,25 +69,44 @@ impl ClientContext for SourceCtx {
 }
 
 impl ConsumerContext for SourceCtx {
+    /// Before the group takes partitions away: the run commits what it holds and lets go of them
+    /// (this thread waits for it; nothing is read meanwhile).
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else { return };
+        let (Some(to), parts) = (self.handover(), parts_of(tpl)) else { return };
+        if parts.is_empty() {
+            return;
+        }
+        info!(partitions = parts.len(), "partitions revoked: handing them back");
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        if to.blocking_send(Ok(Poll::Revoke { parts, done })).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Assign(tpl) = rebalance else { return };
+        let Some(to) = self.handover() else { return };
+        let (positions, answer) = std::sync::mpsc::sync_channel(1);
+        if to.blocking_send(Ok(Poll::Assign { parts: parts_of(tpl), positions })).is_err() {
+            return;
+        }
+        let Ok(from) = answer.recv() else { return };
         let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
-        let reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
         let mut positioned = TopicPartitionList::new();
         let mut any = false;
         for e in tpl.elements() {
             let key = (e.topic().to_string(), e.partition());
-            if !expected.contains_key(&key)
-                && let Some(read) = reads.get(&key)
-            {
-                expected.insert(key.clone(), (*read, 0));
-            }
-            let offset = match expected.get(&key) {
-                Some((o, _)) => {
+            let offset = match from.iter().find(|(p, _)| *p.topic == *e.topic() && p.partition == e.partition()) {
+                Some((_, o)) => {
                     any = true;
+                    expected.insert(key, (*o, 0));
                     Offset::Offset(*o)
                 }
-                None => e.offset(),
+                None => {
+                    expected.remove(&key);
+                    e.offset()
+                }
             };
             let _ = positioned.add_partition_offset(e.topic(), e.partition(), offset);
         }
@@ -93,7 +123,6 @@ impl ConsumerContext for SourceCtx {
 pub struct KafkaSource {
     consumer: Arc<BaseConsumer<SourceCtx>>,
     expected: Expected,
-    reads: Reads,
     topic_ids: HashMap<String, Arc<str>>,
     last_error: Option<String>,
 }
@@ -130,8 +159,9 @@ fn check_copartitioned(consumer: &BaseConsumer<SourceCtx>, topics: &[String]) ->
 }
 
 impl KafkaSource {
-    /// Create the consumer, tell the group where the lake resumes, and subscribe.
-    pub fn open(cfg: &KafkaSourceConfig, resume: &[(PartId, i64)]) -> Result<KafkaSource> {
+    /// Create the consumer and subscribe. Where each assigned partition starts is the run's
+    /// answer to [`Poll::Assign`].
+    pub fn open(cfg: &KafkaSourceConfig) -> Result<KafkaSource> {
         let mut cc = cfg.kafka.client_config();
         cc.set("group.id", &cfg.group_id)
             .set("enable.auto.commit", "false")
@@ -153,33 +183,19 @@ impl KafkaSource {
             cc.set("fetch.queue.backoff.ms", "20");
         }
         let expected: Expected = Arc::new(Mutex::new(HashMap::new()));
-        let reads: Reads = Arc::new(Mutex::new(HashMap::new()));
         let ctx = SourceCtx {
             expected: expected.clone(),
-            reads: reads.clone(),
+            handover: Mutex::new(None),
             last_global_error: Mutex::new(String::new()),
         };
         let consumer: BaseConsumer<SourceCtx> =
             cc.create_with_context(ctx).map_err(kafka_error("creating consumer"))?;
         check_copartitioned(&consumer, &cfg.topics)?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
-        let mut tpl = TopicPartitionList::new();
-        for (part, offset) in resume {
-            if cfg.topics.iter().any(|t| **t == *part.topic) {
-                expected.lock().unwrap().insert((part.topic.to_string(), part.partition), (*offset, 0));
-                let _ = tpl.add_partition_offset(&part.topic, part.partition, Offset::Offset(*offset));
-            }
-        }
-        if tpl.count() > 0 {
-            // Progress reporting only: the lake's commit log is the truth, seeks below enforce it.
-            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-                warn!(error = %e, "could not pre-commit resume offsets; will seek instead");
-            }
-        }
         consumer.subscribe(&topics).map_err(kafka_error(format!("subscribing to {topics:?}")))?;
         info!(group = %cfg.group_id, topics = ?cfg.topics, brokers = %cfg.kafka.brokers, "kafka source subscribed");
         let topic_ids = cfg.topics.iter().map(|t| (t.clone(), Arc::<str>::from(t.as_str()))).collect();
-        Ok(KafkaSource { consumer: Arc::new(consumer), expected, reads, topic_ids, last_error: None })
+        Ok(KafkaSource { consumer: Arc::new(consumer), expected, topic_ids, last_error: None })
     }
 
     /// Up to `max` messages, waiting at most `wait` for the first. Blocking (the fetch thread
@@ -253,27 +269,7 @@ impl KafkaSource {
                 timestamp_ms: m.timestamp().to_millis(),
             });
         }
-        self.note_reads(&out);
         Ok(out)
-    }
-
-    /// Remember the next offset to read of every partition in `msgs` (in offset order per
-    /// partition), for a re-assignment after a revocation.
-    fn note_reads(&self, msgs: &[SourceMsg]) {
-        let mut last: Vec<(&PartId, i64)> = Vec::new();
-        for m in msgs {
-            match last.iter_mut().find(|(p, _)| *p == &m.part) {
-                Some((_, o)) => *o = m.offset + 1,
-                None => last.push((&m.part, m.offset + 1)),
-            }
-        }
-        if last.is_empty() {
-            return;
-        }
-        let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
-        for (p, o) in last {
-            reads.insert((p.topic.to_string(), p.partition), o);
-        }
     }
 
     /// The side of the consumer the run loop uses while this source is read on the fetch thread:
@@ -286,6 +282,10 @@ impl KafkaSource {
 impl Fetch for KafkaSource {
     fn fetch(&mut self, max: usize, wait: Duration) -> Result<Poll> {
         Ok(Poll::Messages(self.poll_blocking(max, wait)?))
+    }
+
+    fn attach(&mut self, to: Option<Handover>) {
+        *self.consumer.context().handover.lock().unwrap_or_else(|e| e.into_inner()) = to;
     }
 }
 

@@ -31,20 +31,45 @@ pub struct SourceMsg {
     pub timestamp_ms: Option<i64>,
 }
 
-/// A batch of messages, or the end of input.
+/// A batch of messages, the end of input, or a change of the consumer group's assignment (in
+/// the source's order: what was read before it comes before it).
 #[derive(Debug)]
 pub enum Poll {
     /// Messages (possibly none if the source was quiet for the poll interval).
     Messages(Vec<SourceMsg>),
     /// No more input will come: every partition is exhausted.
     End,
+    /// The group takes these partitions away: the run commits what it holds and stops
+    /// processing their slots, then drops `done`; the source waits for that before it lets go.
+    Revoke {
+        /// The partitions.
+        parts: Vec<PartId>,
+        /// Dropped (or sent to) when the run is done with them.
+        done: std::sync::mpsc::SyncSender<()>,
+    },
+    /// The group gives these partitions to this run: the run takes their slots and answers where
+    /// to read each partition from (a partition left out starts at the group's offset).
+    Assign {
+        /// The partitions.
+        parts: Vec<PartId>,
+        /// Where to read from.
+        positions: std::sync::mpsc::SyncSender<Vec<(PartId, i64)>>,
+    },
 }
+
+/// Where a source hands [`Poll`]s to the run (the prefetch channel).
+pub type Handover = tokio::sync::mpsc::Sender<Result<Poll>>;
 
 /// A source that [`Prefetch`] reads on its own thread.
 pub trait Fetch: Send + 'static {
     /// Up to `max` messages, waiting at most `wait` for the first (none if nothing came), or
     /// [`Poll::End`] when no more will come.
     fn fetch(&mut self, max: usize, wait: Duration) -> Result<Poll>;
+
+    /// The channel the fetched batches go to, for a source that also hands over assignment
+    /// changes in order with them (Kafka); none once the fetch thread has stopped (the consumer's
+    /// closing revokes its partitions with nobody left to hand them to).
+    fn attach(&mut self, _to: Option<Handover>) {}
 }
 
 /// A source read on a thread of its own (`livelake-fetch`), at most `depth` batches ahead of
@@ -61,6 +86,7 @@ impl Prefetch {
     /// `wait` (how quickly the thread notices that it should stop).
     pub fn spawn(mut source: impl Fetch, max: usize, wait: Duration, depth: usize) -> Result<Prefetch> {
         let (tx, rx) = tokio::sync::mpsc::channel(depth.max(1));
+        source.attach(Some(tx.clone()));
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::Builder::new()
@@ -87,6 +113,7 @@ impl Prefetch {
                         break;
                     }
                 }
+                source.attach(None);
                 tracing::debug!(
                     fetching_s = fetching.as_secs_f64(),
                     blocked_s = blocked.as_secs_f64(),
