@@ -3,7 +3,8 @@
 //! offsets (which a worker commits only after the lake holds those messages) are compared with
 //! the topics' end offsets: the group's lag over time. The run is over when the lag is zero; then
 //! each worker's CPU time (user + sys, from /proc) and peak RSS are read and the workers are
-//! stopped (SIGTERM). Printed: one summary line, then `lag SECONDS MESSAGES` lines.
+//! stopped (SIGTERM). The workers commit at least every 2 s (`sink.roll_secs`), so the lag follows
+//! what the lake holds. Printed: one summary line, then `lag SECONDS MESSAGES` lines.
 //! Run by `make bench`:
 //! `cargo run --release --features bench --example workers -- BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN LAKE GROUP WORKERS`
 
@@ -87,7 +88,9 @@ fn main() {
                 .env("LIVELAKE__KAFKA__PLAYER_TOPIC", player)
                 .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", commerce)
                 .env("LIVELAKE__KAFKA__DEADLETTER_TOPIC", dead)
-                .env("RUST_LOG", "warn")
+                // Commits at least every 2 s, so the group's lag follows what the lake holds.
+                .env("LIVELAKE__SINK__ROLL_SECS", "2")
+                .env("RUST_LOG", "warn,deltalake_core=error")
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("livelake run")

@@ -386,42 +386,40 @@ type DecodeResult<'m> = std::result::Result<Event<'m>, Rejection>;
 /// (`stream_minute` rows come split by their stream's slot), each with the slot's share of
 /// `checkpoint`.
 fn slot_commits(mut p: Pending, checkpoint: engine::Checkpoint) -> Result<Vec<SlotCommit>> {
-    let mut slots: BTreeMap<i32, SlotCommit> = checkpoint
-        .by_slot()
-        .into_iter()
-        .map(|(slot, checkpoint)| (slot, SlotCommit { slot, checkpoint, ..SlotCommit::default() }))
-        .collect();
-    let mut add = |table: Table, batch: RecordBatch| -> Result<()> {
+    // (slot, table, rows): the raw tables by the slot of each row's source partition.
+    let mut rows: Vec<(i32, Table, RecordBatch)> = Vec::new();
+    let mut by_source = |table: Table, batch: RecordBatch| -> Result<()> {
         let sources = batch
             .column_by_name("src_partition")
             .and_then(|c| c.as_primitive_opt::<Int32Type>())
             .expect("a raw table has src_partition");
         let of_row: Vec<i32> = sources.values().to_vec();
-        for (slot, b) in engine::split_by_slot(&batch, &of_row)? {
-            slots.entry(slot).or_insert_with(|| SlotCommit { slot, ..SlotCommit::default() }).batches.push((table, b));
-        }
+        rows.extend(engine::split_by_slot(&batch, &of_row)?.into_iter().map(|(slot, b)| (slot, table, b)));
         Ok(())
     };
     if !p.player.is_empty() {
-        add(Table::PlayerEvents, p.player.finish()?)?;
+        by_source(Table::PlayerEvents, p.player.finish()?)?;
     }
     if !p.commerce.is_empty() {
-        add(Table::CommerceEvents, p.commerce.finish()?)?;
+        by_source(Table::CommerceEvents, p.commerce.finish()?)?;
     }
     if !p.dead.is_empty() {
-        add(Table::Deadletter, p.dead.finish()?)?;
+        by_source(Table::Deadletter, p.dead.finish()?)?;
     }
     let mut minute: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
     for (slot, b) in p.minute {
         minute.entry(slot).or_default().push(b);
     }
     for (slot, batches) in minute {
-        let b = concat_batches(&batches[0].schema(), &batches)?;
-        slots
-            .entry(slot)
-            .or_insert_with(|| SlotCommit { slot, ..SlotCommit::default() })
-            .batches
-            .push((Table::StreamMinute, b));
+        rows.push((slot, Table::StreamMinute, concat_batches(&batches[0].schema(), &batches)?));
+    }
+    let mut slots: BTreeMap<i32, SlotCommit> = checkpoint
+        .by_slot()
+        .into_iter()
+        .map(|(slot, checkpoint)| (slot, SlotCommit { slot, checkpoint, ..SlotCommit::default() }))
+        .collect();
+    for (slot, table, batch) in rows {
+        slots.entry(slot).or_insert_with(|| SlotCommit { slot, ..SlotCommit::default() }).batches.push((table, batch));
     }
     Ok(slots.into_values().collect())
 }
@@ -557,6 +555,7 @@ pub async fn run(
                 let unassigned = tokio::task::block_in_place(|| k.unassigned());
                 for p in unassigned.iter().flatten() {
                     metrics.set_assigned(&p.topic, p.partition, false);
+                    metrics.set_lag(&p.topic, p.partition, 0);
                     r.engine.set_backlog(p, true, now);
                 }
                 if lag.is_some() && unassigned.is_some() {

@@ -173,14 +173,7 @@ async fn a_board_apart_from_the_worker_shows_the_live_topic() {
         p.flush(Duration::from_secs(10)).unwrap();
     }
     let board_log = dir.path().join("board.log");
-    let mut board = Command::new(livelake_bin())
-        .args(["board", "--listen", "127.0.0.1:0", "--brokers", &bootstrap(), "--topic", &live])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&board_log).unwrap())
-        .spawn()
-        .unwrap();
-    let port = board_port(&BufReader::new(board.stdout.take().unwrap()).lines().next().unwrap().unwrap());
+    let (mut board, port) = start_board(&live, &board_log);
 
     let lake = dir.path().join("lake");
     let run = Command::new(livelake_bin())
@@ -195,67 +188,207 @@ async fn a_board_apart_from_the_worker_shows_the_live_topic() {
         .unwrap();
     assert!(run.status.success(), "run: {}", String::from_utf8_lossy(&run.stderr));
 
-    let mut want: BTreeMap<(String, i64), BTreeMap<String, String>> = BTreeMap::new();
-    for r in rows(&lake, "stream_minute", &[]) {
-        let start = chrono::DateTime::parse_from_rfc3339(&r["window_start"]).unwrap().timestamp_millis();
-        want.insert((r["region"].clone(), start), r);
-    }
-    let stream = &sim.streams[0];
-    // The board catches up with the topic: every minute of the lake, final.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let live_rows = loop {
-        let json: serde_json::Value = serde_json::from_str(&http_get(port, "/api/live")).unwrap();
-        let show = json["streams"].as_array().unwrap().iter().find(|s| s["stream_id"] == stream.as_str()).cloned();
-        let finals = show.as_ref().map_or(0, |s| {
-            s["regions"]
-                .as_object()
-                .unwrap()
-                .values()
-                .flat_map(|v| v.as_array().unwrap())
-                .filter(|r| r["provisional"] == false)
-                .count()
-        });
-        if finals == want.len() {
-            break show.unwrap();
-        }
-        assert!(Instant::now() < deadline, "the board has {finals} final minutes of {}", want.len());
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    let mut compared = 0;
-    for (region, minutes) in live_rows["regions"].as_object().unwrap() {
-        for m in minutes.as_array().unwrap() {
-            let start = m["window_start"].as_i64().unwrap();
-            let row = &want[&(region.clone(), start)];
-            for (col, v) in m["figures"].as_object().unwrap() {
-                match (row[col].as_str(), v.as_f64()) {
-                    ("NULL", None) => {}
-                    (lake, Some(v)) => {
-                        let lake: f64 = lake.parse().unwrap_or_else(|_| panic!("{region} {start} {col}: {lake}"));
-                        assert!(
-                            (lake - v).abs() <= 1e-9 * lake.abs().max(1.0),
-                            "{region} {start} {col}: {v} vs {lake}"
-                        );
-                    }
-                    (lake, None) => panic!("{region} {start} {col}: null on the board, {lake} in the lake"),
-                }
-                compared += 1;
-            }
-        }
-    }
-    assert!(compared > 500, "{compared} figures compared");
-    let burst = sim.truth.incidents.iter().find(|i| i.kind == "stall_burst").expect("a stall burst");
-    let burst_ms = chrono::DateTime::parse_from_rfc3339(&burst.start).unwrap().timestamp_millis();
-    let minute = (burst_ms - want.keys().map(|(_, s)| *s).min().unwrap()).div_euclid(60_000);
-    let alerted = live_rows["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["kind"] == "stall_burst" && a["region"] == burst.region.as_str() && a["from_minute"] == minute);
-    assert!(alerted, "stall burst in {} at minute {minute}: {}", burst.region, live_rows["alerts"]);
+    check_board_against_lake(port, &lake, &sim);
 
     Command::new("kill").args(["-TERM", &board.id().to_string()]).status().unwrap();
     let status = board.wait().unwrap();
     assert!(status.success(), "SIGTERM ends the board: {status}");
     let log = std::fs::read_to_string(&board_log).unwrap();
     assert!(log.contains("not a live row: skipped") && log.contains("offset=0"), "{log}");
+}
+
+/// Two workers of one consumer group publish to the live topic, each the figures of its own
+/// partitions, and one `livelake board` shows them all: the show's first half is read by one
+/// worker, the second joins (the group moves partitions to it, with their state, through the
+/// lake), the second half is produced, and every minute of every stream in the lake is on the
+/// board, final, with the lake's figures; each stall burst is alerted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_publish_to_the_live_topic_and_one_board_shows_them_all() {
+    use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
+    use livelake_pipeline::simulate::Simulation;
+    let _shared = kafka_shared().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (player, commerce, dead, live) =
+        (unique("live2-player"), unique("live2-commerce"), unique("live2-dead"), unique("live2-board"));
+    create_topics(&[&player, &commerce, &dead, &live], 4).await;
+    let cfg = SimConfig { viewers: 300, duration_min: 30, shows: 4, ..SimConfig::new(87) }
+        .with_default_pitches()
+        .fit_incidents();
+    let sim = simulate(&cfg);
+    let half = sim.lines.len() / 2;
+    let produce = |lines: &[livelake_pipeline::simulate::Line]| {
+        let part = Simulation { streams: sim.streams.clone(), lines: lines.to_vec(), truth: Default::default() };
+        let topics = Topics { player: player.clone(), commerce: commerce.clone() };
+        let done = produce_simulation(&KafkaConfig::new(bootstrap()), &topics, &part, Pace::Flat, |_, _| {}).unwrap();
+        assert_eq!(done.delivered, done.sent);
+    };
+    tokio::task::block_in_place(|| produce(&sim.lines[..half]));
+    let board_log = dir.path().join("board.log");
+    let (mut board, port) = start_board(&live, &board_log);
+    let lake = dir.path().join("lake");
+    let group = unique("live2-run");
+    let worker = |name: &str| {
+        Command::new(livelake_bin())
+            .args(["run", "--source", "kafka", "--brokers", &bootstrap(), "--group-id", &group])
+            .args(["--metrics-listen", "off", "--lake"])
+            .arg(&lake)
+            .env("LIVELAKE__KAFKA__PLAYER_TOPIC", &player)
+            .env("LIVELAKE__KAFKA__COMMERCE_TOPIC", &commerce)
+            .env("LIVELAKE__KAFKA__DEADLETTER_TOPIC", &dead)
+            .env("LIVELAKE__KAFKA__LIVE_TOPIC", &live)
+            .env("LIVELAKE__SINK__ROLL_SECS", "1")
+            // A caught-up partition quiet for 3 s counts as idle: its watermark moves on with the
+            // wall clock, so the workers close windows without more input.
+            .env("LIVELAKE__WINDOWS__IDLE_SECS", "3")
+            .env("RUST_LOG", "livelake_pipeline=info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap_or_default();
+    let mut w1 = worker("w1");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log("w1").contains("lake commit") {
+        assert!(Instant::now() < deadline, "w1 made no commit:\n{}", log("w1"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut w2 = worker("w2");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log("w2").contains("partitions assigned") {
+        assert!(Instant::now() < deadline, "w2 was assigned nothing:\n{}", log("w2"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tokio::task::block_in_place(|| produce(&sim.lines[half..]));
+    // Both workers have caught up and closed every window once the lake stops changing.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = (usize::MAX, Instant::now());
+    loop {
+        let n = rows(&lake, "stream_minute", &[]).len();
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lake kept changing");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for w in [&w1, &w2] {
+        Command::new("kill").args(["-TERM", &w.id().to_string()]).status().unwrap();
+    }
+    for (name, w) in [("w1", &mut w1), ("w2", &mut w2)] {
+        let status = w.wait().unwrap();
+        assert!(status.success(), "{name} stops cleanly: {status}\n{}", log(name));
+    }
+    // Each worker published the minutes of its own partitions (both had some).
+    for name in ["w1", "w2"] {
+        let text = log(name);
+        let last = text.lines().rev().find(|l| l.contains("partitions assigned")).unwrap_or_default().to_string();
+        assert!(last.contains("slots={") && !last.contains("slots={}"), "{name}: {last}");
+    }
+    check_board_against_lake(port, &lake, &sim);
+    Command::new("kill").args(["-TERM", &board.id().to_string()]).status().unwrap();
+    assert!(board.wait().unwrap().success(), "SIGTERM ends the board");
+}
+
+/// `livelake board` on the live topic `live`, its log to `log`: the process and its port.
+fn start_board(live: &str, log: &Path) -> (std::process::Child, u16) {
+    let mut board = Command::new(livelake_bin())
+        .args(["board", "--listen", "127.0.0.1:0", "--brokers", &bootstrap(), "--topic", live])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let port = board_port(&BufReader::new(board.stdout.take().unwrap()).lines().next().unwrap().unwrap());
+    (board, port)
+}
+
+/// The board at `port` caught up with the lake at `lake`: every minute of every stream of its
+/// `stream_minute` is on the board, final, with the lake's figures (a minute still open in the
+/// workers is provisional on the board and not in the lake), and each stall burst of the
+/// simulation is alerted at its stream, region and minute.
+fn check_board_against_lake(port: u16, lake: &Path, sim: &livelake_pipeline::simulate::Simulation) {
+    let mut want: BTreeMap<(String, String, i64), BTreeMap<String, String>> = BTreeMap::new();
+    for r in rows(lake, "stream_minute", &[]) {
+        let start = chrono::DateTime::parse_from_rfc3339(&r["window_start"]).unwrap().timestamp_millis();
+        want.insert((r["stream_id"].clone(), r["region"].clone(), start), r);
+    }
+    let streams: BTreeSet<String> = want.keys().map(|(s, _, _)| s.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let live = loop {
+        let json: serde_json::Value = serde_json::from_str(&http_get(port, "/api/live")).unwrap();
+        let shows: Vec<serde_json::Value> = json["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| streams.contains(s["stream_id"].as_str().unwrap_or_default()))
+            .cloned()
+            .collect();
+        let finals: usize = shows
+            .iter()
+            .map(|s| {
+                s["regions"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .flat_map(|v| v.as_array().unwrap())
+                    .filter(|r| r["provisional"] == false)
+                    .count()
+            })
+            .sum();
+        if finals == want.len() {
+            break shows;
+        }
+        assert!(Instant::now() < deadline, "the board has {finals} final minutes of {}", want.len());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let mut compared = 0;
+    for show in &live {
+        let stream = show["stream_id"].as_str().unwrap().to_string();
+        for (region, minutes) in show["regions"].as_object().unwrap() {
+            for m in minutes.as_array().unwrap() {
+                let start = m["window_start"].as_i64().unwrap();
+                let row = want.get(&(stream.clone(), region.clone(), start));
+                if m["provisional"] == true {
+                    // A minute still open: the lake has no row of it yet.
+                    assert!(row.is_none(), "{stream} {region} {start}: closed in the lake, provisional on the board");
+                    continue;
+                }
+                let row =
+                    row.unwrap_or_else(|| panic!("{stream} {region} {start}: final on the board, not in the lake"));
+                for (col, v) in m["figures"].as_object().unwrap() {
+                    match (row[col].as_str(), v.as_f64()) {
+                        ("NULL", None) => {}
+                        (lake, Some(v)) => {
+                            let lake: f64 = lake.parse().unwrap_or_else(|_| panic!("{region} {start} {col}: {lake}"));
+                            assert!(
+                                (lake - v).abs() <= 1e-9 * lake.abs().max(1.0),
+                                "{stream} {region} {start} {col}: {v} vs {lake}"
+                            );
+                        }
+                        (lake, None) => {
+                            panic!("{stream} {region} {start} {col}: null on the board, {lake} in the lake")
+                        }
+                    }
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 500, "{compared} figures compared");
+    let bursts: Vec<_> = sim.truth.incidents.iter().filter(|i| i.kind == "stall_burst").collect();
+    assert!(!bursts.is_empty(), "a stall burst");
+    for burst in bursts {
+        let show = live.iter().find(|s| s["stream_id"] == burst.stream_id.as_str()).expect("the burst's stream");
+        let first = want.keys().filter(|(s, _, _)| *s == burst.stream_id).map(|(_, _, t)| *t).min().unwrap();
+        let burst_ms = chrono::DateTime::parse_from_rfc3339(&burst.start).unwrap().timestamp_millis();
+        let minute = (burst_ms - first).div_euclid(60_000);
+        let alerted =
+            show["alerts"].as_array().unwrap().iter().any(|a| {
+                a["kind"] == "stall_burst" && a["region"] == burst.region.as_str() && a["from_minute"] == minute
+            });
+        assert!(alerted, "{}: stall burst in {} at minute {minute}: {}", burst.stream_id, burst.region, show["alerts"]);
+    }
 }

@@ -919,8 +919,9 @@ async fn workers_share_a_lake(on_s3: bool) {
     let logs = std::env::var("LIVELAKE_TEST_LOGS").map(PathBuf::from).unwrap_or_else(|_| dir.path().to_path_buf());
     let (lake, lake_files) = test_lake(dir.path(), "shared", on_s3);
     let group = unique("scale");
-    // Windows close once the partitions are caught up and quiet for 15 s (longer than a part takes
-    // to arrive): the workers finish the show themselves.
+    // A caught-up partition quiet for 15 s (longer than a part takes to arrive) counts as idle: its
+    // watermark moves on with the wall clock, so the workers close the show's last windows
+    // themselves (in about two minutes).
     let env = [
         ("LIVELAKE__SINK__ROLL_SECS", "1"),
         ("LIVELAKE__SOURCE__BATCH_MAX", "2000"),
