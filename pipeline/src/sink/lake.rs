@@ -384,8 +384,13 @@ impl Lake {
                 continue;
             }
             if let Some(state) = &rec.state {
-                let bytes = self.get("reading session state", &ObjPath::from(state.as_str())).await?;
-                rec.checkpoint.sessions = BTreeMap::from([(slot, bytes)]);
+                match self.get("reading session state", &ObjPath::from(state.as_str())).await {
+                    Ok(bytes) => rec.checkpoint.sessions = BTreeMap::from([(slot, bytes)]),
+                    // A run still committing the slot moved it on and pruned that state: read its
+                    // newest commit.
+                    Err(_) if tries < 5 => continue,
+                    Err(e) => return Err(e),
+                }
             }
             self.prune(slot, &rec).await;
             match self.claim(&mut rec, now_ms).await {
