@@ -97,33 +97,7 @@ fn the_board_shows_the_lakes_minutes_and_alerts_the_stall_burst() {
     assert!(regions.len() >= 4, "the show reaches several regions: {regions:?}");
 
     let show = between(&dom, &format!("<section class=\"show\" data-stream=\"{stream}\">"), "</section>");
-    let mut compared = 0;
-    for region in &regions {
-        let block = between(show, &format!("<div class=\"region\" data-region=\"{region}\">"), "</table>");
-        let trs: Vec<&str> = block.split("<tr data-start=\"").skip(1).collect();
-        let in_lake = want.keys().filter(|(r, _)| r == region).count();
-        assert_eq!(trs.len(), in_lake.min(31), "{region}: the last 30 minutes and the current one");
-        for tr in trs {
-            let start: i64 = tr[..tr.find('"').unwrap()].parse().unwrap();
-            assert!(tr.contains("data-final=\"1\""), "a closed minute is marked final");
-            let row = &want[&(region.to_string(), start)];
-            for td in tr.split("<td data-col=\"").skip(1) {
-                let col = &td[..td.find('"').unwrap()];
-                let raw = between(td, "data-v=\"", "\"");
-                let text = between(td, "\">", "</td>");
-                match row[col].as_str() {
-                    "NULL" => assert_eq!((raw, text), ("", "–"), "{region} {start} {col}"),
-                    v => {
-                        let v: f64 = v.parse().unwrap();
-                        let on_page: f64 = raw.parse().unwrap();
-                        assert!((on_page - v).abs() <= 1e-9 * v.abs().max(1.0), "{region} {start} {col}: {raw} vs {v}");
-                        assert_eq!(text, shown(col, v), "{region} {start} {col}");
-                    }
-                }
-                compared += 1;
-            }
-        }
-    }
+    let compared = check_page_rows(show, stream, &want, false);
     assert!(compared > 500, "{compared} figures compared");
 
     // The stall burst: its region, and its first minute counted from the show's first minute.
@@ -201,7 +175,8 @@ async fn a_board_apart_from_the_worker_shows_the_live_topic() {
 /// partitions, and one `livelake board` shows them all: the show's first half is read by one
 /// worker, the second joins (the group moves partitions to it, with their state, through the
 /// lake), the second half is produced, and every minute of every stream in the lake is on the
-/// board, final, with the lake's figures; each stall burst is alerted.
+/// board, final, with the lake's figures — in its JSON and on the page in headless Chromium; each
+/// stall burst is alerted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_publish_to_the_live_topic_and_one_board_shows_them_all() {
     use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
@@ -288,6 +263,29 @@ async fn two_workers_publish_to_the_live_topic_and_one_board_shows_them_all() {
         assert!(last.contains("slots={") && !last.contains("slots={}"), "{name}: {last}");
     }
     check_board_against_lake(port, &lake, &sim);
+    // The page in headless Chromium: every stream and region, closed minutes with the lake's
+    // figures, each stall burst alerted.
+    let dom = dump_dom(&format!("http://127.0.0.1:{port}/"), &dir.path().join("chromium"));
+    let mut compared = 0;
+    for stream in &sim.streams {
+        let mut want: BTreeMap<(String, i64), BTreeMap<String, String>> = BTreeMap::new();
+        for r in rows(&lake, "stream_minute", &[]).into_iter().filter(|r| r["stream_id"] == *stream) {
+            let start = chrono::DateTime::parse_from_rfc3339(&r["window_start"]).unwrap().timestamp_millis();
+            want.insert((r["region"].clone(), start), r);
+        }
+        let show = between(&dom, &format!("<section class=\"show\" data-stream=\"{stream}\">"), "</section>");
+        compared += check_page_rows(show, stream, &want, true);
+        for burst in sim.truth.incidents.iter().filter(|i| i.kind == "stall_burst" && i.stream_id == *stream) {
+            let burst_ms = chrono::DateTime::parse_from_rfc3339(&burst.start).unwrap().timestamp_millis();
+            let minute = (burst_ms - want.keys().map(|(_, s)| *s).min().unwrap()).div_euclid(60_000);
+            let alert = format!(
+                "<li class=\"alert\" data-kind=\"stall_burst\" data-region=\"{}\" data-from=\"{minute}\"",
+                burst.region
+            );
+            assert!(show.contains(&alert), "{stream}: {alert}");
+        }
+    }
+    assert!(compared > 1000, "{compared} figures compared on the page");
     Command::new("kill").args(["-TERM", &board.id().to_string()]).status().unwrap();
     assert!(board.wait().unwrap().success(), "SIGTERM ends the board");
 }
@@ -313,7 +311,10 @@ fn check_board_against_lake(port: u16, lake: &Path, sim: &livelake_pipeline::sim
     let mut want: BTreeMap<(String, String, i64), BTreeMap<String, String>> = BTreeMap::new();
     for r in rows(lake, "stream_minute", &[]) {
         let start = chrono::DateTime::parse_from_rfc3339(&r["window_start"]).unwrap().timestamp_millis();
-        want.insert((r["stream_id"].clone(), r["region"].clone(), start), r);
+        let key = (r["stream_id"].clone(), r["region"].clone(), start);
+        if let Some(before) = want.insert(key.clone(), r.clone()) {
+            panic!("{key:?} is in the lake twice:\n{before:?}\n{r:?}");
+        }
     }
     let streams: BTreeSet<String> = want.keys().map(|(s, _, _)| s.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -391,4 +392,65 @@ fn check_board_against_lake(port: u16, lake: &Path, sim: &livelake_pipeline::sim
             });
         assert!(alerted, "{}: stall burst in {} at minute {minute}: {}", burst.stream_id, burst.region, show["alerts"]);
     }
+}
+
+/// The rows of the board page's section `show` of `stream` against the lake's minutes of it
+/// (`want`, by region and window start): per region the last 30 minutes and the current one, each
+/// closed minute final with the lake's figures, raw and as shown. With `open_allowed`, a minute
+/// the workers still hold open is provisional on the page and absent from the lake. Returns the
+/// figures compared.
+fn check_page_rows(
+    show: &str,
+    stream: &str,
+    want: &BTreeMap<(String, i64), BTreeMap<String, String>>,
+    open_allowed: bool,
+) -> usize {
+    let regions: BTreeSet<&str> = want.keys().map(|(r, _)| r.as_str()).collect();
+    let mut compared = 0;
+    for region in &regions {
+        let block = between(show, &format!("<div class=\"region\" data-region=\"{region}\">"), "</table>");
+        let trs: Vec<&str> = block.split("<tr data-start=\"").skip(1).collect();
+        let in_lake = want.keys().filter(|(r, _)| r == region).count();
+        if open_allowed {
+            // Every closed minute from the first one shown on is shown.
+            let shown: BTreeSet<i64> = trs.iter().map(|tr| tr[..tr.find('"').unwrap()].parse().unwrap()).collect();
+            let from = shown.first().copied().unwrap_or(i64::MAX);
+            for (_, start) in want.keys().filter(|(r, s)| r == region && *s >= from) {
+                assert!(shown.contains(start), "{stream} {region} {start}: closed in the lake, not on the page");
+            }
+        } else {
+            assert_eq!(trs.len(), in_lake.min(31), "{region}: the last 30 minutes and the current one");
+        }
+        for tr in trs {
+            let start: i64 = tr[..tr.find('"').unwrap()].parse().unwrap();
+            if !tr.contains("data-final=\"1\"") {
+                assert!(open_allowed, "{region} {start}: a closed minute is marked final");
+                assert!(
+                    !want.contains_key(&(region.to_string(), start)),
+                    "{stream} {region} {start}: closed in the lake"
+                );
+                continue;
+            }
+            let row = &want[&(region.to_string(), start)];
+            for td in tr.split("<td data-col=\"").skip(1) {
+                let col = &td[..td.find('"').unwrap()];
+                let raw = between(td, "data-v=\"", "\"");
+                let text = between(td, "\">", "</td>");
+                match row[col].as_str() {
+                    "NULL" => assert_eq!((raw, text), ("", "–"), "{region} {start} {col}"),
+                    v => {
+                        let v: f64 = v.parse().unwrap();
+                        let on_page: f64 = raw.parse().unwrap();
+                        assert!((on_page - v).abs() <= 1e-9 * v.abs().max(1.0), "{region} {start} {col}: {raw} vs {v}");
+                        // As shown: the page's own value rounded for display. Through the live
+                        // topic's JSON a figure can come back 1 ulp off (serde_json's default float
+                        // parser), enough to move a rounding at a half.
+                        assert_eq!(text, shown(col, on_page), "{region} {start} {col}");
+                    }
+                }
+                compared += 1;
+            }
+        }
+    }
+    compared
 }

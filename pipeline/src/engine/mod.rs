@@ -501,7 +501,15 @@ impl Engine {
         let mut untils: HashMap<String, i64> = HashMap::new();
         let mut inputs = WindowInputs { width_ms: cfg.width_ms, ..Default::default() };
         let mut any = false;
+        // A parked slot is frozen: its windows close with whoever holds it next (closing them here
+        // would publish final rows that a slot handed to another run never commits).
+        let held = self.held.clone();
         for (id, sw) in self.streams.iter_mut() {
+            if let (Some(held), Some(slot)) = (&held, sw.slot())
+                && !held.contains(&slot)
+            {
+                continue;
+            }
             let until = until_of(sw);
             if until <= sw.emitted_until {
                 continue;

@@ -750,11 +750,15 @@ async fn a_group_member_processes_held_slots_only_and_forgets_a_dropped_one() {
     assert!(slots[&1].sessions.contains_key(&1) && !slots[&1].sessions.contains_key(&0));
     e.take_pending();
 
-    // Revoked: slot 1 is parked — its messages are skipped, its state kept.
+    // Revoked: slot 1 is parked — its messages are skipped, its windows stay open, its state kept.
     e.park(1);
     assert_eq!(e.parked(), vec![1]);
     assert_eq!(feed(&mut e, &p1, 1, &on("b", "3", T0 + 1_000), W), Outcome::Skipped);
+    e.exhaust(&p1);
+    assert_eq!(e.finalize(W).await.unwrap(), 0, "no window of a parked slot closes");
     assert_eq!(e.checkpoint().by_slot()[&1], slots[&1], "a parked slot's state does not change");
+    e.set_backlog(&p1, false, W);
+    e.parts.get_mut(&p1).unwrap().exhausted = false;
     // Given back: processed again from where it stopped.
     e.hold(1);
     assert_eq!(feed(&mut e, &p1, 1, &on("b", "3", T0 + 1_000), W), Outcome::Accepted { late: false });
