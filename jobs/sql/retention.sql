@@ -25,14 +25,20 @@ sliced AS (
     UNION ALL
     SELECT stream_id, 'ALL' AS region, whole_minutes FROM watched
 ),
-longest AS (
-    SELECT stream_id, region, max(whole_minutes) AS longest FROM sliced GROUP BY stream_id, region
+-- How many sessions watched each number of whole minutes: the curve follows from these counts.
+watched_for AS (
+    SELECT stream_id, region, whole_minutes, count(*) AS sessions FROM sliced GROUP BY stream_id, region, whole_minutes
+),
+totals AS (
+    SELECT stream_id, region, max(whole_minutes) AS longest, sum(sessions) AS sessions
+    FROM watched_for GROUP BY stream_id, region
 )
-SELECT s.stream_id, s.region, k.value AS minute,
-       avg(CASE WHEN s.whole_minutes >= k.value THEN 1.0 ELSE 0.0 END) AS retained
-FROM sliced s
-JOIN longest l ON l.stream_id = s.stream_id AND l.region = s.region
+SELECT w.stream_id, w.region, k.value AS minute,
+       CAST(sum(CASE WHEN w.whole_minutes >= k.value THEN w.sessions ELSE 0 END) AS DOUBLE)
+           / CAST(t.sessions AS DOUBLE)                                   AS retained
+FROM watched_for w
+JOIN totals t ON t.stream_id = w.stream_id AND t.region = w.region
 CROSS JOIN generate_series(0, 1440) AS k
-WHERE k.value <= l.longest + 1
-GROUP BY s.stream_id, s.region, k.value
-ORDER BY s.stream_id, s.region, minute
+WHERE k.value <= t.longest + 1
+GROUP BY w.stream_id, w.region, k.value, t.sessions
+ORDER BY w.stream_id, w.region, minute

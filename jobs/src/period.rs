@@ -53,6 +53,9 @@ pub struct PeriodOutput {
     pub show: Vec<RecordBatch>,
     /// `show_sources` columns + `show_start`.
     pub sources: Vec<RecordBatch>,
+    /// The retention curve: stream_id, region (or `ALL`), minute since a session's start,
+    /// retained (share of sessions still watching).
+    pub retention: Vec<RecordBatch>,
 }
 
 fn exits_batch(rows: &[ExitRow]) -> Result<RecordBatch> {
@@ -103,88 +106,101 @@ fn shape(out: &[RecordBatch], slice_as: &str, period_as: &str, target: &SchemaRe
         .collect()
 }
 
-/// Run the period SQL with `scope.kind` = `kind`.
-async fn run_scope(ctx: &SessionContext, kind: &str) -> Result<Vec<RecordBatch>> {
-    let df_err = |source| Error::DataFusion { job: JOB, source };
-    let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![kind]))])?;
-    ctx.deregister_table("scope").map_err(df_err)?;
-    register(ctx, "scope", scope.schema(), vec![scope])?;
-    ctx.sql(PERIOD_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)
-}
+/// A table the period job's queries read: name, schema, rows.
+type Input = (&'static str, SchemaRef, Vec<RecordBatch>);
 
-/// The period job's inputs, registered once for its queries.
+/// The period job's inputs, registered for its queries.
 pub struct PeriodJob {
-    /// The inputs, and the passes' tables once [`PeriodJob::tables`] ran them.
-    ctx: SessionContext,
-    /// The same inputs, for the passes over the events: every core.
-    wide: SessionContext,
+    /// Every table the queries read: the inputs, then the passes' tables once they ran.
+    tables: Vec<Input>,
 }
 
 impl PeriodJob {
-    /// Register the inputs.
+    /// Take the inputs.
     pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
-        // One partition for what the period SQL adds up from the passes' (sorted) tables: sums
-        // and means of floats then add up in one fixed order, so a re-run gives bit-identical
-        // files. The passes themselves only count and sum integers, so they use every core.
-        let ctx = session(SessionConfig::new().with_target_partitions(1));
-        let wide = session(SessionConfig::new());
         let exits = exits_batch(&inputs.exits)?;
         let suspects = suspects_batch(&inputs.suspects)?;
-        for c in [&ctx, &wide] {
-            register(c, "player", window_input_schema(Table::PlayerEvents), inputs.player.clone())?;
-            register(c, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce.clone())?;
-            register(c, "exits", exits.schema(), vec![exits.clone()])?;
-            register(c, "suspects", suspects.schema(), vec![suspects.clone()])?;
-        }
-        Ok(PeriodJob { ctx, wide })
+        let tables = vec![
+            ("player", window_input_schema(Table::PlayerEvents), inputs.player),
+            ("commerce", window_input_schema(Table::CommerceEvents), inputs.commerce),
+            ("exits", exits.schema(), vec![exits]),
+            ("suspects", suspects.schema(), vec![suspects]),
+        ];
+        Ok(PeriodJob { tables })
     }
 
-    /// Run [`PERIOD_PASSES`] and register their tables for the period SQL.
-    async fn passes(&self) -> Result<()> {
+    /// A context holding every table so far (the rows are shared, not copied).
+    fn context(&self, config: SessionConfig) -> Result<SessionContext> {
+        let ctx = session(config);
+        for (name, schema, rows) in &self.tables {
+            register(&ctx, name, schema.clone(), rows.clone())?;
+        }
+        Ok(ctx)
+    }
+
+    /// Run `sql` on a task of its own, in a context of one partition holding every table so far
+    /// (and `scope`.`kind` = `kind`, if given). One partition: sums and means of floats add up
+    /// in one fixed order, so a re-run gives bit-identical files; the queries of the job run side
+    /// by side instead.
+    fn spawn(&self, job: &'static str, sql: &'static str, kind: Option<&str>) -> Result<Query> {
+        let ctx = self.context(SessionConfig::new().with_target_partitions(1))?;
+        if let Some(kind) = kind {
+            let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![kind]))])?;
+            register(&ctx, "scope", scope.schema(), vec![scope])?;
+        }
+        Ok(tokio::spawn(async move {
+            let df_err = |source| Error::DataFusion { job, source };
+            ctx.sql(sql).await.map_err(df_err)?.collect().await.map_err(df_err)
+        }))
+    }
+
+    /// Run [`PERIOD_PASSES`] (on every core: they only count and sum integers) and add their
+    /// tables.
+    async fn passes(&mut self) -> Result<()> {
+        let wide = self.context(SessionConfig::new())?;
         for (name, sql) in PERIOD_PASSES {
             let df_err = |source| Error::DataFusion { job: name, source };
-            let plan = self.wide.sql(sql).await.map_err(df_err)?.create_physical_plan().await.map_err(df_err)?;
+            let plan = wide.sql(sql).await.map_err(df_err)?.create_physical_plan().await.map_err(df_err)?;
             let schema = plan.schema();
-            let rows = datafusion::physical_plan::collect(plan, self.wide.task_ctx()).await.map_err(df_err)?;
-            let _ = self.wide.deregister_table(name).map_err(df_err)?;
-            let _ = self.ctx.deregister_table(name).map_err(df_err)?;
-            register(&self.wide, name, schema.clone(), rows.clone())?;
-            register(&self.ctx, name, schema, rows)?;
+            let rows = datafusion::physical_plan::collect(plan, wide.task_ctx()).await.map_err(df_err)?;
+            register(&wide, name, schema.clone(), rows.clone())?;
+            self.tables.push((name, schema, rows));
         }
         Ok(())
     }
 
-    /// The retention curve (`jobs/sql/retention.sql`): stream_id, region (or `ALL`), minute
-    /// since a session's start, retained (share of sessions still watching).
-    pub async fn retention(&self) -> Result<Vec<RecordBatch>> {
-        let df_err = |source| Error::DataFusion { job: "retention", source };
-        self.ctx.sql(RETENTION_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)
-    }
-
-    /// The three rollup tables' rows.
-    pub async fn tables(&self) -> Result<PeriodOutput> {
+    /// The three rollup tables' rows and the retention curve (`jobs/sql/retention.sql`).
+    pub async fn tables(mut self) -> Result<PeriodOutput> {
+        let retention = self.spawn("retention", RETENTION_SQL, None)?;
         self.passes().await?;
-        let ctx = &self.ctx;
-        let daily = run_scope(ctx, "daily").await?;
-        let show = run_scope(ctx, "show").await?;
-        let sources = run_scope(ctx, "sources").await?;
-
+        let daily = self.spawn(JOB, PERIOD_SQL, Some("daily"))?;
+        let show = self.spawn(JOB, PERIOD_SQL, Some("show"))?;
+        let sources = self.spawn(JOB, PERIOD_SQL, Some("sources"))?;
         Ok(PeriodOutput {
             daily: shape(
-                &daily,
+                &joined(daily).await?,
                 "region",
                 "date",
                 &with_columns(Table::StreamDaily.schema(), &[("region", DataType::Utf8), ("date", DataType::Utf8)]),
             )?,
-            show: shape(&show, "region", "period", &Table::ShowSummary.schema())?,
+            show: shape(&joined(show).await?, "region", "period", &Table::ShowSummary.schema())?,
             sources: shape(
-                &sources,
+                &joined(sources).await?,
                 "source",
                 "period",
                 &with_columns(Table::ShowSources.schema(), &[("show_start", ts_type())]),
             )?,
+            retention: joined(retention).await?,
         })
     }
+}
+
+/// A query of the period job on its task.
+type Query = tokio::task::JoinHandle<Result<Vec<RecordBatch>>>;
+
+/// The rows of a query of the period job.
+async fn joined(query: Query) -> Result<Vec<RecordBatch>> {
+    query.await.map_err(|e| Error::Config(format!("{JOB}: a query's task failed: {e}")))?
 }
 
 /// Run the period job over whole shows: the three rollup tables' rows.

@@ -130,7 +130,7 @@ async fn from_raw(ctx: &SessionContext, lake: &LakeUrl, stream: &str, cfg: RuleC
     let job =
         PeriodJob::new(PeriodInputs { player: r.player, commerce: r.commerce, exits: r.exits, suspects: r.suspects })?;
     let out = job.tables().await?;
-    Ok(ShowRows { show: out.show, sources: out.sources, retention: job.retention().await?, minute: r.minute })
+    Ok(ShowRows { show: out.show, sources: out.sources, retention: out.retention, minute: r.minute })
 }
 
 /// `sql`'s rows.

@@ -18,7 +18,7 @@ pub(crate) mod replace;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::{PeriodInputs, PeriodJob, PeriodOutput, conform, lake_session, register_lake, run_query};
+use crate::{PeriodInputs, PeriodJob, PeriodOutput, conform, lake_session, register_lake, run_query, window_start};
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
 use arrow::ipc::writer::FileWriter;
@@ -29,7 +29,7 @@ use futures::StreamExt;
 use livelake_schemas::Table;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use tracing::info;
+use tracing::{debug, info};
 
 pub use recompute::{Recomputed, recompute, recompute_minutes};
 
@@ -154,31 +154,6 @@ async fn stream_counts(ctx: &SessionContext, date: &str) -> Result<Vec<(String, 
 /// A stream × region × window start (epoch ms).
 type WindowKey = (String, String, i64);
 
-/// The raw rows (copies and suspects included) of `streams` in either raw table, per stream ×
-/// region × window of `width_ms`: `show_minute.raw_events`.
-async fn raw_counts(ctx: &SessionContext, streams: &[String], width_ms: i64) -> Result<HashMap<WindowKey, i64>> {
-    let ms = "CAST(ts AS BIGINT)";
-    // Floored to the window (the modulo of a time before 1970 is negative).
-    let window = format!("{ms} - (({ms} % {width_ms}) + {width_ms}) % {width_ms}");
-    let list = sql_list(streams);
-    let sql = format!(
-        "SELECT stream_id, CAST(region AS VARCHAR) AS region, w, count(*) AS n FROM (\
-         SELECT stream_id, region, {window} AS w FROM player_events WHERE stream_id IN ({list}) UNION ALL \
-         SELECT stream_id, region, {window} AS w FROM commerce_events WHERE stream_id IN ({list})) \
-         GROUP BY stream_id, region, w"
-    );
-    let (_, batches) = run_query(ctx, &sql).await.map_err(sql_err)?;
-    let mut out = HashMap::new();
-    for b in &batches {
-        let (streams, regions) = (utf8_values(b.column(0))?, utf8_values(b.column(1))?);
-        let (w, n) = (b.column(2).as_primitive::<Int64Type>(), b.column(3).as_primitive::<Int64Type>());
-        for (i, (s, r)) in streams.into_iter().zip(regions).enumerate() {
-            out.insert((s, r, w.value(i)), n.value(i));
-        }
-    }
-    Ok(out)
-}
-
 /// `stream_minute` rows (with `region`) plus their `raw_events` from `raw`. Raw rows in a window
 /// without a row (copies of an event kept in another window) are not counted anywhere: a report
 /// then finds fewer rows than the raw tables hold and recomputes the show.
@@ -201,12 +176,16 @@ fn with_raw_events(minute: &[RecordBatch], raw: &HashMap<WindowKey, i64>) -> Res
 }
 
 /// Every raw row of `table` of the shows of `groups` (all dates), in one scan, written to one
-/// Arrow IPC file per group in `dir`; `None` for a group without rows there.
+/// Arrow IPC file per group in `dir` (`None` for a group without rows there), and counted into
+/// `raw` per stream × region × window of `width_ms` (`show_minute.raw_events`: copies and
+/// suspects included).
 async fn split_by_group(
     ctx: &SessionContext,
     table: Table,
     groups: &[Vec<String>],
     dir: &Path,
+    width_ms: i64,
+    raw: &mut HashMap<WindowKey, i64>,
 ) -> Result<Vec<Option<PathBuf>>> {
     let df_err = |source| Error::DataFusion { job: "rollup", source };
     let group_of: HashMap<&str, usize> =
@@ -216,15 +195,33 @@ async fn split_by_group(
     let mut stream = ctx.sql(&sql).await.map_err(df_err)?.execute_stream().await.map_err(df_err)?;
     let mut files: Vec<Option<(PathBuf, FileWriter<BufWriter<std::fs::File>>)>> =
         (0..groups.len()).map(|_| None).collect();
+    // Counted under (index into `all`, index into `regions`, window start): no key is built
+    // per row.
+    let mut regions: Vec<String> = Vec::new();
+    let mut counts: HashMap<(usize, usize, i64), i64> = HashMap::new();
+    let stream_at: HashMap<&str, usize> = all.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     let ipc = |e: arrow::error::ArrowError| Error::Config(format!("rollup temporary file: {e}"));
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(df_err)?;
         let ids = arrow::compute::cast(batch.column_by_name("stream_id").expect("stream_id"), &DataType::Utf8)?;
         let ids = ids.as_string::<i32>();
+        let region = arrow::compute::cast(batch.column_by_name("region").expect("region"), &DataType::Utf8)?;
+        let region = region.as_string::<i32>();
+        let ts = arrow::compute::cast(batch.column_by_name("ts").expect("ts"), &DataType::Int64)?;
+        let ts = ts.as_primitive::<Int64Type>();
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
         for i in 0..batch.num_rows() {
-            if let Some(g) = group_of.get(ids.value(i)) {
+            let id = ids.value(i);
+            if let Some(g) = group_of.get(id) {
                 rows[*g].push(i as u32);
+                let r = match regions.iter().position(|r| r == region.value(i)) {
+                    Some(r) => r,
+                    None => {
+                        regions.push(region.value(i).to_string());
+                        regions.len() - 1
+                    }
+                };
+                *counts.entry((stream_at[id], r, window_start(ts.value(i), width_ms))).or_default() += 1;
             }
         }
         for (g, rows) in rows.into_iter().enumerate().filter(|(_, r)| !r.is_empty()) {
@@ -238,6 +235,9 @@ async fn split_by_group(
             let (_, writer) = files[g].as_mut().expect("just opened");
             writer.write(&part).map_err(ipc)?;
         }
+    }
+    for ((s, r, w), n) in counts {
+        *raw.entry((all[s].clone(), regions[r].clone(), w)).or_default() += n;
     }
     files
         .into_iter()
@@ -294,17 +294,22 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
             .prefix("livelake-rollup-")
             .tempdir()
             .map_err(crate::io("creating", "a temporary directory"))?;
-        let player = split_by_group(&ctx, Table::PlayerEvents, &groups, tmp.path()).await?;
-        let commerce = split_by_group(&ctx, Table::CommerceEvents, &groups, tmp.path()).await?;
+        let t0 = std::time::Instant::now();
+        let mut raw = HashMap::new();
+        let player = split_by_group(&ctx, Table::PlayerEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
+        let commerce = split_by_group(&ctx, Table::CommerceEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
+        debug!(ms = t0.elapsed().as_millis(), "rollup: raw rows split by group");
         for (i, group) in groups.iter().enumerate() {
+            let t0 = std::time::Instant::now();
             // The group's raw rows are dropped with their session once recomputed.
-            let (r, raw) = {
+            let r = {
                 let gctx = lake_session();
                 for (table, files) in [(Table::PlayerEvents, &player), (Table::CommerceEvents, &commerce)] {
                     register_group_rows(&gctx, table, files[i].as_ref()).await?;
                 }
-                (recompute(&gctx, group, cfg).await?, raw_counts(&gctx, group, cfg.width_ms).await?)
+                recompute(&gctx, group, cfg).await?
             };
+            debug!(ms = t0.elapsed().as_millis(), "rollup: group recomputed");
             minute.extend(with_raw_events(&r.minute, &raw)?);
             let job = PeriodJob::new(PeriodInputs {
                 player: r.player,
@@ -313,7 +318,8 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
                 suspects: r.suspects,
             })?;
             let o = job.tables().await?;
-            retention.extend(job.retention().await?);
+            debug!(ms = t0.elapsed().as_millis(), "rollup: group period tables");
+            retention.extend(o.retention);
             out.daily.extend(o.daily);
             out.show.extend(o.show);
             out.sources.extend(o.sources);

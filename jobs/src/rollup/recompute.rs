@@ -4,17 +4,16 @@
 //! (`crate::window_metrics`): one definition of every metric for both paths.
 
 use crate::store::delta::LakeUrl;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::{
     ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics, with_windows,
 };
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use arrow::compute::filter_record_batch;
-use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::compute::interleave_record_batch;
+use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
 use datafusion::prelude::SessionContext;
-use datafusion::prelude::col;
 use livelake_schemas::{EventKind, Table, batch_schema};
 
 use crate::error::{Error, Result};
@@ -24,52 +23,98 @@ pub(crate) fn sql_list(ids: &[String]) -> String {
     ids.iter().map(|s| format!("'{}'", s.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
 
+/// Rows per batch of [`events`]' output (DataFusion's default batch size).
+const OUT_ROWS: usize = 8192;
+
 /// The raw events of `streams` in `table`, deduplicated by (stream, event_id) — the first
 /// ingested wins — sorted by stream and time, with window columns.
 async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms: i64) -> Result<Vec<RecordBatch>> {
     let sql_err = |e: crate::QueryError| Error::Config(format!("rollup query: {e}"));
-    let df_err = |source| Error::DataFusion { job: "rollup", source };
-    // Copies of an event sit next to each other, the first ingested first.
-    let sql = format!(
-        "SELECT * FROM {} WHERE stream_id IN ({}) ORDER BY stream_id, event_id, ingested_at, src_partition, src_offset",
-        table.name(),
-        sql_list(streams)
-    );
+    let sql = format!("SELECT * FROM {} WHERE stream_id IN ({})", table.name(), sql_list(streams));
     let (_, batches) = run_query(ctx, &sql).await.map_err(sql_err)?;
     let target = batch_schema(table);
-    let mut first = Vec::with_capacity(batches.len());
-    let mut last: Option<(String, String)> = None;
-    for b in batches.iter().filter(|b| b.num_rows() > 0) {
-        let b = conform("rollup", b, &target)?;
-        let (stream, event) = (b.column_by_name("stream_id"), b.column_by_name("event_id"));
-        let (Some(stream), Some(event)) = (stream, event) else {
-            return Err(Error::Config(format!("{}: no stream_id or event_id column", table.name())));
-        };
-        let (s, e) = (stream.as_string::<i32>(), event.as_string::<i32>());
-        let copy = |i: usize| match i {
-            0 => last.as_ref().is_some_and(|(ls, le)| ls == s.value(0) && le == e.value(0)),
-            _ => s.value(i) == s.value(i - 1) && e.value(i) == e.value(i - 1),
-        };
-        let keep: BooleanArray = (0..b.num_rows()).map(|i| Some(!copy(i))).collect();
-        let n = b.num_rows() - 1;
-        last = Some((s.value(n).to_string(), e.value(n).to_string()));
-        first.push(filter_record_batch(&b, &keep)?);
+    let batches: Vec<RecordBatch> =
+        batches.iter().filter(|b| b.num_rows() > 0).map(|b| conform("rollup", b, &target)).collect::<Result<_>>()?;
+    let order = first_copies_by_time(&batches);
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    order
+        .chunks(OUT_ROWS)
+        .map(|rows| Ok(with_windows(&interleave_record_batch(&refs, rows)?, width_ms, table)?))
+        .collect()
+}
+
+/// The first ingested copy of each event of `batches` (conformed raw rows) — the least
+/// (`ingested_at`, `src_partition`, `src_offset`) per (`stream_id`, `event_id`) — as (batch, row)
+/// in (`stream_id`, `ts`, `event_id`) order. Two sorts of small fixed-size keys: copies of an
+/// event meet under the hash of its id (ids are compared only where hashes are equal), then the
+/// kept rows are ordered by time (ids are compared only where times are equal).
+fn first_copies_by_time(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
+    struct Cols<'a> {
+        stream: &'a StringArray,
+        event: &'a StringArray,
+        ts: &'a [i64],
+        ingested: &'a [i64],
+        partition: &'a [i32],
+        offset: &'a [i64],
     }
-    if first.is_empty() {
-        return Ok(first);
-    }
-    let by_time = ctx
-        .read_batches(first)
-        .and_then(|df| {
-            df.sort(vec![
-                col("stream_id").sort(true, true),
-                col("ts").sort(true, true),
-                col("event_id").sort(true, true),
-            ])
+    let cols: Vec<Cols> = batches
+        .iter()
+        .map(|b| {
+            let c = |n: &str| b.column_by_name(n).expect("conformed raw column");
+            Cols {
+                stream: c("stream_id").as_string::<i32>(),
+                event: c("event_id").as_string::<i32>(),
+                ts: c("ts").as_primitive::<TimestampMillisecondType>().values(),
+                ingested: c("ingested_at").as_primitive::<TimestampMillisecondType>().values(),
+                partition: c("src_partition").as_primitive::<Int32Type>().values(),
+                offset: c("src_offset").as_primitive::<Int64Type>().values(),
+            }
         })
-        .map_err(df_err)?;
-    let sorted = by_time.collect().await.map_err(df_err)?;
-    sorted.iter().filter(|b| b.num_rows() > 0).map(|b| Ok(with_windows(b, width_ms, table)?)).collect()
+        .collect();
+    // Streams by rank (their sorted order): a batch holds few, in runs.
+    let names: BTreeSet<&str> = cols.iter().flat_map(|c| c.stream.iter().flatten()).collect();
+    let names: Vec<&str> = names.into_iter().collect();
+    let rank = |s: &str| names.binary_search(&s).expect("a stream of the batches") as u32;
+    let hasher = ahash::RandomState::with_seeds(7, 11, 13, 17);
+    let event = |(b, r): (u32, u32)| cols[b as usize].event.value(r as usize);
+    let ingested = |(b, r): (u32, u32)| {
+        let c = &cols[b as usize];
+        (c.ingested[r as usize], c.partition[r as usize], c.offset[r as usize])
+    };
+    // (stream rank, hash of the event id, batch, row)
+    let mut keys: Vec<(u32, u64, u32, u32)> = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    for (b, c) in cols.iter().enumerate() {
+        let mut last: Option<(&str, u32)> = None;
+        for r in 0..c.ts.len() {
+            let s = c.stream.value(r);
+            let k = match last {
+                Some((l, k)) if l == s => k,
+                _ => rank(s),
+            };
+            last = Some((s, k));
+            keys.push((k, hasher.hash_one(c.event.value(r)), b as u32, r as u32));
+        }
+    }
+    keys.sort_unstable();
+    // (stream rank, ts, batch, row) of the first copy of each event.
+    let mut kept: Vec<(u32, i64, u32, u32)> = Vec::with_capacity(keys.len());
+    let mut run: Vec<(u32, u32)> = Vec::new();
+    for same in keys.chunk_by(|x, y| x.0 == y.0 && x.1 == y.1) {
+        run.clear();
+        for &(_, _, b, r) in same {
+            // Almost always alone; otherwise a copy of an event seen in this run, or another event.
+            match run.iter_mut().find(|k| event(**k) == event((b, r))) {
+                Some(k) if ingested((b, r)) < ingested(*k) => *k = (b, r),
+                Some(_) => {}
+                None => run.push((b, r)),
+            }
+        }
+        kept.extend(run.iter().map(|&(b, r)| (same[0].0, cols[b as usize].ts[r as usize], b, r)));
+    }
+    drop(keys);
+    // (stream_id, event_id) is unique among the kept rows: the order is total.
+    kept.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then_with(|| event((x.2, x.3)).cmp(event((y.2, y.3)))));
+    kept.into_iter().map(|(_, _, b, r)| (b as usize, r as usize)).collect()
 }
 
 /// Feed events (sorted by stream, time) to per-stream session state; every event is fresh.
@@ -138,8 +183,10 @@ pub async fn recompute_minutes(lake: &LakeUrl, streams: &[String], cfg: RuleConf
 /// Recompute `stream_minute` of `streams` from the `player_events` and `commerce_events` tables
 /// registered in `ctx` (the lake's, or any with their columns).
 pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
+    let t0 = std::time::Instant::now();
     let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
     let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
+    tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: events read, deduplicated, sorted");
     let mut states = BTreeMap::new();
     let mut regions = Regions::default();
     // Player events first, in time order (views end on gaps); commerce events only add to the
@@ -158,6 +205,8 @@ pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig
         inputs.probes.extend(closed.probes);
     }
     let exits = inputs.exits.clone();
+    tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: session rules");
     let out = window_metrics(inputs).await?;
+    tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: window metrics");
     Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
 }
