@@ -49,6 +49,12 @@ async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms
 /// event meet under the hash of its id (ids are compared only where hashes are equal), then the
 /// kept rows are ordered by time (ids are compared only where times are equal).
 fn first_copies_by_time(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
+    let hasher = ahash::RandomState::with_seeds(7, 11, 13, 17);
+    first_copies_by_time_hashed(batches, |id| hasher.hash_one(id))
+}
+
+/// [`first_copies_by_time`] with the hash of event ids given (a test makes every id collide).
+fn first_copies_by_time_hashed(batches: &[RecordBatch], hash: impl Fn(&str) -> u64) -> Vec<(usize, usize)> {
     struct Cols<'a> {
         stream: &'a StringArray,
         event: &'a StringArray,
@@ -75,7 +81,6 @@ fn first_copies_by_time(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
     let names: BTreeSet<&str> = cols.iter().flat_map(|c| c.stream.iter().flatten()).collect();
     let names: Vec<&str> = names.into_iter().collect();
     let rank = |s: &str| names.binary_search(&s).expect("a stream of the batches") as u32;
-    let hasher = ahash::RandomState::with_seeds(7, 11, 13, 17);
     let event = |(b, r): (u32, u32)| cols[b as usize].event.value(r as usize);
     let ingested = |(b, r): (u32, u32)| {
         let c = &cols[b as usize];
@@ -92,7 +97,7 @@ fn first_copies_by_time(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
                 _ => rank(s),
             };
             last = Some((s, k));
-            keys.push((k, hasher.hash_one(c.event.value(r)), b as u32, r as u32));
+            keys.push((k, hash(c.event.value(r)), b as u32, r as u32));
         }
     }
     keys.sort_unstable();
@@ -209,4 +214,82 @@ pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig
     let out = window_metrics(inputs).await?;
     tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: window metrics");
     Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int32Array, Int64Array, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+
+    /// A row: stream, event id, ts, ingested_at, src_partition, src_offset.
+    type Row = (&'static str, &'static str, i64, i64, i32, i64);
+
+    fn raw(rows: &[Row]) -> RecordBatch {
+        let ts = || DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+        let schema = Schema::new(vec![
+            Field::new("stream_id", DataType::Utf8, false),
+            Field::new("event_id", DataType::Utf8, false),
+            Field::new("ts", ts(), false),
+            Field::new("ingested_at", ts(), false),
+            Field::new("src_partition", DataType::Int32, false),
+            Field::new("src_offset", DataType::Int64, false),
+        ]);
+        let time = |v: Vec<i64>| Arc::new(TimestampMillisecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+            time(rows.iter().map(|r| r.2).collect()),
+            time(rows.iter().map(|r| r.3).collect()),
+            Arc::new(Int32Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.5).collect::<Vec<_>>())),
+        ];
+        RecordBatch::try_new(Arc::new(schema), cols).unwrap()
+    }
+
+    /// The expectation written out plainly: per (stream, event), the least (ingested_at,
+    /// partition, offset); then sorted by (stream, ts, event).
+    fn expected(batches: &[&[Row]]) -> Vec<Row> {
+        let mut first: BTreeMap<(&str, &str), Row> = BTreeMap::new();
+        for r in batches.iter().flat_map(|b| b.iter()) {
+            let e = first.entry((r.0, r.1)).or_insert(*r);
+            if (r.3, r.4, r.5) < (e.3, e.4, e.5) {
+                *e = *r;
+            }
+        }
+        let mut v: Vec<Row> = first.into_values().collect();
+        v.sort_by(|a, b| (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
+        v
+    }
+
+    #[test]
+    fn the_first_ingested_copy_of_each_event_is_kept_in_time_order_even_when_every_hash_collides() {
+        let a: &[Row] = &[
+            ("s2", "e1", 5_000, 100, 0, 7),
+            ("s1", "e2", 3_000, 100, 1, 1),
+            ("s1", "e1", 4_000, 300, 0, 9), // a copy ingested later (batch b has the first)
+            ("s1", "e3", 3_000, 100, 1, 2), // same time as e2: ordered by id
+            ("s1", "e4", 1_000, 200, 1, 5),
+            ("s1", "e4", 1_000, 200, 0, 5), // same ingestion time: the lower partition wins
+        ];
+        let b: &[Row] = &[
+            ("s1", "e1", 2_000, 200, 2, 4), // the first copy, with another time than its copy
+            ("s2", "e1", 5_000, 100, 0, 3), // the same id in another stream is another event
+            ("s1", "e5", 9_000, 50, 3, 1),
+            ("s2", "e2", 1_000, 60, 0, 8),
+            ("s1", "e2", 3_000, 100, 1, 0), // the lower offset wins
+        ];
+        let batches = [raw(a), raw(b)];
+        let want = expected(&[a, b]);
+        let rows = |order: Vec<(usize, usize)>| -> Vec<Row> {
+            let all = [a, b];
+            order.into_iter().map(|(bi, r)| all[bi][r]).collect()
+        };
+        assert_eq!(rows(first_copies_by_time(&batches)), want);
+        assert_eq!(rows(first_copies_by_time_hashed(&batches, |_| 42)), want);
+        assert_eq!(rows(first_copies_by_time_hashed(&batches, |id| id.len() as u64)), want);
+        assert_eq!(want.len(), 7);
+        assert!(first_copies_by_time(&[]).is_empty());
+    }
 }
