@@ -203,7 +203,7 @@ async fn joined(query: Query) -> Result<Vec<RecordBatch>> {
     query.await.map_err(|e| Error::Config(format!("{JOB}: a query's task failed: {e}")))?
 }
 
-/// Run the period job over whole shows: the three rollup tables' rows.
+/// Run the period job over whole shows: the three rollup tables' rows and the retention curve.
 pub async fn period_metrics(inputs: PeriodInputs) -> Result<PeriodOutput> {
     PeriodJob::new(inputs)?.tables().await
 }
