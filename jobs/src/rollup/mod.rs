@@ -188,9 +188,15 @@ async fn split_by_group(
     raw: &mut HashMap<WindowKey, i64>,
 ) -> Result<Vec<Option<PathBuf>>> {
     let df_err = |source| Error::DataFusion { job: "rollup", source };
-    let group_of: HashMap<&str, usize> =
-        groups.iter().enumerate().flat_map(|(i, g)| g.iter().map(move |s| (s.as_str(), i))).collect();
     let all: Vec<String> = groups.iter().flatten().cloned().collect();
+    // Each stream's group and its index in `all`, found with one lookup per row.
+    let group_of: HashMap<&str, (usize, usize)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, streams)| streams.iter().map(move |s| (s.as_str(), g)))
+        .enumerate()
+        .map(|(i, (s, g))| (s, (g, i)))
+        .collect();
     let sql = format!("SELECT * FROM {} WHERE stream_id IN ({})", table.name(), sql_list(&all));
     let mut stream = ctx.sql(&sql).await.map_err(df_err)?.execute_stream().await.map_err(df_err)?;
     let mut files: Vec<Option<(PathBuf, FileWriter<BufWriter<std::fs::File>>)>> =
@@ -199,7 +205,6 @@ async fn split_by_group(
     // per row.
     let mut regions: Vec<String> = Vec::new();
     let mut counts: HashMap<(usize, usize, i64), i64> = HashMap::new();
-    let stream_at: HashMap<&str, usize> = all.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
     let ipc = |e: arrow::error::ArrowError| Error::Config(format!("rollup temporary file: {e}"));
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(df_err)?;
@@ -211,9 +216,8 @@ async fn split_by_group(
         let ts = ts.as_primitive::<Int64Type>();
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
         for i in 0..batch.num_rows() {
-            let id = ids.value(i);
-            if let Some(g) = group_of.get(id) {
-                rows[*g].push(i as u32);
+            if let Some(&(g, s)) = group_of.get(ids.value(i)) {
+                rows[g].push(i as u32);
                 let r = match regions.iter().position(|r| r == region.value(i)) {
                     Some(r) => r,
                     None => {
@@ -221,7 +225,7 @@ async fn split_by_group(
                         regions.len() - 1
                     }
                 };
-                *counts.entry((stream_at[id], r, window_start(ts.value(i), width_ms))).or_default() += 1;
+                *counts.entry((s, r, window_start(ts.value(i), width_ms))).or_default() += 1;
             }
         }
         for (g, rows) in rows.into_iter().enumerate().filter(|(_, r)| !r.is_empty()) {
