@@ -1,9 +1,11 @@
 -- Per-period metrics of the nightly rollup (docs/metrics.md, "stream_daily and show_summary"
 -- and "show_sources"): one SQL for the three tables, which differ only in how events are sliced.
 --
--- The events are read in four passes first, each a small table of counts and sums per cell
+-- The events are read in five passes first, each a small table of counts and sums per cell
 -- (stream × session × viewer × region × UTC date × source), so this SQL never holds a show's
--- events and runs over far fewer rows than the show has:
+-- events and runs over far fewer rows than the show has. Sessions and viewers are named by
+-- integer keys (period.rs): session_key one per stream × session_id, viewer_key one per
+-- stream × viewer_id.
 --   sessions — period_sessions.sql: per session, its source and whether it is a suspect
 --   facts    — period_facts.sql: per session × viewer × region × date, every count and sum below
 --              (view ends included: the streaming job's session rules, one per view)
@@ -42,7 +44,7 @@ slicing AS (
            CASE WHEN copy.all_regions THEN 'ALL'
                 WHEN scope.kind = 'sources' THEN c.source
                 ELSE c.region END                                       AS slice,
-           CASE WHEN scope.kind = 'daily' THEN c.day ELSE 'show' END    AS period
+           CASE WHEN scope.kind = 'daily' THEN CAST(c.day AS VARCHAR) ELSE 'show' END AS period
     FROM cells c
     CROSS JOIN scope
     JOIN (VALUES (false), (true)) AS copy(all_regions) ON NOT copy.all_regions OR scope.kind = 'show'
@@ -57,15 +59,15 @@ shows AS (
 ),
 p AS (
     SELECT stream_id, slice, period,
-        count(DISTINCT CASE WHEN player_events > 0 AND NOT suspect THEN session_id END) AS sessions,
-        count(DISTINCT CASE WHEN player_events > 0 THEN session_id END)               AS sessions_raw,
-        count(DISTINCT CASE WHEN player_events > 0 AND suspect THEN session_id END)   AS suspect_sessions,
-        count(DISTINCT CASE WHEN player_events > 0 AND NOT suspect THEN viewer_id END) AS viewers,
+        count(DISTINCT CASE WHEN player_events > 0 AND NOT suspect THEN session_key END) AS sessions,
+        count(DISTINCT CASE WHEN player_events > 0 THEN session_key END)               AS sessions_raw,
+        count(DISTINCT CASE WHEN player_events > 0 AND suspect THEN session_key END)   AS suspect_sessions,
+        count(DISTINCT CASE WHEN player_events > 0 AND NOT suspect THEN viewer_key END) AS viewers,
         coalesce(sum(play_ms) FILTER (WHERE NOT suspect), 0) / 1000.0                 AS play_seconds,
         coalesce(sum(stall_ms) FILTER (WHERE NOT suspect), 0) / 1000.0                AS stall_seconds,
         coalesce(sum(stall_ends) FILTER (WHERE NOT suspect), 0)                       AS stall_count,
-        count(DISTINCT CASE WHEN stall_ends > 0 AND NOT suspect THEN session_id END)  AS sessions_stalled,
-        count(DISTINCT CASE WHEN first_frames > 0 AND NOT suspect THEN session_id END) AS sessions_first_frame,
+        count(DISTINCT CASE WHEN stall_ends > 0 AND NOT suspect THEN session_key END)  AS sessions_stalled,
+        count(DISTINCT CASE WHEN first_frames > 0 AND NOT suspect THEN session_key END) AS sessions_first_frame,
         coalesce(sum(first_frames) FILTER (WHERE NOT suspect), 0)                     AS first_frames,
         coalesce(sum(exits) FILTER (WHERE NOT suspect), 0)                            AS exits,
         coalesce(sum(exits_after_stall) FILTER (WHERE NOT suspect), 0)                AS exits_after_stall,
@@ -75,13 +77,13 @@ p AS (
         coalesce(sum(gift_value_usd) FILTER (WHERE NOT suspect), 0)                   AS gift_value_usd,
         coalesce(sum(shares) FILTER (WHERE NOT suspect), 0)                           AS shares,
         coalesce(sum(follows) FILTER (WHERE NOT suspect), 0)                          AS follows,
-        count(DISTINCT CASE WHEN engagements > 0 AND NOT suspect THEN viewer_id END)  AS engaged_viewers,
+        count(DISTINCT CASE WHEN engagements > 0 AND NOT suspect THEN viewer_key END)  AS engaged_viewers,
         coalesce(sum(product_clicks) FILTER (WHERE NOT suspect), 0)                   AS product_clicks,
         coalesce(sum(add_to_carts) FILTER (WHERE NOT suspect), 0)                     AS add_to_carts,
         coalesce(sum(orders) FILTER (WHERE NOT suspect), 0)                           AS orders,
         coalesce(sum(units) FILTER (WHERE NOT suspect), 0)                            AS units,
         coalesce(sum(gmv_usd) FILTER (WHERE NOT suspect), 0)                          AS gmv_usd,
-        count(DISTINCT CASE WHEN orders > 0 AND NOT suspect THEN viewer_id END)       AS buyers
+        count(DISTINCT CASE WHEN orders > 0 AND NOT suspect THEN viewer_key END)       AS buyers
     FROM sliced
     GROUP BY stream_id, slice, period
 ),
@@ -132,7 +134,7 @@ pct AS (
 -- Concurrency: per minute of the period, distinct non-suspect sessions with a player event.
 per_minute AS (
     SELECT x.stream_id, m.slice, m.period, x.window_start,
-           count(DISTINCT CASE WHEN x.active THEN x.session_id END) AS active
+           count(DISTINCT CASE WHEN x.active THEN x.session_key END) AS active
     FROM minutes x
     JOIN slicing m ON x.region = m.region AND x.day = m.day AND x.source = m.source
     GROUP BY x.stream_id, m.slice, m.period, x.window_start
@@ -144,7 +146,7 @@ concurrency AS (
 ),
 -- Per session: start, first frame, fatal error, stalls and watch time in the period.
 sessions_in AS (
-    SELECT stream_id, slice, period, session_id,
+    SELECT stream_id, slice, period, session_key,
            sum(starts) > 0                                AS started,
            sum(first_frames) > 0                          AS first_frame,
            sum(fatal_errors) > 0                          AS failed,
@@ -153,7 +155,7 @@ sessions_in AS (
            coalesce(sum(play_ms), 0) + coalesce(sum(stall_ms), 0) AS watch_ms
     FROM sliced
     WHERE NOT suspect AND player_events > 0
-    GROUP BY stream_id, slice, period, session_id
+    GROUP BY stream_id, slice, period, session_key
 ),
 session_scores AS (
     SELECT stream_id, slice, period,
@@ -170,57 +172,57 @@ session_scores AS (
 ),
 -- Per viewer: watch time, and the ordered funnel first_frame → click → cart → order.
 viewers AS (
-    SELECT stream_id, slice, period, viewer_id,
+    SELECT stream_id, slice, period, viewer_key,
            sum(player_events) > 0                                       AS watched,
            coalesce(sum(play_ms), 0) + coalesce(sum(stall_ms), 0)       AS watch_ms
     FROM sliced
     WHERE NOT suspect AND events > 0
-    GROUP BY stream_id, slice, period, viewer_id
+    GROUP BY stream_id, slice, period, viewer_key
 ),
 steps AS (
-    SELECT e.stream_id, m.slice, m.period, e.viewer_id, e.type, e.ts
+    SELECT e.stream_id, m.slice, m.period, e.viewer_key, e.type, e.ts
     FROM funnel_events e
     JOIN slicing m ON e.region = m.region AND e.day = m.day AND e.source = m.source
 ),
 framed AS (
-    SELECT stream_id, slice, period, viewer_id, min(ts) AS first_frame_at
+    SELECT stream_id, slice, period, viewer_key, min(ts) AS first_frame_at
     FROM steps WHERE type = 'first_frame'
-    GROUP BY stream_id, slice, period, viewer_id
+    GROUP BY stream_id, slice, period, viewer_key
 ),
 clicked AS (
-    SELECT v.stream_id, v.slice, v.period, v.viewer_id, min(e.ts) AS clicked_at
+    SELECT v.stream_id, v.slice, v.period, v.viewer_key, min(e.ts) AS clicked_at
     FROM framed v
     JOIN steps e ON e.stream_id = v.stream_id AND e.slice = v.slice AND e.period = v.period
-                AND e.viewer_id = v.viewer_id AND e.type = 'product_click' AND e.ts >= v.first_frame_at
-    GROUP BY v.stream_id, v.slice, v.period, v.viewer_id
+                AND e.viewer_key = v.viewer_key AND e.type = 'product_click' AND e.ts >= v.first_frame_at
+    GROUP BY v.stream_id, v.slice, v.period, v.viewer_key
 ),
 carted AS (
-    SELECT c.stream_id, c.slice, c.period, c.viewer_id, min(e.ts) AS carted_at
+    SELECT c.stream_id, c.slice, c.period, c.viewer_key, min(e.ts) AS carted_at
     FROM clicked c
     JOIN steps e ON e.stream_id = c.stream_id AND e.slice = c.slice AND e.period = c.period
-                AND e.viewer_id = c.viewer_id AND e.type = 'add_to_cart' AND e.ts >= c.clicked_at
-    GROUP BY c.stream_id, c.slice, c.period, c.viewer_id
+                AND e.viewer_key = c.viewer_key AND e.type = 'add_to_cart' AND e.ts >= c.clicked_at
+    GROUP BY c.stream_id, c.slice, c.period, c.viewer_key
 ),
 ordered AS (
-    SELECT DISTINCT c.stream_id, c.slice, c.period, c.viewer_id
+    SELECT DISTINCT c.stream_id, c.slice, c.period, c.viewer_key
     FROM carted c
     JOIN steps e ON e.stream_id = c.stream_id AND e.slice = c.slice AND e.period = c.period
-                AND e.viewer_id = c.viewer_id AND e.type = 'order' AND e.ts >= c.carted_at
+                AND e.viewer_key = c.viewer_key AND e.type = 'order' AND e.ts >= c.carted_at
 ),
 funnel AS (
     SELECT v.stream_id, v.slice, v.period,
-           count(fr.viewer_id)                                  AS funnel_viewers,
-           count(c.viewer_id)                                   AS funnel_clicked,
-           count(a.viewer_id)                                   AS funnel_carted,
-           count(o.viewer_id)                                   AS funnel_ordered,
+           count(fr.viewer_key)                                  AS funnel_viewers,
+           count(c.viewer_key)                                   AS funnel_clicked,
+           count(a.viewer_key)                                   AS funnel_carted,
+           count(o.viewer_key)                                   AS funnel_ordered,
            sum(CASE WHEN v.watched THEN least(v.watch_ms, CAST(sh.show_end AS BIGINT) - CAST(sh.show_start AS BIGINT))
                     END) / 1000.0                               AS capped_watch_seconds
     FROM viewers v
     JOIN shows sh ON sh.stream_id = v.stream_id
-    LEFT JOIN framed fr ON fr.stream_id = v.stream_id AND fr.slice = v.slice AND fr.period = v.period AND fr.viewer_id = v.viewer_id
-    LEFT JOIN clicked c ON c.stream_id = v.stream_id AND c.slice = v.slice AND c.period = v.period AND c.viewer_id = v.viewer_id
-    LEFT JOIN carted a ON a.stream_id = v.stream_id AND a.slice = v.slice AND a.period = v.period AND a.viewer_id = v.viewer_id
-    LEFT JOIN ordered o ON o.stream_id = v.stream_id AND o.slice = v.slice AND o.period = v.period AND o.viewer_id = v.viewer_id
+    LEFT JOIN framed fr ON fr.stream_id = v.stream_id AND fr.slice = v.slice AND fr.period = v.period AND fr.viewer_key = v.viewer_key
+    LEFT JOIN clicked c ON c.stream_id = v.stream_id AND c.slice = v.slice AND c.period = v.period AND c.viewer_key = v.viewer_key
+    LEFT JOIN carted a ON a.stream_id = v.stream_id AND a.slice = v.slice AND a.period = v.period AND a.viewer_key = v.viewer_key
+    LEFT JOIN ordered o ON o.stream_id = v.stream_id AND o.slice = v.slice AND o.period = v.period AND o.viewer_key = v.viewer_key
     GROUP BY v.stream_id, v.slice, v.period
 ),
 m AS (

@@ -1,28 +1,29 @@
 -- The rollup's event pass (see period.sql): every event of both tables, and every view's end as a
--- pseudo-event, summed per stream × session × viewer × region × UTC date — the cells every slice
+-- pseudo-event, summed per session × viewer × region × UTC date (a session is of one stream) —
+-- the cells every slice
 -- of period.sql is a union of. Only counts, integer and decimal sums, minima and maxima: the
 -- result does not depend on the order events are read in, so this pass runs on every core.
 -- Inputs: player, commerce, exits (as registered for period.sql) and sessions (period_sessions.sql).
 WITH events AS (
-    SELECT stream_id, session_id, viewer_id, region, ts, type, 'player' AS family,
+    SELECT session_key, viewer_key, region, ts, type, 'player' AS family,
            play_ms, stall_ms, CASE WHEN type = 'error' AND fatal THEN 1 ELSE 0 END AS fatal_error,
            CAST(NULL AS BIGINT) AS like_count, CAST(NULL AS BIGINT) AS quantity,
            CAST(NULL AS DECIMAL(18, 4)) AS amount_usd, 0 AS after_stall
     FROM player
     UNION ALL
-    SELECT stream_id, session_id, viewer_id, region, ts, type, 'commerce' AS family,
+    SELECT session_key, viewer_key, region, ts, type, 'commerce' AS family,
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), 0,
            like_count, quantity, amount_usd, 0
     FROM commerce
     UNION ALL
-    SELECT stream_id, session_id, CAST(NULL AS VARCHAR), region, end_ts AS ts, 'exit', 'exit',
+    SELECT session_key, CAST(NULL AS BIGINT), region, end_ts AS ts, 'exit', 'exit',
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), 0,
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS DECIMAL(18, 4)),
            CASE WHEN after_stall THEN 1 ELSE 0 END
     FROM exits
 ),
 cells AS (
-    SELECT stream_id, session_id, viewer_id, region, CAST(CAST(ts AS DATE) AS VARCHAR) AS day,
+    SELECT session_key, viewer_key, region, CAST(ts AS DATE) AS day,
            count(*) FILTER (WHERE family = 'player')                          AS player_events,
            count(*) FILTER (WHERE family <> 'exit')                           AS events,
            sum(play_ms)                                                       AS play_ms,
@@ -48,9 +49,9 @@ cells AS (
            min(ts) FILTER (WHERE family <> 'exit')                            AS first_ts,
            max(ts) FILTER (WHERE family <> 'exit')                            AS last_ts
     FROM events
-    GROUP BY stream_id, session_id, viewer_id, region, CAST(CAST(ts AS DATE) AS VARCHAR)
+    GROUP BY session_key, viewer_key, region, CAST(ts AS DATE)
 )
-SELECT c.*, s.source, s.suspect
+SELECT s.stream_id, c.*, s.source, s.suspect
 FROM cells c
-JOIN sessions s ON c.stream_id = s.stream_id AND c.session_id = s.session_id
-ORDER BY c.stream_id, c.session_id, c.viewer_id, c.region, c.day
+JOIN sessions s ON c.session_key = s.session_key
+ORDER BY s.stream_id, c.session_key, c.viewer_key, c.region, c.day

@@ -4,13 +4,13 @@
 -- (heartbeats, stalls, comments, likes) never enters the funnel.
 -- Inputs: player, commerce (as registered for period.sql) and sessions (period_sessions.sql).
 WITH e AS (
-    SELECT stream_id, session_id, viewer_id, region, ts, type FROM player WHERE type = 'first_frame'
+    SELECT session_key, viewer_key, region, ts, type FROM player WHERE type = 'first_frame'
     UNION ALL
-    SELECT stream_id, session_id, viewer_id, region, ts, type FROM commerce
+    SELECT session_key, viewer_key, region, ts, type FROM commerce
     WHERE type IN ('product_click', 'add_to_cart', 'order')
 )
-SELECT e.stream_id, e.viewer_id, e.region, CAST(CAST(e.ts AS DATE) AS VARCHAR) AS day, s.source, e.type, e.ts
+SELECT s.stream_id, e.viewer_key, e.region, CAST(e.ts AS DATE) AS day, s.source, e.type, e.ts
 FROM e
-JOIN sessions s ON e.stream_id = s.stream_id AND e.session_id = s.session_id
+JOIN sessions s ON e.session_key = s.session_key
 WHERE NOT s.suspect
-ORDER BY e.stream_id, e.viewer_id, e.type, e.ts, e.region, day, s.source
+ORDER BY s.stream_id, e.viewer_key, e.type, e.ts, e.region, day, s.source

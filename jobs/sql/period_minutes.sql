@@ -3,20 +3,17 @@
 -- with any event of the stream appears, so minutes with no active session count as 0.
 -- Inputs: player, commerce (as registered for period.sql) and sessions (period_sessions.sql).
 WITH m AS (
-    SELECT stream_id, session_id, region, CAST(CAST(ts AS DATE) AS VARCHAR) AS day, window_start,
-           true AS player
-    FROM player
+    SELECT session_key, region, CAST(ts AS DATE) AS day, window_start, true AS player FROM player
     UNION ALL
-    SELECT stream_id, session_id, region, CAST(CAST(ts AS DATE) AS VARCHAR), window_start, false
-    FROM commerce
+    SELECT session_key, region, CAST(ts AS DATE), window_start, false FROM commerce
 ),
 g AS (
-    SELECT stream_id, session_id, region, day, window_start, bool_or(player) AS player
+    SELECT session_key, region, day, window_start, bool_or(player) AS player
     FROM m
-    GROUP BY stream_id, session_id, region, day, window_start
+    GROUP BY session_key, region, day, window_start
 )
-SELECT g.stream_id, g.session_id, g.region, g.day, g.window_start, s.source,
+SELECT s.stream_id, g.session_key, g.region, g.day, g.window_start, s.source,
        g.player AND NOT s.suspect AS active
 FROM g
-JOIN sessions s ON g.stream_id = s.stream_id AND g.session_id = s.session_id
-ORDER BY g.stream_id, g.window_start, g.session_id, g.region, g.day
+JOIN sessions s ON g.session_key = s.session_key
+ORDER BY s.stream_id, g.window_start, g.session_key, g.region, g.day

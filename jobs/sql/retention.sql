@@ -5,20 +5,20 @@
 --
 -- Inputs: player, exits, suspects — as registered for period.sql.
 WITH started AS (
-    SELECT p.stream_id, p.region, p.session_id, min(p.ts) AS started_at
+    SELECT p.stream_id, p.region, p.session_key, min(p.ts) AS started_at
     FROM player p
-    LEFT JOIN suspects x ON p.stream_id = x.stream_id AND p.session_id = x.session_id
-    WHERE x.session_id IS NULL
-    GROUP BY p.stream_id, p.region, p.session_id
+    LEFT JOIN suspects x ON p.session_key = x.session_key
+    WHERE x.session_key IS NULL
+    GROUP BY p.stream_id, p.region, p.session_key
 ),
 ended AS (
-    SELECT stream_id, session_id, max(end_ts) AS ended_at FROM exits GROUP BY stream_id, session_id
+    SELECT session_key, max(end_ts) AS ended_at FROM exits GROUP BY session_key
 ),
 watched AS (
     SELECT s.stream_id, s.region,
            (CAST(e.ended_at AS BIGINT) - CAST(s.started_at AS BIGINT)) / 60000 AS whole_minutes
     FROM started s
-    JOIN ended e ON e.stream_id = s.stream_id AND e.session_id = s.session_id
+    JOIN ended e ON e.session_key = s.session_key
 ),
 sliced AS (
     SELECT stream_id, region, whole_minutes FROM watched

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{BooleanArray, RecordBatch, StringArray};
+use std::collections::HashMap;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
@@ -58,7 +60,94 @@ pub struct PeriodOutput {
     pub retention: Vec<RecordBatch>,
 }
 
-fn exits_batch(rows: &[ExitRow]) -> Result<RecordBatch> {
+/// Dense integer keys of (stream, id) pairs, numbered as first seen: the passes group and join
+/// sessions and viewers on these rather than on their string ids (same groups, cheaper).
+#[derive(Default)]
+struct Keys {
+    by_stream: HashMap<String, HashMap<String, i64, ahash::RandomState>, ahash::RandomState>,
+    next: i64,
+}
+
+impl Keys {
+    /// The keys of one stream's ids.
+    fn of(&mut self, stream: &str) -> StreamKeys<'_> {
+        if !self.by_stream.contains_key(stream) {
+            self.by_stream.insert(stream.to_string(), HashMap::default());
+        }
+        StreamKeys { ids: self.by_stream.get_mut(stream).expect("just added"), next: &mut self.next }
+    }
+}
+
+/// [`Keys`] of one stream.
+struct StreamKeys<'a> {
+    ids: &'a mut HashMap<String, i64, ahash::RandomState>,
+    next: &'a mut i64,
+}
+
+impl StreamKeys<'_> {
+    fn key(&mut self, id: &str) -> i64 {
+        if let Some(k) = self.ids.get(id) {
+            return *k;
+        }
+        let k = *self.next;
+        *self.next += 1;
+        self.ids.insert(id.to_string(), k);
+        k
+    }
+}
+
+/// The sessions' and the viewers' keys.
+#[derive(Default)]
+struct Keyring {
+    sessions: Keys,
+    viewers: Keys,
+}
+
+/// The key names the passes read: `session_key` of (`stream_id`, `session_id`) and `viewer_key`
+/// of (`stream_id`, `viewer_id`).
+const SESSION_KEY: &str = "session_key";
+const VIEWER_KEY: &str = "viewer_key";
+
+impl Keyring {
+    /// `rows` (with non-null `stream_id`, `session_id`, `viewer_id`) with `session_key` and
+    /// `viewer_key`.
+    fn keyed(&mut self, schema: &SchemaRef, rows: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let schema = with_columns(schema.clone(), &[(SESSION_KEY, DataType::Int64), (VIEWER_KEY, DataType::Int64)]);
+        let rows = rows
+            .into_iter()
+            .map(|b| {
+                let col = |n: &str| b.column_by_name(n).expect("an event column").as_string::<i32>();
+                let (stream, session, viewer) = (col("stream_id"), col("session_id"), col("viewer_id"));
+                let (mut sk, mut vk) = (Vec::with_capacity(b.num_rows()), Vec::with_capacity(b.num_rows()));
+                // Rows come in runs of one stream: its keys are looked up once per run.
+                let mut start = 0;
+                while start < b.num_rows() {
+                    let s = stream.value(start);
+                    let end = (start..b.num_rows()).find(|&i| stream.value(i) != s).unwrap_or(b.num_rows());
+                    let (mut sessions, mut viewers) = (self.sessions.of(s), self.viewers.of(s));
+                    for i in start..end {
+                        sk.push(sessions.key(session.value(i)));
+                        vk.push(viewers.key(viewer.value(i)));
+                    }
+                    start = end;
+                }
+                let mut cols = b.columns().to_vec();
+                cols.push(Arc::new(Int64Array::from(sk)) as ArrayRef);
+                cols.push(Arc::new(Int64Array::from(vk)) as ArrayRef);
+                RecordBatch::try_new(schema.clone(), cols)
+                    .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
+            })
+            .collect::<Result<_>>()?;
+        Ok((schema, rows))
+    }
+
+    /// The session keys of (stream, session) pairs.
+    fn session_keys<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> ArrayRef {
+        Arc::new(pairs.map(|(stream, session)| self.sessions.of(stream).key(session)).collect::<Int64Array>())
+    }
+}
+
+fn exits_batch(rows: &[ExitRow], keys: &mut Keyring) -> Result<RecordBatch> {
     batch(
         vec![
             field("stream_id", DataType::Utf8),
@@ -66,6 +155,7 @@ fn exits_batch(rows: &[ExitRow]) -> Result<RecordBatch> {
             field("session_id", DataType::Utf8),
             field("end_ts", ts_type()),
             field("after_stall", DataType::Boolean),
+            field(SESSION_KEY, DataType::Int64),
         ],
         vec![
             strings(rows.iter().map(|r| r.stream_id.as_str())),
@@ -73,7 +163,18 @@ fn exits_batch(rows: &[ExitRow]) -> Result<RecordBatch> {
             strings(rows.iter().map(|r| r.session_id.as_str())),
             times(rows.iter().map(|r| r.end_ts)),
             Arc::new(rows.iter().map(|r| Some(r.after_stall)).collect::<BooleanArray>()),
+            keys.session_keys(rows.iter().map(|r| (r.stream_id.as_str(), r.session_id.as_str()))),
         ],
+    )
+}
+
+fn keyed_suspects(rows: &[Suspect], keys: &mut Keyring) -> Result<RecordBatch> {
+    let b = suspects_batch(rows)?;
+    let mut cols = b.columns().to_vec();
+    cols.push(keys.session_keys(rows.iter().map(|r| (r.0.as_str(), r.1.as_str()))));
+    batch(
+        b.schema().fields().iter().map(|f| f.as_ref().clone()).chain([field(SESSION_KEY, DataType::Int64)]).collect(),
+        cols,
     )
 }
 
@@ -118,11 +219,14 @@ pub struct PeriodJob {
 impl PeriodJob {
     /// Take the inputs.
     pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
-        let exits = exits_batch(&inputs.exits)?;
-        let suspects = suspects_batch(&inputs.suspects)?;
+        let mut keys = Keyring::default();
+        let (player_schema, player) = keys.keyed(&window_input_schema(Table::PlayerEvents), inputs.player)?;
+        let (commerce_schema, commerce) = keys.keyed(&window_input_schema(Table::CommerceEvents), inputs.commerce)?;
+        let exits = exits_batch(&inputs.exits, &mut keys)?;
+        let suspects = keyed_suspects(&inputs.suspects, &mut keys)?;
         let tables = vec![
-            ("player", window_input_schema(Table::PlayerEvents), inputs.player),
-            ("commerce", window_input_schema(Table::CommerceEvents), inputs.commerce),
+            ("player", player_schema, player),
+            ("commerce", commerce_schema, commerce),
             ("exits", exits.schema(), vec![exits]),
             ("suspects", suspects.schema(), vec![suspects]),
         ];
@@ -148,9 +252,13 @@ impl PeriodJob {
             let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![kind]))])?;
             register(&ctx, "scope", scope.schema(), vec![scope])?;
         }
+        let kind = kind.unwrap_or(job).to_string();
         Ok(tokio::spawn(async move {
+            let t0 = std::time::Instant::now();
             let df_err = |source| Error::DataFusion { job, source };
-            ctx.sql(sql).await.map_err(df_err)?.collect().await.map_err(df_err)
+            let rows = ctx.sql(sql).await.map_err(df_err)?.collect().await.map_err(df_err)?;
+            tracing::debug!(ms = t0.elapsed().as_millis(), query = kind, "period: query ran");
+            Ok(rows)
         }))
     }
 
@@ -159,11 +267,14 @@ impl PeriodJob {
     async fn passes(&mut self) -> Result<()> {
         let wide = self.context(SessionConfig::new())?;
         for (name, sql) in PERIOD_PASSES {
+            let t0 = std::time::Instant::now();
             let df_err = |source| Error::DataFusion { job: name, source };
             let plan = wide.sql(sql).await.map_err(df_err)?.create_physical_plan().await.map_err(df_err)?;
             let schema = plan.schema();
             let rows = datafusion::physical_plan::collect(plan, wide.task_ctx()).await.map_err(df_err)?;
             register(&wide, name, schema.clone(), rows.clone())?;
+            let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+            tracing::debug!(ms = t0.elapsed().as_millis(), pass = name, rows = n, "period: pass ran");
             self.tables.push((name, schema, rows));
         }
         Ok(())
