@@ -561,6 +561,9 @@ pub async fn run(
                 if lag.is_some() && unassigned.is_some() {
                     r.engine.set_ready();
                 }
+                // The backlogs just changed: a partition paused ahead of one that has now caught
+                // up resumes here (no message may arrive to do it: the others may be idle).
+                align.update(&r.engine, k);
                 align.refresh(&r.engine, k);
                 // "Quiet" counts from the last moment we were not provably caught up: a message,
                 // an unreachable broker, no assignment yet, lag, or a partition of the topics not
