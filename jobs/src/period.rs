@@ -172,10 +172,8 @@ fn keyed_suspects(rows: &[Suspect], keys: &mut Keyring) -> Result<RecordBatch> {
     let b = suspects_batch(rows)?;
     let mut cols = b.columns().to_vec();
     cols.push(keys.session_keys(rows.iter().map(|r| (r.0.as_str(), r.1.as_str()))));
-    batch(
-        b.schema().fields().iter().map(|f| f.as_ref().clone()).chain([field(SESSION_KEY, DataType::Int64)]).collect(),
-        cols,
-    )
+    RecordBatch::try_new(with_columns(b.schema(), &[(SESSION_KEY, DataType::Int64)]), cols)
+        .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
 /// `base`'s columns, then `extra` (name, type), as the schema a table's rows are conformed to.

@@ -161,20 +161,42 @@ fn a_killed_rollup_leaves_the_previous_results_and_a_rerun_completes() {
         rows(&lake, "show_summary", &[]).into_iter().map(|r| r["stream_id"].clone()).collect();
     assert!(shows_before.iter().all(|s| *s == one) && !shows_before.is_empty());
 
+    // The rollups' temporary directories, where this test can see them.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let tmp_env = tmp.to_str().unwrap();
+    let work_dirs = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("livelake-rollup-"))
+            .collect();
+        names.sort();
+        names
+    };
+    let killed_at = |failpoint: &str| {
+        rollup_with(&lake, &["--date", "2026-11-28"], &[("LIVELAKE_FAILPOINT", failpoint), ("TMPDIR", tmp_env)])
+    };
+
     // Killed before its first commit: nothing changed (its files are in no log).
-    let out = rollup(&lake, &["--date", "2026-11-28"], Some("rollup_before_commit"));
+    let out = killed_at("rollup_before_commit");
     assert!(!out.status.success(), "the failpoint kills the rollup");
     assert_eq!(rollup_files(&lake), before, "the previous results, untouched");
+    let left = work_dirs();
+    assert_eq!(left.len(), 1, "the killed rollup left its temporary directory: {left:?}");
 
     // Killed between the commits of two tables: every partition is whole (old or new), and the
-    // next job converges.
-    let out = rollup(&lake, &["--date", "2026-11-28"], Some("rollup_between_tables"));
+    // next job converges. Each rollup first removes what the killed ones left.
+    let out = killed_at("rollup_between_tables");
     assert!(!out.status.success(), "the failpoint kills the rollup");
     for (partition, files) in rollup_files(&lake) {
         assert_eq!(files.len(), 1, "{partition}: one complete file");
     }
-    ok(rollup(&lake, &["--date", "2026-11-27"], None));
-    ok(rollup(&lake, &["--date", "2026-11-28"], None));
+    let now = work_dirs();
+    assert!(now.len() == 1 && now != left, "the first killed rollup's directory was removed: {left:?} → {now:?}");
+    ok(rollup_with(&lake, &["--date", "2026-11-27"], &[("TMPDIR", tmp_env)]));
+    ok(rollup_with(&lake, &["--date", "2026-11-28"], &[("TMPDIR", tmp_env)]));
+    assert_eq!(work_dirs(), Vec::<String>::new(), "no temporary directory is left");
     check_against_truth(&lake, &truth);
 }
 
