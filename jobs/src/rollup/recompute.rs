@@ -37,10 +37,25 @@ async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms
         batches.iter().filter(|b| b.num_rows() > 0).map(|b| conform("rollup", b, &target)).collect::<Result<_>>()?;
     let order = first_copies_by_time(&batches);
     let refs: Vec<&RecordBatch> = batches.iter().collect();
-    order
-        .chunks(OUT_ROWS)
-        .map(|rows| Ok(with_windows(&interleave_record_batch(&refs, rows)?, width_ms, table)?))
-        .collect()
+    let chunks: Vec<&[(usize, usize)]> = order.chunks(OUT_ROWS).collect();
+    let gather = |part: &[&[(usize, usize)]]| -> Result<Vec<RecordBatch>> {
+        part.iter().map(|rows| Ok(with_windows(&interleave_record_batch(&refs, rows)?, width_ms, table)?)).collect()
+    };
+    // The gathers copy every column of every row: on all cores, each a contiguous share of the
+    // chunks (the output keeps the order).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chunks.len());
+    if threads <= 1 {
+        return gather(&chunks);
+    }
+    let share = chunks.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = chunks.chunks(share).map(|part| scope.spawn(move || gather(part))).collect();
+        let mut out = Vec::with_capacity(chunks.len());
+        for part in parts {
+            out.extend(part.join().expect("a gather thread does not panic")?);
+        }
+        Ok(out)
+    })
 }
 
 /// The first ingested copy of each event of `batches` (conformed raw rows) — the least
