@@ -290,9 +290,12 @@ impl WorkDir {
             .prefix(WORK_PREFIX)
             .tempdir_in(parent)
             .map_err(crate::io("creating a temporary directory in", parent))?;
-        let path = dir.path().join(WORK_LOCK);
-        let lock = std::fs::File::create(&path).map_err(crate::io("creating", &path))?;
-        lock.try_lock().map_err(|e| crate::io("locking", &path)(e.into()))?;
+        // Locked under another name first, so that no sweep ever finds `owner.lock` unlocked
+        // while this rollup lives (the lock follows the file through the rename).
+        let (fresh, path) = (dir.path().join(format!("{WORK_LOCK}.new")), dir.path().join(WORK_LOCK));
+        let lock = std::fs::File::create(&fresh).map_err(crate::io("creating", &fresh))?;
+        lock.try_lock().map_err(|e| crate::io("locking", &fresh)(e.into()))?;
+        std::fs::rename(&fresh, &path).map_err(crate::io("renaming", &fresh))?;
         Ok(WorkDir { dir, _lock: lock })
     }
 
@@ -321,6 +324,8 @@ fn sweep_killed_work_dirs(parent: &Path) {
         if abandoned {
             match std::fs::remove_dir_all(&path) {
                 Ok(()) => info!(dir = %path.display(), "removed the temporary directory of a rollup that was killed"),
+                // Another rollup's sweep removed it first.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                 Err(err) => {
                     warn!(dir = %path.display(), error = %err, "could not remove a killed rollup's temporary directory")
                 }
