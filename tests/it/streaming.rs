@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use livelake_pipeline::kafka::{KafkaConfig, Pace, Topics, produce_simulation};
 use livelake_pipeline::simulate::{SimConfig, Simulation, simulate};
 use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::lake::{assert_all_files_complete, count_rows, rows, snapshot};
@@ -188,7 +189,7 @@ async fn kafka_threads_and_partition_pauses_do_not_change_the_lake() {
 
 /// A partition paused for running ahead in event time resumes once the partitions it waited for
 /// are caught up, even though no message arrives any more: a 6-minute show on partition 0 of both
-/// topics and a 20-minute show on partition 1 — the 20-minute show's partitions run ahead of the
+/// topics and a 30-minute show on partition 1 — the 30-minute show's partitions run ahead of the
 /// finished ones (a skew of 5 s) and must not wait for them forever. The lake equals a run without
 /// pauses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,13 +201,21 @@ async fn partitions_paused_ahead_resume_when_the_slowest_has_finished() {
             SimConfig { viewers, duration_min: minutes, ..SimConfig::new(seed) }.with_default_pitches().fit_incidents();
         simulate(&cfg)
     };
-    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap()).create().unwrap();
+    // A small local queue, so that sending waits for room every run (as it did on a slow CI box).
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("queue.buffering.max.messages", "10000")
+        .create()
+        .unwrap();
     for (partition, sim) in [(0, show(81, 6, 300)), (1, show(82, 30, 3000))] {
         for line in &sim.lines {
             let topic = k.topics().of(line.family).to_string();
-            producer
-                .send(BaseRecord::to(&topic).partition(partition).key(&sim.streams[0]).payload(&line.bytes[..]))
-                .unwrap();
+            let mut record = BaseRecord::to(&topic).partition(partition).key(&sim.streams[0]).payload(&line.bytes[..]);
+            while let Err((e, r)) = producer.send(record) {
+                assert!(matches!(e, KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)), "{e}");
+                record = r;
+                producer.poll(Duration::from_millis(50));
+            }
             producer.poll(Duration::ZERO);
         }
     }
