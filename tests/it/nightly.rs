@@ -161,29 +161,32 @@ fn a_killed_rollup_leaves_the_previous_results_and_a_rerun_completes() {
         rows(&lake, "show_summary", &[]).into_iter().map(|r| r["stream_id"].clone()).collect();
     assert!(shows_before.iter().all(|s| *s == one) && !shows_before.is_empty());
 
-    // The rollups' temporary directories, where this test can see them.
+    // The rollups' temporary directories, where this test can see them: their rows split by
+    // group (`livelake-rollup-*`) and their plans' spill files (`livelake-spill-*`).
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let tmp_env = tmp.to_str().unwrap();
+    let env = [("TMPDIR", tmp.to_str().unwrap())];
     let work_dirs = || -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&tmp)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("livelake-rollup-"))
-            .collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     };
-    let killed_at = |failpoint: &str| {
-        rollup_with(&lake, &["--date", "2026-11-28"], &[("LIVELAKE_FAILPOINT", failpoint), ("TMPDIR", tmp_env)])
-    };
+    fn kinds(names: &[String]) -> Vec<&str> {
+        let kind = |n: &'_ str| ["rollup", "spill"].into_iter().find(|k| n.starts_with(&format!("livelake-{k}-")));
+        names.iter().map(|n| kind(n).unwrap_or(n)).collect()
+    }
+    let killed_at =
+        |failpoint: &str| rollup_with(&lake, &["--date", "2026-11-28"], &[env[0], ("LIVELAKE_FAILPOINT", failpoint)]);
 
     // Killed before its first commit: nothing changed (its files are in no log).
     let out = killed_at("rollup_before_commit");
     assert!(!out.status.success(), "the failpoint kills the rollup");
     assert_eq!(rollup_files(&lake), before, "the previous results, untouched");
     let left = work_dirs();
-    assert_eq!(left.len(), 1, "the killed rollup left its temporary directory: {left:?}");
+    assert_eq!(kinds(&left), ["rollup", "spill"], "the killed rollup left its temporary directories: {left:?}");
+    let datafusion = std::fs::read_dir(tmp.join(&left[1])).unwrap().flatten().any(|e| e.path().is_dir());
+    assert!(datafusion, "DataFusion's own spill directory is inside the killed rollup's");
 
     // Killed between the commits of two tables: every partition is whole (old or new), and the
     // next job converges. Each rollup first removes what the killed ones left.
@@ -193,9 +196,12 @@ fn a_killed_rollup_leaves_the_previous_results_and_a_rerun_completes() {
         assert_eq!(files.len(), 1, "{partition}: one complete file");
     }
     let now = work_dirs();
-    assert!(now.len() == 1 && now != left, "the first killed rollup's directory was removed: {left:?} → {now:?}");
-    ok(rollup_with(&lake, &["--date", "2026-11-27"], &[("TMPDIR", tmp_env)]));
-    ok(rollup_with(&lake, &["--date", "2026-11-28"], &[("TMPDIR", tmp_env)]));
+    assert!(
+        kinds(&now) == ["rollup", "spill"] && now != left,
+        "the first killed rollup's were removed: {left:?} → {now:?}"
+    );
+    ok(rollup_with(&lake, &["--date", "2026-11-27"], &env));
+    ok(rollup_with(&lake, &["--date", "2026-11-28"], &env));
     assert_eq!(work_dirs(), Vec::<String>::new(), "no temporary directory is left");
     check_against_truth(&lake, &truth);
 }
@@ -263,11 +269,19 @@ fn compaction_merges_the_days_files_and_keeps_every_row() {
     assert_eq!(on_disk(), committed, "VACUUM deleted the files no version needs");
     assert_eq!(snapshot(&lake), rows_before, "and no row");
 
-    // The other day's compaction alone (`livelake compact`), its sort in 32 MiB.
+    // The other day's compaction alone (`livelake compact`), its sort in 32 MiB; its spill
+    // directory goes with it.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let mut c = std::process::Command::new(livelake_bin());
-    c.args(["compact", "--date", "2026-11-27", "--lake"]).arg(&lake).env("LIVELAKE__ROLLUP__MEMORY_MB", "32");
+    c.args(["compact", "--date", "2026-11-27", "--lake"])
+        .arg(&lake)
+        .env("LIVELAKE__ROLLUP__MEMORY_MB", "32")
+        .env("TMPDIR", &tmp);
     let out = ok(c.output().unwrap());
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "no spill file or directory is left");
     assert!(out.starts_with("compact 2026-11-27: "), "{out}");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "no spill file or directory is left");
     let merged = files_per_partition(&lake, "player_events", "2026-11-27");
     assert_eq!(merged.keys().collect::<Vec<_>>(), other_day.keys().collect::<Vec<_>>());
     assert!(merged.values().all(|n| *n == 1), "one file per partition: {merged:?}");

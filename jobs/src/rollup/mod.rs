@@ -29,7 +29,7 @@ use futures::StreamExt;
 use livelake_schemas::Table;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 pub use recompute::{Recomputed, recompute, recompute_minutes};
 
@@ -41,6 +41,7 @@ use crate::progress::Progress;
 use crate::rules::RuleConfig;
 use crate::store::delta::{self, LakeUrl, committed_files, replace_operation};
 use crate::store::{failpoint, maintenance_lock, safe_region};
+use crate::workdir::WorkDir;
 
 /// What to roll up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,71 +270,6 @@ async fn register_group_rows(ctx: &SessionContext, table: Table, file: Option<&P
     Ok(())
 }
 
-/// The name prefix of a rollup's temporary directory.
-const WORK_PREFIX: &str = "livelake-rollup-";
-/// The file a running rollup keeps locked in its temporary directory.
-const WORK_LOCK: &str = "owner.lock";
-
-/// A rollup's temporary directory, locked (`owner.lock`) while the rollup runs. The lock goes
-/// with the process, so a directory whose lock is free belongs to a rollup that was killed
-/// (kill -9, out of memory) and never removed it: [`WorkDir::new`] removes those first.
-struct WorkDir {
-    dir: tempfile::TempDir,
-    _lock: std::fs::File,
-}
-
-impl WorkDir {
-    /// Remove the killed rollups' directories in `parent`, then make and lock this one's.
-    fn new(parent: &Path) -> Result<WorkDir> {
-        sweep_killed_work_dirs(parent);
-        let dir = tempfile::Builder::new()
-            .prefix(WORK_PREFIX)
-            .tempdir_in(parent)
-            .map_err(crate::io("creating a temporary directory in", parent))?;
-        // Locked under another name first, so that no sweep ever finds `owner.lock` unlocked
-        // while this rollup lives (the lock follows the file through the rename).
-        let (fresh, path) = (dir.path().join(format!("{WORK_LOCK}.new")), dir.path().join(WORK_LOCK));
-        let lock = std::fs::File::create(&fresh).map_err(crate::io("creating", &fresh))?;
-        lock.try_lock().map_err(|e| crate::io("locking", &fresh)(e.into()))?;
-        std::fs::rename(&fresh, &path).map_err(crate::io("renaming", &fresh))?;
-        Ok(WorkDir { dir, _lock: lock })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-/// Remove every rollup directory in `parent` whose lock no process holds. One without a lock
-/// file is a rollup's that has not locked it yet, or an older release's: left alone unless it
-/// is a day old.
-fn sweep_killed_work_dirs(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
-    for e in entries.flatten() {
-        let path = e.path();
-        if !e.file_name().to_string_lossy().starts_with(WORK_PREFIX) || !path.is_dir() {
-            continue;
-        }
-        let abandoned = match std::fs::File::open(path.join(WORK_LOCK)) {
-            Ok(f) => f.try_lock().is_ok(),
-            Err(_) => e
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > std::time::Duration::from_secs(24 * 3600))),
-        };
-        if abandoned {
-            match std::fs::remove_dir_all(&path) {
-                Ok(()) => info!(dir = %path.display(), "removed the temporary directory of a rollup that was killed"),
-                // Another rollup's sweep removed it first.
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => {
-                    warn!(dir = %path.display(), error = %err, "could not remove a killed rollup's temporary directory")
-                }
-            }
-        }
-    }
-}
-
 /// Roll up `req` in the lake `lake` (see the module docs).
 pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Result<RollupReport> {
     let _job = maintenance_lock(lake)?;
@@ -360,7 +296,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         // each group then reads its own rows, not the day's files again.
         // In the OS temp directory (TMPDIR), deleted when the rollup ends or fails (or by the
         // next rollup, when it was killed).
-        let tmp = WorkDir::new(&std::env::temp_dir())?;
+        let tmp = WorkDir::new(&std::env::temp_dir(), "rollup")?;
         let t0 = std::time::Instant::now();
         let mut raw = HashMap::new();
         let player = split_by_group(&ctx, Table::PlayerEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
@@ -516,33 +452,7 @@ fn conformed(rows: &[RecordBatch], table: Table) -> Result<Vec<RecordBatch>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{WORK_LOCK, WorkDir, show_groups};
-
-    #[test]
-    fn a_rollup_removes_the_work_dirs_of_killed_rollups_and_keeps_the_running_ones() {
-        let parent = tempfile::tempdir().unwrap();
-        let running = WorkDir::new(parent.path()).unwrap();
-        std::fs::write(running.path().join("player_events-0.arrow"), b"rows").unwrap();
-        // A killed rollup's: its lock file, held by nobody.
-        let killed = parent.path().join("livelake-rollup-killed");
-        std::fs::create_dir(&killed).unwrap();
-        std::fs::write(killed.join(WORK_LOCK), b"").unwrap();
-        std::fs::write(killed.join("commerce_events-1.arrow"), b"rows").unwrap();
-        // One not locked yet, and another program's.
-        let unlocked = parent.path().join("livelake-rollup-starting");
-        std::fs::create_dir(&unlocked).unwrap();
-        let other = parent.path().join("other-killed");
-        std::fs::create_dir(&other).unwrap();
-        std::fs::write(other.join(WORK_LOCK), b"").unwrap();
-
-        let next = WorkDir::new(parent.path()).unwrap();
-        assert!(!killed.exists(), "the killed rollup's directory is removed");
-        assert!(running.path().join("player_events-0.arrow").exists(), "the running rollup's stays");
-        assert!(unlocked.exists() && other.exists());
-        let gone = next.path().to_path_buf();
-        drop(next);
-        assert!(!gone.exists(), "a rollup removes its own directory when it ends");
-    }
+    use super::show_groups;
 
     fn counts(v: &[(&str, u64)]) -> Vec<(String, u64)> {
         v.iter().map(|(s, n)| (s.to_string(), *n)).collect()

@@ -37,7 +37,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let lake = cfg.lake.url()?;
     check_lake(&lake)?;
-    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
+    let _spill = livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let rules = cfg.engine().rules();
     let (files, findings) = runtime()?.block_on(report(&lake, &a.stream, &a.out, rules, !a.from_raw))?;

@@ -91,7 +91,7 @@ fn summary(r: &RollupReport) -> String {
 pub fn run(a: Args) -> anyhow::Result<()> {
     super::common::few_malloc_arenas()?;
     let cfg = a.common.config()?;
-    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
+    let _spill = livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let vacuum = (cfg.rollup.vacuum && !a.no_compact).then_some(cfg.rollup.vacuum_retention_hours);
     let compact_target_bytes = (!a.no_compact).then_some(cfg.rollup.compact_target_mb << 20);
     let req = RollupRequest {
@@ -110,7 +110,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 pub fn compact(a: CompactArgs) -> anyhow::Result<()> {
     super::common::few_malloc_arenas()?;
     let cfg = a.common.config()?;
-    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
+    let _spill = livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let target = cfg.rollup.compact_target_mb << 20;
     let done = runtime()?.block_on(livelake_jobs::compact::compact(&cfg.lake.url()?, a.date, target))?;
     let (before, after): (usize, usize) = done.iter().fold((0, 0), |(b, f), c| (b + c.files_before, f + c.files_after));
@@ -142,7 +142,7 @@ impl Timer for SystemTimer {
 pub fn schedule(a: ScheduleArgs) -> anyhow::Result<()> {
     super::common::few_malloc_arenas()?;
     let cfg = a.common.config()?;
-    livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
+    let _spill = livelake_jobs::set_memory_limit(cfg.rollup.memory_mb)?;
     let r = &cfg.rollup;
     let schedule = CronSchedule::parse(&r.schedule, &r.timezone).map_err(anyhow::Error::msg)?;
     let retry = Retry {
