@@ -23,18 +23,72 @@ pub const SUSPECTS_SQL: &str = include_str!("../sql/suspects.sql");
 
 const JOB: &str = "stream_minute";
 
-/// Schema of the window job's event inputs: the raw table's batch schema (with `region`) plus
-/// `window_start` and `window_end`.
+/// The columns of `table`'s rows (with `region`) that the metric SQL (`jobs/sql/*.sql`) and the
+/// session rules ([`crate::rules`]) read: the window job's and the period job's event inputs hold
+/// these only, so no job copies a column nobody reads (ids of events and products, provenance,
+/// device details). A query that names another column fails to plan ("No field named …"): add
+/// it here.
+pub fn window_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::PlayerEvents => &[
+            "type",
+            "ts",
+            "stream_id",
+            "session_id",
+            "viewer_id",
+            "source",
+            "startup_ms",
+            "play_ms",
+            "stall_ms",
+            "bitrate_kbps",
+            "latency_ms",
+            "fatal",
+            "region",
+        ],
+        Table::CommerceEvents => &[
+            "type",
+            "ts",
+            "stream_id",
+            "session_id",
+            "viewer_id",
+            "source",
+            "quantity",
+            "like_count",
+            "amount_usd",
+            "region",
+        ],
+        _ => &[],
+    }
+}
+
+/// Schema of the window job's event inputs: the raw table's batch schema (with `region`) cut to
+/// [`window_columns`], in file order, plus `window_start` and `window_end`.
 pub fn window_input_schema(table: Table) -> SchemaRef {
     let base = batch_schema(table);
-    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let keep = window_columns(table);
+    let mut fields: Vec<Field> =
+        base.fields().iter().filter(|f| keep.contains(&f.name().as_str())).map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("window_start", ts_type(), false));
     fields.push(Field::new("window_end", ts_type(), false));
     Arc::new(Schema::new(fields))
 }
 
-/// Add `window_start` and `window_end` (tumbling windows of `width_ms` on `ts`).
+/// `b`'s [`window_columns`] (rows of `table` with at least those columns), shared, not copied.
+pub fn window_projection(b: &RecordBatch, table: Table) -> std::result::Result<RecordBatch, ArrowError> {
+    let schema = b.schema();
+    let keep = window_columns(table);
+    let indices: Vec<usize> =
+        (0..schema.fields().len()).filter(|&i| keep.contains(&schema.field(i).name().as_str())).collect();
+    if indices.len() != keep.len() {
+        return Err(ArrowError::SchemaError(format!("{} rows lack a window column of {keep:?}", table.name())));
+    }
+    b.project(&indices)
+}
+
+/// [`window_projection`] of `b`, plus `window_start` and `window_end` (tumbling windows of
+/// `width_ms` on `ts`).
 pub fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> std::result::Result<RecordBatch, ArrowError> {
+    let b = window_projection(b, table)?;
     let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
     let starts: TimestampMillisecondArray = ts
         .iter()

@@ -34,6 +34,7 @@ use tracing::{debug, info};
 pub use recompute::{Recomputed, recompute, recompute_minutes};
 
 pub(crate) use self::recompute::sql_list;
+use self::recompute::{read_schema, select_list};
 use self::replace::{replace_partition, split_rows};
 use crate::compact::{Compacted, compact_day};
 use crate::error::{Error, Result};
@@ -198,7 +199,13 @@ async fn split_by_group(
         .enumerate()
         .map(|(i, (s, g))| (s, (g, i)))
         .collect();
-    let sql = format!("SELECT * FROM {} WHERE stream_id IN ({})", table.name(), sql_list(&all));
+    // The columns the recompute reads, no others.
+    let sql = format!(
+        "SELECT {} FROM {} WHERE stream_id IN ({})",
+        select_list(&read_schema(table)),
+        table.name(),
+        sql_list(&all)
+    );
     let mut stream = ctx.sql(&sql).await.map_err(df_err)?.execute_stream().await.map_err(df_err)?;
     let mut files: Vec<Option<(PathBuf, FileWriter<BufWriter<std::fs::File>>)>> =
         (0..groups.len()).map(|_| None).collect();

@@ -8,13 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::{
-    ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_metrics, with_windows,
+    ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_columns, window_metrics,
+    window_projection, with_windows,
 };
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::compute::interleave_record_batch;
-use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{Field, Int32Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::prelude::SessionContext;
 use livelake_schemas::{EventKind, Table, batch_schema};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -26,16 +28,39 @@ pub(crate) fn sql_list(ids: &[String]) -> String {
 /// Rows per batch of [`events`]' output (DataFusion's default batch size).
 const OUT_ROWS: usize = 8192;
 
+/// The columns of `table` the recompute reads: the [`window_columns`] and what tells copies of an
+/// event apart (`event_id`, `ingested_at`, `src_partition`, `src_offset`), in file order.
+pub(crate) fn read_schema(table: Table) -> SchemaRef {
+    const COPIES: [&str; 4] = ["event_id", "ingested_at", "src_partition", "src_offset"];
+    let keep = window_columns(table);
+    let fields: Vec<Field> = batch_schema(table)
+        .fields()
+        .iter()
+        .filter(|f| keep.contains(&f.name().as_str()) || COPIES.contains(&f.name().as_str()))
+        .map(|f| f.as_ref().clone())
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// `SELECT` of `schema`'s columns.
+pub(crate) fn select_list(schema: &SchemaRef) -> String {
+    schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect::<Vec<_>>().join(", ")
+}
+
 /// The raw events of `streams` in `table`, deduplicated by (stream, event_id) — the first
-/// ingested wins — sorted by stream and time, with window columns.
+/// ingested wins — sorted by stream and time: their [`window_columns`] with window columns.
 async fn events(ctx: &SessionContext, table: Table, streams: &[String], width_ms: i64) -> Result<Vec<RecordBatch>> {
     let sql_err = |e: crate::QueryError| Error::Config(format!("rollup query: {e}"));
-    let sql = format!("SELECT * FROM {} WHERE stream_id IN ({})", table.name(), sql_list(streams));
+    let target = read_schema(table);
+    let sql =
+        format!("SELECT {} FROM {} WHERE stream_id IN ({})", select_list(&target), table.name(), sql_list(streams));
     let (_, batches) = run_query(ctx, &sql).await.map_err(sql_err)?;
-    let target = batch_schema(table);
     let batches: Vec<RecordBatch> =
         batches.iter().filter(|b| b.num_rows() > 0).map(|b| conform("rollup", b, &target)).collect::<Result<_>>()?;
     let order = first_copies_by_time(&batches);
+    // Only the columns the jobs read are gathered.
+    let batches: Vec<RecordBatch> =
+        batches.iter().map(|b| window_projection(b, table)).collect::<std::result::Result<_, _>>()?;
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     let chunks: Vec<&[(usize, usize)]> = order.chunks(OUT_ROWS).collect();
     let gather = |part: &[&[(usize, usize)]]| -> Result<Vec<RecordBatch>> {
@@ -235,8 +260,7 @@ pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig
 mod tests {
     use super::*;
     use arrow::array::{ArrayRef, Int32Array, Int64Array, TimestampMillisecondArray};
-    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-    use std::sync::Arc;
+    use arrow::datatypes::{DataType, TimeUnit};
 
     /// A row: stream, event id, ts, ingested_at, src_partition, src_offset.
     type Row = (&'static str, &'static str, i64, i64, i32, i64);

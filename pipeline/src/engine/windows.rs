@@ -17,7 +17,7 @@ use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::TimestampMillisecondType;
 use arrow::error::ArrowError;
 use livelake_jobs::rules::StreamSessions;
-use livelake_jobs::with_windows;
+use livelake_jobs::{window_projection, with_windows};
 use livelake_schemas::{CommerceRows, Event, PlayerRows, SourcePos, Table, batch_schema};
 
 use super::partition::PartId;
@@ -288,7 +288,9 @@ fn windowed(
     if n == 0 {
         return Ok(None);
     }
-    let rows = if n == b.num_rows() { b.clone() } else { filter_record_batch(b, &BooleanArray::new(mask, None))? };
+    // Only the columns the window job reads are filtered.
+    let b = window_projection(b, table)?;
+    let rows = if n == b.num_rows() { b } else { filter_record_batch(&b, &BooleanArray::new(mask, None))? };
     with_windows(&rows, width_ms, table).map(Some)
 }
 
@@ -321,13 +323,12 @@ mod tests {
         let until = |ms: i64| HashMap::from([("s".to_string(), ms)]);
         assert!(open.take_before(&HashMap::new(), 60_000).unwrap().is_empty(), "a stream not named keeps its rows");
         let taken = open.take_before(&until(1_795_264_800_000 + 120_000), 60_000).unwrap();
-        let offsets: Vec<i64> = taken
+        let times: Vec<i64> = taken
             .iter()
-            .flat_map(|b| {
-                b.column_by_name("src_offset").unwrap().as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()
-            })
+            .flat_map(|b| b.column_by_name("ts").unwrap().as_primitive::<TimestampMillisecondType>().values().to_vec())
+            .map(|ts| ts - 1_795_264_800_000)
             .collect();
-        assert_eq!(offsets, vec![1, 2], "the on-time rows before the cut, replayed or not");
+        assert_eq!(times, vec![20_000, 70_000], "the on-time rows before the cut, replayed or not");
         assert_eq!(open.take_before(&until(i64::MAX), 60_000).unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 1);
         let written = staged.finish().unwrap();
         let offsets = written.column_by_name("src_offset").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
