@@ -5,7 +5,7 @@
 -- (stream × session × viewer × region × UTC date × source), so this SQL never holds a show's
 -- events and runs over far fewer rows than the show has. Sessions and viewers are named by
 -- integer keys (period.rs): session_key one per stream × session_id, viewer_key one per
--- stream × viewer_id.
+-- stream × viewer_id; each event's `day` is the UTC date of its ts (period.rs).
 --   sessions — period_sessions.sql: per session, its source and whether it is a suspect
 --   facts    — period_facts.sql: per session × viewer × region × date, every count and sum below
 --              (view ends included: the streaming job's session rules, one per view)

@@ -5,25 +5,25 @@
 -- result does not depend on the order events are read in, so this pass runs on every core.
 -- Inputs: player, commerce, exits (as registered for period.sql) and sessions (period_sessions.sql).
 WITH events AS (
-    SELECT session_key, viewer_key, region, ts, type, 'player' AS family,
+    SELECT session_key, viewer_key, region, day, ts, type, 'player' AS family,
            play_ms, stall_ms, CASE WHEN type = 'error' AND fatal THEN 1 ELSE 0 END AS fatal_error,
            CAST(NULL AS BIGINT) AS like_count, CAST(NULL AS BIGINT) AS quantity,
            CAST(NULL AS DECIMAL(18, 4)) AS amount_usd, 0 AS after_stall
     FROM player
     UNION ALL
-    SELECT session_key, viewer_key, region, ts, type, 'commerce' AS family,
+    SELECT session_key, viewer_key, region, day, ts, type, 'commerce' AS family,
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), 0,
            like_count, quantity, amount_usd, 0
     FROM commerce
     UNION ALL
-    SELECT session_key, CAST(NULL AS BIGINT), region, end_ts AS ts, 'exit', 'exit',
+    SELECT session_key, CAST(NULL AS BIGINT), region, day, end_ts AS ts, 'exit', 'exit',
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), 0,
            CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS DECIMAL(18, 4)),
            CASE WHEN after_stall THEN 1 ELSE 0 END
     FROM exits
 ),
 cells AS (
-    SELECT session_key, viewer_key, region, CAST(ts AS DATE) AS day,
+    SELECT session_key, viewer_key, region, day,
            count(*) FILTER (WHERE family = 'player')                          AS player_events,
            count(*) FILTER (WHERE family <> 'exit')                           AS events,
            sum(play_ms)                                                       AS play_ms,
@@ -49,7 +49,7 @@ cells AS (
            min(ts) FILTER (WHERE family <> 'exit')                            AS first_ts,
            max(ts) FILTER (WHERE family <> 'exit')                            AS last_ts
     FROM events
-    GROUP BY session_key, viewer_key, region, CAST(ts AS DATE)
+    GROUP BY session_key, viewer_key, region, day
 )
 SELECT s.stream_id, c.*, s.source, s.suspect
 FROM cells c

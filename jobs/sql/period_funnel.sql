@@ -4,12 +4,12 @@
 -- (heartbeats, stalls, comments, likes) never enters the funnel.
 -- Inputs: player, commerce (as registered for period.sql) and sessions (period_sessions.sql).
 WITH e AS (
-    SELECT session_key, viewer_key, region, ts, type FROM player WHERE type = 'first_frame'
+    SELECT session_key, viewer_key, region, day, ts, type FROM player WHERE type = 'first_frame'
     UNION ALL
-    SELECT session_key, viewer_key, region, ts, type FROM commerce
+    SELECT session_key, viewer_key, region, day, ts, type FROM commerce
     WHERE type IN ('product_click', 'add_to_cart', 'order')
 )
-SELECT s.stream_id, e.viewer_key, e.region, CAST(e.ts AS DATE) AS day, s.source, e.type, e.ts
+SELECT s.stream_id, e.viewer_key, e.region, e.day, s.source, e.type, e.ts
 FROM e
 JOIN sessions s ON e.session_key = s.session_key
 WHERE NOT s.suspect

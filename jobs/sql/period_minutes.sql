@@ -3,9 +3,9 @@
 -- with any event of the stream appears, so minutes with no active session count as 0.
 -- Inputs: player, commerce (as registered for period.sql) and sessions (period_sessions.sql).
 WITH m AS (
-    SELECT session_key, region, CAST(ts AS DATE) AS day, window_start, true AS player FROM player
+    SELECT session_key, region, day, window_start, true AS player FROM player
     UNION ALL
-    SELECT session_key, region, CAST(ts AS DATE), window_start, false FROM commerce
+    SELECT session_key, region, day, window_start, false FROM commerce
 ),
 g AS (
     SELECT session_key, region, day, window_start, bool_or(player) AS player

@@ -4,15 +4,15 @@
 -- counts, so the values themselves are never held.
 -- Inputs: player (as registered for period.sql) and sessions (period_sessions.sql).
 WITH v AS (
-    SELECT session_key, region, ts, 'startup_ms' AS metric, startup_ms AS value
+    SELECT session_key, region, day, 'startup_ms' AS metric, startup_ms AS value
     FROM player WHERE type = 'first_frame' AND startup_ms IS NOT NULL
     UNION ALL
-    SELECT session_key, region, ts, 'latency_ms', latency_ms
+    SELECT session_key, region, day, 'latency_ms', latency_ms
     FROM player WHERE type = 'heartbeat' AND latency_ms IS NOT NULL
 )
-SELECT s.stream_id, v.region, CAST(v.ts AS DATE) AS day, s.source, v.metric, v.value, count(*) AS n
+SELECT s.stream_id, v.region, v.day, s.source, v.metric, v.value, count(*) AS n
 FROM v
 JOIN sessions s ON v.session_key = s.session_key
 WHERE NOT s.suspect
-GROUP BY s.stream_id, v.region, CAST(v.ts AS DATE), s.source, v.metric, v.value
-ORDER BY s.stream_id, v.region, day, s.source, v.metric, v.value
+GROUP BY s.stream_id, v.region, v.day, s.source, v.metric, v.value
+ORDER BY s.stream_id, v.region, v.day, s.source, v.metric, v.value

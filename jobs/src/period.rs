@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
@@ -104,15 +104,26 @@ struct Keyring {
 }
 
 /// The key names the passes read: `session_key` of (`stream_id`, `session_id`) and `viewer_key`
-/// of (`stream_id`, `viewer_id`).
+/// of (`stream_id`, `viewer_id`); and `day`, the UTC date of an event's `ts` (computed once here
+/// rather than in every pass: SQL's cast of a timestamp with a time zone to a date converts each
+/// value through the zone's rules).
 const SESSION_KEY: &str = "session_key";
 const VIEWER_KEY: &str = "viewer_key";
+const DAY: &str = "day";
+
+/// The UTC date (days since 1970-01-01) of epoch milliseconds `ms`.
+fn utc_day(ms: i64) -> i32 {
+    ms.div_euclid(86_400_000) as i32
+}
 
 impl Keyring {
-    /// `rows` (with non-null `stream_id`, `session_id`, `viewer_id`) with `session_key` and
-    /// `viewer_key`.
+    /// `rows` (with non-null `stream_id`, `session_id`, `viewer_id`, `ts`) with `session_key`,
+    /// `viewer_key` and `day`.
     fn keyed(&mut self, schema: &SchemaRef, rows: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let schema = with_columns(schema.clone(), &[(SESSION_KEY, DataType::Int64), (VIEWER_KEY, DataType::Int64)]);
+        let schema = with_columns(
+            schema.clone(),
+            &[(SESSION_KEY, DataType::Int64), (VIEWER_KEY, DataType::Int64), (DAY, DataType::Date32)],
+        );
         let rows = rows
             .into_iter()
             .map(|b| {
@@ -131,9 +142,12 @@ impl Keyring {
                     }
                     start = end;
                 }
+                let ts = b.column_by_name("ts").expect("an event column").as_primitive::<TimestampMillisecondType>();
+                let day: Date32Array = ts.unary(utc_day);
                 let mut cols = b.columns().to_vec();
                 cols.push(Arc::new(Int64Array::from(sk)) as ArrayRef);
                 cols.push(Arc::new(Int64Array::from(vk)) as ArrayRef);
+                cols.push(Arc::new(day) as ArrayRef);
                 RecordBatch::try_new(schema.clone(), cols)
                     .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
             })
@@ -156,6 +170,7 @@ fn exits_batch(rows: &[ExitRow], keys: &mut Keyring) -> Result<RecordBatch> {
             field("end_ts", ts_type()),
             field("after_stall", DataType::Boolean),
             field(SESSION_KEY, DataType::Int64),
+            field(DAY, DataType::Date32),
         ],
         vec![
             strings(rows.iter().map(|r| r.stream_id.as_str())),
@@ -164,6 +179,7 @@ fn exits_batch(rows: &[ExitRow], keys: &mut Keyring) -> Result<RecordBatch> {
             times(rows.iter().map(|r| r.end_ts)),
             Arc::new(rows.iter().map(|r| Some(r.after_stall)).collect::<BooleanArray>()),
             keys.session_keys(rows.iter().map(|r| (r.stream_id.as_str(), r.session_id.as_str()))),
+            Arc::new(rows.iter().map(|r| Some(utc_day(r.end_ts))).collect::<Date32Array>()),
         ],
     )
 }
