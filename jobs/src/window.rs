@@ -28,37 +28,14 @@ const JOB: &str = "stream_minute";
 /// these only, so no job copies a column nobody reads (ids of events and products, provenance,
 /// device details). A query that names another column fails to plan ("No field named …"): add
 /// it here.
-pub fn window_columns(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::PlayerEvents => &[
-            "type",
-            "ts",
-            "stream_id",
-            "session_id",
-            "viewer_id",
-            "source",
-            "startup_ms",
-            "play_ms",
-            "stall_ms",
-            "bitrate_kbps",
-            "latency_ms",
-            "fatal",
-            "region",
-        ],
-        Table::CommerceEvents => &[
-            "type",
-            "ts",
-            "stream_id",
-            "session_id",
-            "viewer_id",
-            "source",
-            "quantity",
-            "like_count",
-            "amount_usd",
-            "region",
-        ],
+pub fn window_columns(table: Table) -> Vec<&'static str> {
+    const BOTH: [&str; 7] = ["type", "ts", "stream_id", "session_id", "viewer_id", "source", "region"];
+    let own: &[&str] = match table {
+        Table::PlayerEvents => &["startup_ms", "play_ms", "stall_ms", "bitrate_kbps", "latency_ms", "fatal"],
+        Table::CommerceEvents => &["quantity", "like_count", "amount_usd"],
         _ => &[],
-    }
+    };
+    BOTH.iter().chain(own).copied().collect()
 }
 
 /// Schema of the window job's event inputs: the raw table's batch schema (with `region`) cut to
