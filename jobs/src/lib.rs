@@ -34,8 +34,7 @@ pub use baselines::{BASELINES_SQL, baselines};
 pub use catalog::{PartitionStats, TableInfo, describe};
 pub use conform::conform;
 pub use error::{Error, Result, io};
-pub use lake::Spill;
-pub use lake::{lake_session, level_type, register_lake, register_lake_as_of, set_memory_limit, sql_schema};
+pub use lake::{Spill, lake_session, level_type, register_lake, register_lake_as_of, set_memory_limit, sql_schema};
 pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQL, period_metrics};
 pub use query::{QueryError, run_query};
 pub use window::{

@@ -41,13 +41,20 @@ pub fn window_columns(table: Table) -> Vec<&'static str> {
 /// Schema of the window job's event inputs: the raw table's batch schema (with `region`) cut to
 /// [`window_columns`], in file order, plus `window_start` and `window_end`.
 pub fn window_input_schema(table: Table) -> SchemaRef {
-    let base = batch_schema(table);
-    let keep = window_columns(table);
-    let mut fields: Vec<Field> =
-        base.fields().iter().filter(|f| keep.contains(&f.name().as_str())).map(|f| f.as_ref().clone()).collect();
+    let mut fields = batch_fields(table, &window_columns(table));
     fields.push(Field::new("window_start", ts_type(), false));
     fields.push(Field::new("window_end", ts_type(), false));
     Arc::new(Schema::new(fields))
+}
+
+/// The fields of `table`'s batch schema (with `region`) named in `keep`, in file order.
+pub(crate) fn batch_fields(table: Table, keep: &[&str]) -> Vec<Field> {
+    batch_schema(table)
+        .fields()
+        .iter()
+        .filter(|f| keep.contains(&f.name().as_str()))
+        .map(|f| f.as_ref().clone())
+        .collect()
 }
 
 /// `b`'s [`window_columns`] (rows of `table` with at least those columns), shared, not copied.

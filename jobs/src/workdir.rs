@@ -12,7 +12,7 @@ use crate::error::Result;
 /// ([`crate::set_memory_limit`]).
 const KINDS: [&str; 2] = ["rollup", "spill"];
 /// The file a running job keeps locked in its work directory.
-pub(crate) const WORK_LOCK: &str = "owner.lock";
+const WORK_LOCK: &str = "owner.lock";
 
 /// A job's temporary directory, locked (`owner.lock`) while the job runs and removed when this
 /// is dropped. The lock goes with the process, so a directory whose lock is free belongs to a job

@@ -7,15 +7,16 @@ use crate::store::delta::LakeUrl;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
+use crate::window::batch_fields;
 use crate::{
     ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_columns, window_metrics,
     window_projection, with_windows,
 };
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::compute::interleave_record_batch;
-use arrow::datatypes::{Field, Int32Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType};
+use arrow::datatypes::{Int32Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::prelude::SessionContext;
-use livelake_schemas::{EventKind, Table, batch_schema};
+use livelake_schemas::{EventKind, Table};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -32,14 +33,9 @@ const OUT_ROWS: usize = 8192;
 /// event apart (`event_id`, `ingested_at`, `src_partition`, `src_offset`), in file order.
 pub(crate) fn read_schema(table: Table) -> SchemaRef {
     const COPIES: [&str; 4] = ["event_id", "ingested_at", "src_partition", "src_offset"];
-    let keep = window_columns(table);
-    let fields: Vec<Field> = batch_schema(table)
-        .fields()
-        .iter()
-        .filter(|f| keep.contains(&f.name().as_str()) || COPIES.contains(&f.name().as_str()))
-        .map(|f| f.as_ref().clone())
-        .collect();
-    Arc::new(Schema::new(fields))
+    let mut keep = window_columns(table);
+    keep.extend(COPIES);
+    Arc::new(Schema::new(batch_fields(table, &keep)))
 }
 
 /// `SELECT` of `schema`'s columns.
@@ -260,7 +256,7 @@ pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig
 mod tests {
     use super::*;
     use arrow::array::{ArrayRef, Int32Array, Int64Array, TimestampMillisecondArray};
-    use arrow::datatypes::{DataType, TimeUnit};
+    use arrow::datatypes::{DataType, Field, TimeUnit};
 
     /// A row: stream, event id, ts, ingested_at, src_partition, src_offset.
     type Row = (&'static str, &'static str, i64, i64, i32, i64);
