@@ -166,6 +166,12 @@ fn defaults_and_explicit_region() {
     )
     .unwrap();
     assert_eq!(e.event_id, "a\"b");
+    // lengths count characters: 128 of two bytes each is within event_id's 128
+    let long = "é".repeat(128);
+    let json = format!(
+        r#"{{"event_id":"{long}","type":"share","ts":1795780800000,"stream_id":"s","session_id":"x","region":"NA"}}"#
+    );
+    assert_eq!(decode(&json).unwrap().event_id, long);
 }
 
 #[test]
@@ -211,6 +217,11 @@ fn every_rejection_class_has_its_code() {
         (base("").replace(r#""event_id":"e""#, r#""event_id":"""#), "out_of_range:event_id"),
         (
             base("").replace(r#""event_id":"e""#, &format!(r#""event_id":"{}""#, "e".repeat(129))),
+            "out_of_range:event_id",
+        ),
+        (
+            // 129 characters of two bytes each: lengths count characters, not bytes.
+            base("").replace(r#""event_id":"e""#, &format!(r#""event_id":"{}""#, "é".repeat(129))),
             "out_of_range:event_id",
         ),
         (order("\"NaN\"", "\"EUR\""), "out_of_range:amount"),

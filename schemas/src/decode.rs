@@ -14,6 +14,7 @@ use crate::decimal::{Decimal4, DecimalError};
 use crate::event::{Event, EventKind, Payload};
 use crate::reason::{Reason, Rejection};
 use crate::reference::{Rates, RegionMap, currency_key, is_valid_region};
+use crate::scan;
 
 /// Messages larger than this are rejected as `too_large` (64 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -22,69 +23,89 @@ pub const MIN_TS_MS: i64 = 946_684_800_000;
 /// How far event time may run ahead of the processing clock (24 h).
 pub const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 
-/// The known fields of any event, as raw JSON slices borrowed from the message.
-#[derive(Deserialize, Default)]
-struct RawEvent<'a> {
-    #[serde(borrow, default)]
-    event_id: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "type")]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    v: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    ts: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stream_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    session_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    viewer_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    region: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    country: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    platform: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    cdn: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    source: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    startup_ms: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    play_ms: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    bitrate_kbps: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    height: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    latency_ms: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    dropped_frames: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    stall_ms: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    code: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    fatal: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    reason: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    lang: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    count: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    value: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    currency: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    product_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    quantity: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    order_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    amount: Option<&'a RawValue>,
+/// The known fields of any event: each field's raw JSON text borrowed from the message (a
+/// string with its quotes, a number, `true`, `false`; absent or `null` is `None`), and the name
+/// each has in the message.
+macro_rules! raw_event {
+    ($($field:ident = $name:literal),* $(,)?) => {
+        #[derive(Deserialize, Default, Debug, PartialEq)]
+        struct RawEvent<'a> {
+            $(
+                #[serde(borrow, default, rename = $name, deserialize_with = "raw_text")]
+                $field: Option<&'a str>,
+            )*
+        }
+
+        impl<'a> RawEvent<'a> {
+            /// The field named `key` and its number, if it is one.
+            fn field(&mut self, key: &str) -> Option<(u32, &mut Option<&'a str>)> {
+                let mut n = 0;
+                $(
+                    if key == $name {
+                        return Some((n, &mut self.$field));
+                    }
+                    n += 1;
+                )*
+                let _ = n;
+                None
+            }
+        }
+    };
+}
+
+raw_event! {
+    event_id = "event_id",
+    kind = "type",
+    v = "v",
+    ts = "ts",
+    stream_id = "stream_id",
+    session_id = "session_id",
+    viewer_id = "viewer_id",
+    region = "region",
+    country = "country",
+    platform = "platform",
+    cdn = "cdn",
+    source = "source",
+    startup_ms = "startup_ms",
+    play_ms = "play_ms",
+    bitrate_kbps = "bitrate_kbps",
+    height = "height",
+    latency_ms = "latency_ms",
+    dropped_frames = "dropped_frames",
+    stall_ms = "stall_ms",
+    code = "code",
+    fatal = "fatal",
+    reason = "reason",
+    lang = "lang",
+    count = "count",
+    value = "value",
+    currency = "currency",
+    product_id = "product_id",
+    quantity = "quantity",
+    order_id = "order_id",
+    amount = "amount",
+}
+
+/// A field's raw JSON text as serde_json reads it.
+fn raw_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    Option::<&'de RawValue>::deserialize(d).map(|v| v.map(RawValue::get))
+}
+
+/// The fields of a message that [`scan::flat_object`] can walk, as serde_json would read them
+/// (a known field twice is left to serde_json, which rejects it); `None` for any other message.
+fn scan_fields(text: &str) -> Option<RawEvent<'_>> {
+    let mut raw = RawEvent::default();
+    let mut seen = 0u64;
+    let walked = scan::flat_object(text, |key, value| {
+        let Some((n, slot)) = raw.field(key) else { return true };
+        if seen & (1 << n) != 0 {
+            return false;
+        }
+        seen |= 1 << n;
+        *slot = (value != "null").then_some(value);
+        true
+    });
+    walked.then_some(raw)
 }
 
 /// Validates messages against the contract with a given region map and rates table.
@@ -97,11 +118,11 @@ pub struct Decoder {
 type R<T> = Result<T, Reason>;
 
 /// A JSON `null` reads as absent.
-fn present(raw: Option<&RawValue>) -> Option<&str> {
-    raw.map(RawValue::get).filter(|t| *t != "null")
+fn present(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|t| *t != "null")
 }
 
-fn req<'a>(raw: Option<&'a RawValue>, name: &'static str) -> R<&'a str> {
+fn req<'a>(raw: Option<&'a str>, name: &'static str) -> R<&'a str> {
     present(raw).ok_or(Reason::MissingField(name))
 }
 
@@ -119,14 +140,21 @@ fn json_str<'a>(text: &'a str, name: &'static str) -> R<Cow<'a, str>> {
 
 fn string<'a>(text: &'a str, name: &'static str, min: usize, max: usize) -> R<Cow<'a, str>> {
     let s = json_str(text, name)?;
-    let n = s.chars().count();
-    if n < min || n > max {
+    // A UTF-8 character is 1 to 4 bytes: most lengths are decided without counting.
+    let bytes = s.len();
+    let in_range = if bytes <= max && bytes >= min.saturating_mul(4) {
+        true
+    } else {
+        let n = s.chars().count();
+        n >= min && n <= max
+    };
+    if !in_range {
         return Err(Reason::OutOfRange(name));
     }
     Ok(s)
 }
 
-fn opt_string<'a>(raw: Option<&'a RawValue>, name: &'static str, max: usize) -> R<Option<Cow<'a, str>>> {
+fn opt_string<'a>(raw: Option<&'a str>, name: &'static str, max: usize) -> R<Option<Cow<'a, str>>> {
     present(raw).map(|t| string(t, name, 0, max)).transpose()
 }
 
@@ -144,7 +172,7 @@ fn int(text: &str, name: &'static str, min: i64, max: i64) -> R<i64> {
     }
 }
 
-fn opt_int(raw: Option<&RawValue>, name: &'static str, min: i64, max: i64) -> R<Option<i64>> {
+fn opt_int(raw: Option<&str>, name: &'static str, min: i64, max: i64) -> R<Option<i64>> {
     present(raw).map(|t| int(t, name, min, max)).transpose()
 }
 
@@ -166,7 +194,7 @@ fn decimal(text: &str, name: &'static str, max_units: i64) -> R<Decimal4> {
     Ok(d)
 }
 
-fn currency<'a>(raw: Option<&'a RawValue>, rates: &Rates) -> R<Cow<'a, str>> {
+fn currency<'a>(raw: Option<&'a str>, rates: &Rates) -> R<Cow<'a, str>> {
     let s = json_str(req(raw, "currency")?, "currency")?;
     let key = currency_key(&s).ok_or(Reason::WrongType("currency"))?;
     if !rates.contains(&s) {
@@ -235,9 +263,12 @@ impl Decoder {
         if !text.trim_start().starts_with('{') {
             return Err(Rejection::new(classify_parse_failure(text)));
         }
-        let raw: RawEvent<'a> = match serde_json::from_str(text) {
-            Ok(raw) => raw,
-            Err(_) => return Err(Rejection::new(classify_parse_failure(text))),
+        let raw: RawEvent<'a> = match scan_fields(text) {
+            Some(raw) => raw,
+            None => match serde_json::from_str(text) {
+                Ok(raw) => raw,
+                Err(_) => return Err(Rejection::new(classify_parse_failure(text))),
+            },
         };
         self.validate(&raw, now_ms)
             .map_err(|reason| Rejection { reason, region: self.region(&raw).ok().map(Cow::into_owned) })
@@ -364,5 +395,71 @@ fn classify_parse_failure(text: &str) -> Reason {
     match serde_json::from_str::<serde::de::IgnoredAny>(text) {
         Ok(_) => Reason::NotObject,
         Err(_) => Reason::InvalidJson,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The fast path's fields when it takes the message, else `None`; and serde_json's reading.
+    fn both(text: &str) -> (Option<RawEvent<'_>>, Result<RawEvent<'_>, String>) {
+        (scan_fields(text), serde_json::from_str::<RawEvent<'_>>(text).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn events_as_producers_write_them_take_the_fast_path_with_serde_jsons_fields() {
+        let events = [
+            r#"{"event_id":"show-7-3-s018016-1","type":"session_start","v":1,"ts":1795780800085,"stream_id":"show-7-3","session_id":"show-7-3-s018016","viewer_id":"show-7-3-v018016","country":"CA","platform":"android","cdn":"sjc-edge-1","source":"organic"}"#,
+            r#"{"event_id":"e","type":"heartbeat","ts":"2026-11-27T12:00:00.250+08:00","stream_id":"s","session_id":"x","region":"EU","play_ms":9800,"latency_ms":null,"extra":"ignored"}"#,
+            r#" { "event_id" : "e" , "type" : "order" , "amount" : 19.99 , "currency" : "EUR" , "quantity" : 2 , "fatal" : false } "#,
+            r#"{"event_id":"é日本","type":"gift","value":"1e3","currency":"thb","x":-0.5E-7}"#,
+        ];
+        for text in events {
+            let (fast, serde) = both(text);
+            let fast = fast.unwrap_or_else(|| panic!("fast path: {text}"));
+            assert_eq!(Ok(fast), serde, "{text}");
+        }
+        let (fast, serde) = both(r#"{"event_id":"a","event_id":"b"}"#);
+        assert!(fast.is_none() && serde.is_err(), "a repeated field is serde_json's to reject");
+        let (fast, serde) = both(r#"{"event_id":null,"event_id":"b"}"#);
+        assert!(fast.is_none() && serde.is_err(), "null counts as present for repeats");
+        let (fast, serde) = both(r#"{"x":1,"x":2,"type":"like"}"#);
+        assert_eq!(fast.as_ref().and_then(|r| r.kind), Some("\"like\""), "repeated unknown fields are ignored");
+        assert_eq!(fast.ok_or_else(String::new), serde);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// Whatever the fast path takes, serde_json reads to the same fields.
+        #[test]
+        fn the_fast_path_agrees_with_serde_json(text in concat!(
+            r#"[ \t\n]?\{([ \t\n\r]?"(event_id|type|ts|v|region|stream_id|session_id|play_ms|x|t\\u0079pe|)"[ \n]?:[ \t]?"#,
+            r#"("[^"\\]{0,8}"|"[a-z\\"\n]{0,6}"|-?[0-9]{1,4}(\.[0-9]{0,3})?([eE][+-]?[0-9]{0,3})?|true|false|null|tru|nul|\[\]|\{\}|01|-)"#,
+            r#"[ \n]?,?){0,8}\}[ \u{a0}x]?"#
+        )) {
+            let (fast, serde) = both(&text);
+            if let Some(fast) = fast {
+                prop_assert_eq!(Ok(fast), serde, "{}", text);
+            }
+        }
+
+        /// A flat object without escapes takes the fast path unless serde_json rejects it (a
+        /// known field twice).
+        #[test]
+        fn flat_objects_take_the_fast_path(text in concat!(
+            r#"\{("(event_id|type|ts|stream_id|session_id|play_ms|amount|x|y)":"#,
+            r#"("[^"\\\u{0}-\u{1f}]{0,8}"|-?(0|[1-9][0-9]{0,5})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?|true|false|null),){0,8}"#,
+            r#""z":0\}"#
+        )) {
+            let (fast, serde) = both(&text);
+            match fast {
+                Some(fast) => prop_assert_eq!(Ok(fast), serde, "{}", text),
+                None => prop_assert!(serde.is_err(), "{}", text),
+            }
+        }
     }
 }

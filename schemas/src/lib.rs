@@ -13,6 +13,7 @@ mod lake;
 mod reason;
 mod reference;
 mod rows;
+mod scan;
 
 pub use decimal::{Decimal4, DecimalError};
 pub use decode::{Decoder, MAX_FUTURE_MS, MAX_MESSAGE_BYTES, MIN_TS_MS, ts_of_json};

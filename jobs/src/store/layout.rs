@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{take, take_record_batch};
-use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit, TimestampMillisecondType};
 use arrow::row::{RowConverter, SortField};
 use chrono::{DateTime, Datelike, Timelike};
 use livelake_schemas::{PartitionLevel, Table, is_valid_region};
@@ -45,9 +45,9 @@ pub fn partition_dir(table: Table, region: &str, ts_ms: i64) -> PathBuf {
 /// sorted by `stream_id` then time (dead letters: by receive time, partition, offset); the
 /// partitions in the order of (region, hour).
 ///
-/// One sort of the whole batch by (region, hour, the file's sort columns), in Arrow's row format
-/// (each row's keys encoded as bytes that compare like the values), and one `take`: each
-/// partition is then a slice of the sorted batch, no copy (no `String` or map entry per row).
+/// One sort of the whole batch by (region, hour, the file's sort columns) ([`sort_order`]) and
+/// one `take`: each partition is then a slice of the sorted batch, no copy (no `String` or map
+/// entry per row).
 pub fn split_by_partition(table: Table, batch: &RecordBatch) -> Result<Vec<(PathBuf, RecordBatch)>> {
     if batch.num_rows() == 0 {
         return Ok(Vec::new());
@@ -58,11 +58,7 @@ pub fn split_by_partition(table: Table, batch: &RecordBatch) -> Result<Vec<(Path
     let hours: ArrayRef = Arc::new(time.as_primitive::<TimestampMillisecondType>().unary::<_, Int64Type>(hour_of));
     let mut keys = vec![column("region"), hours.clone()];
     keys.extend(file_sort_columns(table).iter().map(|n| column(n)));
-    let converter = RowConverter::new(keys.iter().map(|k| SortField::new(k.data_type().clone())).collect())?;
-    let rows = converter.convert_columns(&keys)?;
-    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-    order.sort_unstable_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
-    let order = UInt32Array::from(order);
+    let order = UInt32Array::from(sort_order(&keys)?);
     let file_schema = table.schema();
     let projection: Vec<usize> =
         file_schema.fields().iter().map(|f| batch.schema().index_of(f.name()).expect("file column in batch")).collect();
@@ -85,6 +81,94 @@ pub fn split_by_partition(table: Table, batch: &RecordBatch) -> Result<Vec<(Path
     Ok(out)
 }
 
+/// The order that sorts the rows by `keys` (ascending, nulls first, ties by row number).
+///
+/// Usually every key is a string of few distinct values (region, stream) or an integer of a
+/// narrow range within one commit (hour, event time, partition, offset): each then becomes a
+/// small code that orders like it (a string's rank among the distinct values, an integer's
+/// distance from the minimum; 0 for null), and the codes of a row packed into one `u128` sort
+/// as plain integers. Keys that do not fit in 128 bits sort in Arrow's row format (each row's
+/// keys encoded as bytes that compare like the values), in the same order.
+pub fn sort_order(keys: &[ArrayRef]) -> Result<Vec<u32>> {
+    let Some(packed) = packed_keys(keys) else { return row_order(keys) };
+    let mut keyed: Vec<(u128, u32)> = packed.into_iter().zip(0..).collect();
+    keyed.sort_unstable();
+    Ok(keyed.into_iter().map(|(_, row)| row).collect())
+}
+
+/// [`sort_order`] in Arrow's row format.
+fn row_order(keys: &[ArrayRef]) -> Result<Vec<u32>> {
+    let converter = RowConverter::new(keys.iter().map(|k| SortField::new(k.data_type().clone())).collect())?;
+    let rows = converter.convert_columns(keys)?;
+    let mut order: Vec<u32> = (0..rows.num_rows() as u32).collect();
+    order.sort_unstable_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)).then(a.cmp(b)));
+    Ok(order)
+}
+
+/// Each row's key codes packed into one `u128`, the first key in the highest bits; `None` when
+/// a key's type has no code here or the codes need more than 128 bits.
+fn packed_keys(keys: &[ArrayRef]) -> Option<Vec<u128>> {
+    let rows = keys.first().map_or(0, |k| k.len());
+    let mut packed = vec![0u128; rows];
+    let mut bits_used = 0;
+    for key in keys {
+        let (codes, max) = key_codes(key)?;
+        let bits = u128::BITS - u128::from(max).leading_zeros();
+        bits_used += bits;
+        if bits_used > u128::BITS {
+            return None;
+        }
+        for (p, c) in packed.iter_mut().zip(codes) {
+            *p = (*p << bits) | u128::from(c);
+        }
+    }
+    Some(packed)
+}
+
+/// Codes of one key column that order like its values (nulls first), and the largest code.
+fn key_codes(key: &ArrayRef) -> Option<(Vec<u64>, u64)> {
+    let nulls = u64::from(key.null_count() > 0);
+    let validity = key.nulls().cloned();
+    let valid = |i: usize| validity.as_ref().is_none_or(|n| n.is_valid(i));
+    if let Some(s) = key.as_string_opt::<i32>() {
+        // Rank among the distinct values: ids in order of appearance, then sorted.
+        let mut ids: crate::FastMap<&str, u32> = crate::FastMap::default();
+        let first: Vec<u32> = (0..s.len())
+            .map(|i| {
+                let next = ids.len() as u32;
+                if valid(i) { *ids.entry(s.value(i)).or_insert(next) } else { u32::MAX }
+            })
+            .collect();
+        let mut distinct: Vec<(&str, u32)> = ids.into_iter().collect();
+        distinct.sort_unstable();
+        let mut rank = vec![0u64; distinct.len()];
+        for (r, (_, id)) in distinct.iter().enumerate() {
+            rank[*id as usize] = r as u64 + nulls;
+        }
+        let codes = first.into_iter().map(|id| if id == u32::MAX { 0 } else { rank[id as usize] }).collect();
+        return Some((codes, (distinct.len() as u64).saturating_sub(1 - nulls)));
+    }
+    let values: Vec<i64> = match key.data_type() {
+        DataType::Int32 => key.as_primitive::<Int32Type>().values().iter().map(|v| i64::from(*v)).collect(),
+        DataType::Int64 => key.as_primitive::<Int64Type>().values().to_vec(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            key.as_primitive::<TimestampMillisecondType>().values().to_vec()
+        }
+        _ => return None,
+    };
+    let present = || values.iter().enumerate().filter(|(i, _)| valid(*i)).map(|(_, v)| *v);
+    let (Some(min), Some(max)) = (present().min(), present().max()) else {
+        return Some((vec![0; values.len()], 0));
+    };
+    let top = u64::try_from(i128::from(max) - i128::from(min) + i128::from(nulls)).ok()?;
+    let codes = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if valid(i) { (i128::from(*v) - i128::from(min)) as u64 + nulls } else { 0 })
+        .collect();
+    Some((codes, top))
+}
+
 /// The columns a table's files are sorted by.
 fn file_sort_columns(table: Table) -> &'static [&'static str] {
     match table {
@@ -97,6 +181,50 @@ fn file_sort_columns(table: Table) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_keys_sort_like_the_row_format() {
+        use arrow::array::{Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
+        // A small deterministic generator: strings of few values, integers of narrow and of
+        // extreme ranges, some nulls, ties on the leading keys.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..40 {
+            let n = 2 + (next() % 700) as usize;
+            let null = |v: u64| round % 3 == 0 && v % 9 == 0;
+            let region: ArrayRef = Arc::new(StringArray::from_iter((0..n).map(|_| {
+                let v = next();
+                (!null(v)).then(|| ["EU", "SEA", "NA", "", "LATAM", "ME"][(v % 6) as usize])
+            })));
+            let wide = round % 4 == 1;
+            let ts: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter((0..n).map(|i| {
+                let v = next();
+                match (wide, i) {
+                    (true, 0) => Some(i64::MIN),
+                    (true, 1) => Some(i64::MAX),
+                    (true, _) => (!null(v)).then_some(v as i64),
+                    _ => (!null(v)).then_some(1_795_780_800_000 + (v % 5_000) as i64 - 2_500),
+                }
+            })));
+            let part: ArrayRef = Arc::new(Int32Array::from_iter((0..n).map(|_| {
+                let v = next();
+                (!null(v)).then_some(if wide { v as i32 } else { (v % 3) as i32 })
+            })));
+            let offset: ArrayRef = Arc::new(Int64Array::from_iter((0..n).map(|_| {
+                let v = next();
+                (!null(v)).then_some((v % 50) as i64 - 25)
+            })));
+            // Wide: two full-range 64-bit keys need more than 128 bits.
+            let keys = if wide { vec![ts.clone(), region, ts, part, offset] } else { vec![region, ts, part, offset] };
+            assert_eq!(packed_keys(&keys).is_some(), !wide, "round {round}: wide keys do not pack");
+            assert_eq!(sort_order(&keys).unwrap(), row_order(&keys).unwrap(), "round {round}");
+        }
+    }
 
     #[test]
     fn paths_are_hive_and_safe() {

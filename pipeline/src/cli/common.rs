@@ -32,6 +32,16 @@ pub fn runtime() -> anyhow::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
 }
 
+/// A runtime of `workers` threads (`livelake run`'s `run.threads`): work spawned on it, and the
+/// future given to [`Runtime::block_on`] when it is spawned there too, shares those threads.
+pub fn runtime_of(workers: usize) -> anyhow::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
 /// Fail with a one-line hint unless the lake on local disk is a directory (a lake on object
 /// storage is checked when its tables are opened).
 pub fn check_lake(lake: &LakeUrl) -> anyhow::Result<()> {

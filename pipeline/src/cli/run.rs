@@ -11,7 +11,7 @@ use livelake_pipeline::run::run as run_pipeline;
 use tokio::sync::watch;
 use tracing::info;
 
-use super::common::{runtime, wait_for_signal};
+use super::common::{runtime_of, wait_for_signal};
 
 /// Arguments of `livelake run`. Flags override the config file and `LIVELAKE__*` variables.
 #[derive(Debug, clap::Args)]
@@ -85,7 +85,11 @@ fn config(a: &Args) -> anyhow::Result<Config> {
 /// Run `livelake run`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = config(&a)?;
-    runtime()?.block_on(async move {
+    // Every thread of the run's own work is one of `run.threads`: the run loop and its commits
+    // are tasks of a runtime of that many workers (the loop's decode helpers are the others; see
+    // `run::decode_ahead`), so `run.threads` = 1 runs it all on one thread.
+    let rt = runtime_of(cfg.run.threads())?;
+    let main = rt.spawn(async move {
         let metrics = Arc::new(Metrics::default());
         if !cfg.metrics.listen.is_empty() {
             serve_metrics(&cfg.metrics.listen, metrics.clone())
@@ -148,5 +152,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         }
         Ok(())
-    })
+    });
+    rt.block_on(main).context("the run's task")?
 }
