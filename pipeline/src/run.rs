@@ -73,7 +73,7 @@ struct Runner<'c> {
     dlq: Option<DeadLetterTopic>,
     summary: RunSummary,
     dirty: bool,
-    /// Decode threads (`run.threads`).
+    /// `run.threads`: the applying thread and `threads` − 1 decode helpers.
     threads: usize,
 }
 
@@ -660,7 +660,7 @@ mod tests {
                     )
                     .into_bytes()
                 };
-                SourceMsg { part: part.clone(), offset: i, key: None, payload, timestamp_ms: None }
+                SourceMsg { part: part.clone(), offset: i, key: None, payload: payload.into(), timestamp_ms: None }
             })
             .collect();
         let decoder = Arc::new(decoder);

@@ -64,9 +64,24 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    for (j, c) in b.iter().enumerate().skip(i + 1) {
+    // Eight bytes at a time: the lowest byte that is a quote, a backslash or below 0x20 is
+    // found exactly by the "has a byte less than n" bit trick (higher flags may be spurious).
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let mut j = i + 1;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let stop = below(w ^ (ONES * u64::from(b'"')), 1) | below(w ^ (ONES * u64::from(b'\\')), 1) | below(w, 0x20);
+        if stop != 0 {
+            j += (stop.trailing_zeros() / 8) as usize;
+            return (b[j] == b'"').then_some(j + 1);
+        }
+        j += 8;
+    }
+    for (k, c) in b.iter().enumerate().skip(j) {
         match c {
-            b'"' => return Some(j + 1),
+            b'"' => return Some(k + 1),
             b'\\' | 0..=0x1f => return None,
             _ => {}
         }
@@ -122,6 +137,32 @@ mod tests {
             true
         })
         .then_some(out)
+    }
+
+    #[test]
+    fn a_string_ends_at_its_first_quote_unless_an_escape_or_control_character_comes_first() {
+        let reference = |b: &[u8], i: usize| -> Option<usize> {
+            for (k, c) in b.iter().enumerate().skip(i + 1) {
+                match c {
+                    b'"' => return Some(k + 1),
+                    b'\\' | 0..=0x1f => return None,
+                    _ => {}
+                }
+            }
+            None
+        };
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x01, 0x1f, b'x', 0x80, 0xff, 0x20] {
+                    for tail in [&b""[..], b"\"", b"\"rest of it \x01"] {
+                        let mut b = vec![b'"'];
+                        b.extend((0..len).map(|k| if k == at { special } else { b'a' + (k % 26) as u8 }));
+                        b.extend_from_slice(tail);
+                        assert_eq!(string_end(&b, 0), reference(&b, 0), "{:?}", String::from_utf8_lossy(&b));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,11 +3,14 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Fetch, Poll, SourceMsg};
+use bytes::Bytes;
+
+use super::{BatchBytes, Fetch, Poll, SourceMsg};
 use crate::engine::PartId;
 use crate::error::{Result, io};
 
@@ -75,14 +78,13 @@ impl FileSource {
         &self.part
     }
 
-    /// The next non-blank line, or None at the end of the file.
-    fn next_line(&mut self) -> Result<Option<SourceMsg>> {
-        if let Some(m) = self.held.take() {
-            return Ok(Some(m));
-        }
+    /// The next non-blank line appended to `batch`'s bytes (its line number and range there),
+    /// or None at the end of the file.
+    fn next_line(&mut self, batch: &mut BatchBytes) -> Result<Option<(i64, Range<usize>)>> {
+        let buf = &mut batch.bytes;
         loop {
-            let mut buf = Vec::with_capacity(256);
-            let n = self.reader.read_until(b'\n', &mut buf).map_err(io("reading", &self.path))?;
+            let start = buf.len();
+            let n = self.reader.read_until(b'\n', buf).map_err(io("reading", &self.path))?;
             if n == 0 {
                 self.done = true;
                 return Ok(None);
@@ -90,47 +92,62 @@ impl FileSource {
             self.line += 1;
             if buf.last() == Some(&b'\n') {
                 buf.pop();
-                if buf.last() == Some(&b'\r') {
+                if buf.len() > start && buf.last() == Some(&b'\r') {
                     buf.pop();
                 }
             }
-            if buf.iter().all(u8::is_ascii_whitespace) {
+            if buf[start..].iter().all(u8::is_ascii_whitespace) {
+                buf.truncate(start);
                 continue; // blank lines are not messages
             }
-            return Ok(Some(SourceMsg {
-                part: self.part.clone(),
-                offset: self.line,
-                key: None,
-                payload: buf,
-                timestamp_ms: None,
-            }));
+            return Ok(Some((self.line, start..buf.len())));
         }
     }
 
     /// Up to `max` lines (with a replay speed: those due by now, waiting at most `wait` for the
     /// first).
     pub fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll> {
-        let mut out = Vec::with_capacity(max);
-        while out.len() < max {
-            let Some(m) = self.next_line()? else { break };
-            let Some(pace) = &mut self.pace else {
-                out.push(m);
-                continue;
+        let mut batch = BatchBytes::with_capacity(max.min(8192));
+        let mut held = self.held.take();
+        let mut out: Vec<SourceMsg> = Vec::new();
+        while out.len() + batch.len() < max {
+            // The line held back from the last poll comes first.
+            let line = match &held {
+                Some(_) => None,
+                None => match self.next_line(&mut batch)? {
+                    Some(l) => Some(l),
+                    None => break,
+                },
             };
-            let due_in = pace.due_in(&m.payload);
-            if due_in.is_zero() {
-                out.push(m);
-            } else if out.is_empty() && due_in <= wait {
-                std::thread::sleep(due_in);
-                out.push(m);
-            } else {
-                if out.is_empty() {
+            let bytes = match (&held, &line) {
+                (Some(m), _) => &m.payload[..],
+                (None, Some((_, r))) => &batch.bytes[r.clone()],
+                (None, None) => unreachable!("a line was read"),
+            };
+            let due_in = self.pace.as_mut().map_or(Duration::ZERO, |p| p.due_in(bytes));
+            let first = out.is_empty() && batch.len() == 0;
+            if !due_in.is_zero() && !(first && due_in <= wait) {
+                if first {
                     std::thread::sleep(wait);
                 }
-                self.held = Some(m);
+                if let Some((offset, r)) = line {
+                    // Not due yet: kept, with bytes of its own, for the next poll.
+                    let payload = Bytes::copy_from_slice(&batch.bytes[r.clone()]);
+                    batch.bytes.truncate(r.start);
+                    held = Some(SourceMsg { part: self.part.clone(), offset, key: None, payload, timestamp_ms: None });
+                }
                 break;
             }
+            if !due_in.is_zero() {
+                std::thread::sleep(due_in);
+            }
+            match line {
+                Some((offset, r)) => batch.push(self.part.clone(), offset, r),
+                None => out.extend(held.take()),
+            }
         }
+        self.held = held;
+        out.extend(batch.finish());
         if out.is_empty() && self.done && self.held.is_none() { Ok(Poll::End) } else { Ok(Poll::Messages(out)) }
     }
 }

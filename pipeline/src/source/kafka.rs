@@ -17,7 +17,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
-use super::{Fetch, Handover, Poll, SourceMsg};
+use super::{BatchBytes, Fetch, Handover, Poll, SourceMsg};
 use crate::engine::PartId;
 use crate::error::{Error, Result};
 use crate::kafka::KafkaConfig;
@@ -201,7 +201,7 @@ impl KafkaSource {
     /// Up to `max` messages, waiting at most `wait` for the first. Blocking (the fetch thread
     /// of [`super::Prefetch`] calls it).
     fn poll_blocking(&mut self, max: usize, wait: Duration) -> Result<Vec<SourceMsg>> {
-        let mut out = Vec::with_capacity(max.min(8192));
+        let mut out = BatchBytes::with_capacity(max.min(8192));
         let mut timeout = wait;
         while out.len() < max {
             let Some(res) = self.consumer.poll(timeout) else { break };
@@ -261,15 +261,10 @@ impl KafkaSource {
                 Some(t) => t.clone(),
                 None => self.topic_ids.entry(m.topic().to_string()).or_insert_with(|| Arc::from(m.topic())).clone(),
             };
-            out.push(SourceMsg {
-                part: PartId { topic, partition: m.partition() },
-                offset: m.offset(),
-                key: m.key().map(<[u8]>::to_vec),
-                payload: m.payload().unwrap_or_default().to_vec(),
-                timestamp_ms: m.timestamp().to_millis(),
-            });
+            let part = PartId { topic, partition: m.partition() };
+            out.copy(part, m.offset(), m.key(), m.payload().unwrap_or_default(), m.timestamp().to_millis());
         }
-        Ok(out)
+        Ok(out.finish())
     }
 
     /// The side of the consumer the run loop uses while this source is read on the fetch thread:

@@ -6,17 +6,20 @@
 mod file;
 mod kafka;
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 pub use file::FileSource;
 pub use kafka::{KafkaClient, KafkaSource, KafkaSourceConfig};
 
 use crate::engine::PartId;
 use crate::error::Result;
 
-/// One message as read.
+/// One message as read. Its key and payload are slices of its batch's one buffer
+/// ([`BatchBytes`]): no allocation per message.
 #[derive(Debug, Clone)]
 pub struct SourceMsg {
     /// Partition it came from.
@@ -24,11 +27,65 @@ pub struct SourceMsg {
     /// Offset (Kafka) or 1-based line number (file).
     pub offset: i64,
     /// Key (Kafka), if any.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Bytes>,
     /// Bytes.
-    pub payload: Vec<u8>,
+    pub payload: Bytes,
     /// Broker/producer timestamp, if any.
     pub timestamp_ms: Option<i64>,
+}
+
+/// The messages of a batch as they are read: their bytes are appended to one buffer, which the
+/// messages share once the batch is complete ([`BatchBytes::finish`]).
+#[derive(Default)]
+pub(crate) struct BatchBytes {
+    /// The bytes read so far (a source may append to it directly, then [`BatchBytes::push`]).
+    pub bytes: Vec<u8>,
+    msgs: Vec<(PartId, i64, Option<Range<usize>>, Range<usize>, Option<i64>)>,
+}
+
+impl BatchBytes {
+    /// Room for `n` messages of a few hundred bytes.
+    pub fn with_capacity(n: usize) -> Self {
+        BatchBytes { bytes: Vec::with_capacity(n * 320), msgs: Vec::with_capacity(n) }
+    }
+
+    /// Messages so far.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// Append `key` and `payload` and add the message.
+    pub fn copy(&mut self, part: PartId, offset: i64, key: Option<&[u8]>, payload: &[u8], timestamp_ms: Option<i64>) {
+        let key = key.map(|k| self.append(k));
+        let payload = self.append(payload);
+        self.msgs.push((part, offset, key, payload, timestamp_ms));
+    }
+
+    fn append(&mut self, b: &[u8]) -> Range<usize> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        start..self.bytes.len()
+    }
+
+    /// Add a message (no key, no timestamp) whose payload is `payload` of [`BatchBytes::bytes`].
+    pub fn push(&mut self, part: PartId, offset: i64, payload: Range<usize>) {
+        self.msgs.push((part, offset, None, payload, None));
+    }
+
+    /// The messages, each sharing the batch's buffer.
+    pub fn finish(self) -> Vec<SourceMsg> {
+        let bytes = Bytes::from(self.bytes);
+        self.msgs
+            .into_iter()
+            .map(|(part, offset, key, payload, timestamp_ms)| SourceMsg {
+                part,
+                offset,
+                key: key.map(|k| bytes.slice(k)),
+                payload: bytes.slice(payload),
+                timestamp_ms,
+            })
+            .collect()
+    }
 }
 
 /// A batch of messages, the end of input, or a change of the consumer group's assignment (in
