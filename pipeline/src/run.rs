@@ -424,6 +424,13 @@ fn slot_commits(mut p: Pending, checkpoint: engine::Checkpoint) -> Result<Vec<Sl
     Ok(slots.into_values().collect())
 }
 
+/// `f` (a blocking call to the broker) on tokio's blocking pool: the loop's thread waits, and the
+/// runtime's other tasks (a commit) go on, with any number of workers.
+async fn blocking<T: Send + 'static>(k: &KafkaClient, f: impl FnOnce(&KafkaClient) -> T + Send + 'static) -> T {
+    let k = k.clone();
+    tokio::task::spawn_blocking(move || f(&k)).await.expect("a broker query does not panic")
+}
+
 /// How often the live board gets provisional figures of the open windows (ms).
 const PROVISIONAL_EVERY_MS: i64 = 1_000;
 
@@ -539,7 +546,7 @@ pub async fn run(
                 last_lag_at = now;
                 let next = r.engine.next_offsets();
                 let asked = std::time::Instant::now();
-                let lag = tokio::task::block_in_place(|| k.lag(&next));
+                let lag = blocking(k, move |k| k.lag(&next)).await;
                 debug!(ms = asked.elapsed().as_millis() as u64, "consumer lag fetched");
                 if let Some(lag) = &lag {
                     for (p, l) in lag {
@@ -552,7 +559,7 @@ pub async fn run(
                 // run's, until its session times out) or that the group has not assigned yet is
                 // unread: it holds the windows as a partition with a backlog does, or they would
                 // close without its streams' events.
-                let unassigned = tokio::task::block_in_place(|| k.unassigned());
+                let unassigned = blocking(k, |k| k.unassigned()).await;
                 for p in unassigned.iter().flatten() {
                     metrics.set_assigned(&p.topic, p.partition, false);
                     metrics.set_lag(&p.topic, p.partition, 0);

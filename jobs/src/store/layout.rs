@@ -196,7 +196,7 @@ mod tests {
         };
         for round in 0..40 {
             let n = 2 + (next() % 700) as usize;
-            let null = |v: u64| round % 3 == 0 && v % 9 == 0;
+            let null = |v: u64| round % 3 == 0 && v.is_multiple_of(9);
             let region: ArrayRef = Arc::new(StringArray::from_iter((0..n).map(|_| {
                 let v = next();
                 (!null(v)).then(|| ["EU", "SEA", "NA", "", "LATAM", "ME"][(v % 6) as usize])

@@ -32,14 +32,20 @@ pub fn runtime() -> anyhow::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
 }
 
-/// A runtime of `workers` threads (`livelake run`'s `run.threads`): work spawned on it, and the
-/// future given to [`Runtime::block_on`] when it is spawned there too, shares those threads.
-pub fn runtime_of(workers: usize) -> anyhow::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1))
-        .enable_all()
-        .build()
-        .context("starting the runtime")
+/// The runtime of `livelake run` with `run.threads` = `threads`: the thread that calls
+/// [`Runtime::block_on`] runs the loop, and `threads` workers run what it spawns (commits, the
+/// window SQL's partitions, HTTP); with one thread, all of it shares the calling thread. (With
+/// fewer workers than threads, a commit's Parquet encoding, which holds its worker, would make
+/// the loop's window SQL wait for it.)
+pub fn runtime_of(threads: usize) -> anyhow::Result<Runtime> {
+    let mut b = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    b.enable_all().build().context("starting the runtime")
 }
 
 /// Fail with a one-line hint unless the lake on local disk is a directory (a lake on object

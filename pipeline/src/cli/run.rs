@@ -85,11 +85,13 @@ fn config(a: &Args) -> anyhow::Result<Config> {
 /// Run `livelake run`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = config(&a)?;
-    // Every thread of the run's own work is one of `run.threads`: the run loop and its commits
-    // are tasks of a runtime of that many workers (the loop's decode helpers are the others; see
-    // `run::decode_ahead`), so `run.threads` = 1 runs it all on one thread.
+    // `run.threads` = 1 runs the loop, its commits and its decoding on this one thread; n runs
+    // the loop here, its commits on n runtime workers and its decoding on n − 1 helpers (see
+    // `run::decode_ahead`), pipeline stages that wait for each other on n cores. The loop stays
+    // on this thread: a task moving between threads would allocate from one glibc arena after
+    // another (the Kafka path's peak RSS doubled).
     let rt = runtime_of(cfg.run.threads())?;
-    let main = rt.spawn(async move {
+    rt.block_on(async move {
         let metrics = Arc::new(Metrics::default());
         if !cfg.metrics.listen.is_empty() {
             serve_metrics(&cfg.metrics.listen, metrics.clone())
@@ -152,6 +154,5 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let _ = stopped.changed().await;
         }
         Ok(())
-    });
-    rt.block_on(main).context("the run's task")?
+    })
 }

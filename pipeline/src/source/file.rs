@@ -126,7 +126,8 @@ impl FileSource {
             };
             let due_in = self.pace.as_mut().map_or(Duration::ZERO, |p| p.due_in(bytes));
             let first = out.is_empty() && batch.len() == 0;
-            if !due_in.is_zero() && !(first && due_in <= wait) {
+            let ready = due_in.is_zero() || (first && due_in <= wait);
+            if !ready {
                 if first {
                     std::thread::sleep(wait);
                 }

@@ -40,8 +40,11 @@ pub struct SourceMsg {
 pub(crate) struct BatchBytes {
     /// The bytes read so far (a source may append to it directly, then [`BatchBytes::push`]).
     pub bytes: Vec<u8>,
-    msgs: Vec<(PartId, i64, Option<Range<usize>>, Range<usize>, Option<i64>)>,
+    msgs: Vec<Read>,
 }
+
+/// A message of a [`BatchBytes`]: partition, offset, key and payload ranges, timestamp.
+type Read = (PartId, i64, Option<Range<usize>>, Range<usize>, Option<i64>);
 
 impl BatchBytes {
     /// Room for `n` messages of a few hundred bytes.
