@@ -1,8 +1,9 @@
 //! Bytes of one message → a validated [`Event`], or a [`Rejection`] with its reason code.
 //!
-//! The message is parsed once into borrowed raw field slices (unknown fields are skipped), then
-//! each field is checked in the order of the tables in `docs/events.md`; the first failing rule
-//! names the reason. Nothing here panics on any input (property-tested).
+//! The message is parsed once into borrowed raw field slices (unknown fields are skipped): by
+//! one scan of its bytes when it is a flat object without escapes (`scan.rs`), else by
+//! serde_json. Then each field is checked in the order of the tables in `docs/events.md`; the
+//! first failing rule names the reason. Nothing here panics on any input (property-tested).
 
 use std::borrow::Cow;
 
