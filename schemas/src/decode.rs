@@ -87,7 +87,7 @@ raw_event! {
     amount = "amount",
 }
 
-/// A field's raw JSON text as serde_json reads it.
+/// A field's raw JSON text as serde_json reads it (`null`, like an absent field, is `None`).
 fn raw_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
     Option::<&'de RawValue>::deserialize(d).map(|v| v.map(RawValue::get))
 }
@@ -118,13 +118,8 @@ pub struct Decoder {
 
 type R<T> = Result<T, Reason>;
 
-/// A JSON `null` reads as absent.
-fn present(raw: Option<&str>) -> Option<&str> {
-    raw.filter(|t| *t != "null")
-}
-
 fn req<'a>(raw: Option<&'a str>, name: &'static str) -> R<&'a str> {
-    present(raw).ok_or(Reason::MissingField(name))
+    raw.ok_or(Reason::MissingField(name))
 }
 
 /// A JSON string literal's content, borrowed when it holds no escapes.
@@ -156,7 +151,7 @@ fn string<'a>(text: &'a str, name: &'static str, min: usize, max: usize) -> R<Co
 }
 
 fn opt_string<'a>(raw: Option<&'a str>, name: &'static str, max: usize) -> R<Option<Cow<'a, str>>> {
-    present(raw).map(|t| string(t, name, 0, max)).transpose()
+    raw.map(|t| string(t, name, 0, max)).transpose()
 }
 
 /// An integer JSON number within `[min, max]`. Fractions and exponents are the wrong type.
@@ -174,7 +169,7 @@ fn int(text: &str, name: &'static str, min: i64, max: i64) -> R<i64> {
 }
 
 fn opt_int(raw: Option<&str>, name: &'static str, min: i64, max: i64) -> R<Option<i64>> {
-    present(raw).map(|t| int(t, name, min, max)).transpose()
+    raw.map(|t| int(t, name, min, max)).transpose()
 }
 
 fn decimal(text: &str, name: &'static str, max_units: i64) -> R<Decimal4> {
@@ -276,7 +271,7 @@ impl Decoder {
     }
 
     fn region<'a>(&self, raw: &RawEvent<'a>) -> R<Cow<'a, str>> {
-        if let Some(t) = present(raw.region) {
+        if let Some(t) = raw.region {
             let s = json_str(t, "region").map_err(|_| Reason::BadRegion)?;
             if !is_valid_region(&s) {
                 return Err(Reason::BadRegion);
@@ -293,7 +288,7 @@ impl Decoder {
     }
 
     fn country<'a>(&self, raw: &RawEvent<'a>) -> R<Option<Cow<'a, str>>> {
-        let Some(t) = present(raw.country) else { return Ok(None) };
+        let Some(t) = raw.country else { return Ok(None) };
         let c = json_str(t, "country")?;
         let b = c.as_bytes();
         if b.len() != 2 || !b.iter().all(u8::is_ascii_alphabetic) {
@@ -303,7 +298,7 @@ impl Decoder {
     }
 
     fn validate<'a>(&self, raw: &RawEvent<'a>, now_ms: i64) -> R<Event<'a>> {
-        if let Some(v) = present(raw.v) {
+        if let Some(v) = raw.v {
             match int(v, "v", i64::MIN, i64::MAX) {
                 Ok(1) => {}
                 Ok(_) | Err(Reason::OutOfRange(_)) => return Err(Reason::UnsupportedVersion),
@@ -316,7 +311,7 @@ impl Decoder {
         let ts_ms = timestamp(req(raw.ts, "ts")?, now_ms)?;
         let stream_id = string(req(raw.stream_id, "stream_id")?, "stream_id", 1, 128)?;
         let session_id = string(req(raw.session_id, "session_id")?, "session_id", 1, 128)?;
-        let viewer_id = match present(raw.viewer_id) {
+        let viewer_id = match raw.viewer_id {
             Some(t) => string(t, "viewer_id", 1, 128)?,
             None => session_id.clone(),
         };
@@ -376,7 +371,7 @@ impl Decoder {
             },
             EventKind::Order => {
                 let order_id = string(req(raw.order_id, "order_id")?, "order_id", 1, 128)?;
-                let product_id = present(raw.product_id).map(|t| string(t, "product_id", 1, 128)).transpose()?;
+                let product_id = raw.product_id.map(|t| string(t, "product_id", 1, 128)).transpose()?;
                 let quantity = opt_int(raw.quantity, "quantity", 1, 10_000)?.unwrap_or(1);
                 let amount = decimal(req(raw.amount, "amount")?, "amount", 10_000_000)?;
                 let currency = currency(raw.currency, &self.rates)?;
