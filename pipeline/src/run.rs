@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
-use livelake_schemas::{Decoder, Event, Rejection, Table};
+use livelake_schemas::{Decoder, Table};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
-use crate::engine::{self, Engine, Msg, Outcome, PartId, Pending};
+use crate::engine::{self, Decoded, Engine, Msg, Outcome, PartId, Pending};
 use crate::error::{Result, commit_log};
 use crate::kafka::{DeadLetterTopic, LiveTopic};
 use crate::ops::{Board, Metrics};
@@ -92,11 +92,24 @@ impl Runner<'_> {
             self.metrics.event_in(t, n);
         }
         let decoder = self.engine.decoder().clone();
-        decode_ahead(&decoder, msgs, now, self.threads, |m, decoded| self.apply(m, decoded, now));
+        decode_ahead(&decoder, msgs, now, self.threads, |chunk, decoded| self.apply_chunk(chunk, decoded, now));
+    }
+
+    /// Apply decoded messages in turn, loading the dedup slots of the next few while applying
+    /// the ones before them ([`Engine::touch`]).
+    fn apply_chunk(&mut self, msgs: &[SourceMsg], decoded: Vec<Decoded<'_>>, now: i64) {
+        let keys: Vec<(&PartId, u128)> = msgs.iter().zip(&decoded).map(|(m, d)| (&m.part, d.key)).collect();
+        self.engine.touch(keys.iter().take(TOUCH_AHEAD).copied());
+        for (i, (m, d)) in msgs.iter().zip(decoded).enumerate() {
+            if i % TOUCH_AHEAD == 0 {
+                self.engine.touch(keys.iter().skip(i + TOUCH_AHEAD).take(TOUCH_AHEAD).copied());
+            }
+            self.apply(m, d, now);
+        }
     }
 
     /// Apply one decoded message to the engine and account for what became of it.
-    fn apply(&mut self, m: &SourceMsg, decoded: DecodeResult<'_>, now: i64) {
+    fn apply(&mut self, m: &SourceMsg, decoded: Decoded<'_>, now: i64) {
         let outcome = self.engine.apply(
             Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },
             decoded,
@@ -148,14 +161,19 @@ impl Runner<'_> {
         }
         let now = self.clock.now_ms();
         let pending = self.engine.take_pending();
-        let slots = slot_commits(pending, self.engine.checkpoint())?;
+        let checkpoint = self.engine.checkpoint();
         if let Some(d) = &mut self.dlq {
             d.drain().await;
         }
         self.finish_commit(kafka).await?;
         let mut lake = self.lake.take().expect("the lake is back once its commit has finished");
+        // Finishing the Arrow arrays and splitting them by slot is the commit's work too: the
+        // engine goes on with the next messages meanwhile.
         self.in_flight = Some(tokio::spawn(async move {
-            let recs = lake.commit(slots, now).await;
+            let recs = match slot_commits(pending, checkpoint) {
+                Ok(slots) => lake.commit(slots, now).await,
+                Err(e) => Err(e),
+            };
             (lake, recs)
         }));
         self.dirty = false;
@@ -332,23 +350,23 @@ async fn take_slot(lake: &mut Lake, engine: &mut Engine, slot: i32, now: i64) ->
 /// Fewest messages decoded as one piece of work.
 const MIN_DECODE_CHUNK: usize = 256;
 
-/// Decode `msgs` (`now` as the processing clock of a message without a timestamp) and hand each
-/// to `apply` in the source's order. With `threads` > 1 the calling thread only applies, while
-/// `threads` − 1 others decode the chunks ahead of it (chunk `i` on thread `i` mod (`threads` − 1),
-/// each at most two chunks ahead). Decoding is pure, so what `apply` sees is the same for any
-/// number of threads.
+/// Decode `msgs` (`now` as the processing clock of a message without a timestamp) and hand them
+/// to `apply` chunk by chunk, in the source's order. With `threads` > 1 the calling thread only
+/// applies, while `threads` − 1 others decode the chunks ahead of it (chunk `i` on thread `i` mod
+/// (`threads` − 1), each at most two chunks ahead). Decoding is pure, so what `apply` sees is the
+/// same for any number of threads.
 fn decode_ahead<'m>(
     decoder: &Arc<Decoder>,
     msgs: &'m [SourceMsg],
     now: i64,
     threads: usize,
-    mut apply: impl FnMut(&'m SourceMsg, DecodeResult<'m>),
+    mut apply: impl FnMut(&'m [SourceMsg], Vec<Decoded<'m>>),
 ) {
     let decode = |d: &Decoder, m: &'m SourceMsg| engine::decode(d, &m.payload, m.timestamp_ms, now);
     let workers = threads.saturating_sub(1);
     if workers == 0 || msgs.len() < 2 * MIN_DECODE_CHUNK {
-        for m in msgs {
-            apply(m, decode(decoder, m));
+        for chunk in msgs.chunks(MIN_DECODE_CHUNK) {
+            apply(chunk, chunk.iter().map(|m| decode(decoder, m)).collect());
         }
         return;
     }
@@ -357,7 +375,7 @@ fn decode_ahead<'m>(
     std::thread::scope(|scope| {
         let ready: Vec<_> = (0..workers)
             .map(|w| {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<DecodeResult<'m>>>(2);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Decoded<'m>>>(2);
                 let mine: Vec<&'m [SourceMsg]> = chunks.iter().skip(w).step_by(workers).copied().collect();
                 let decoder = decoder.clone();
                 scope.spawn(move || {
@@ -371,16 +389,13 @@ fn decode_ahead<'m>(
             })
             .collect();
         for (i, chunk) in chunks.iter().enumerate() {
-            let decoded = ready[i % workers].recv().expect("a decode thread sends every chunk it was given");
-            for (m, d) in chunk.iter().zip(decoded) {
-                apply(m, d);
-            }
+            apply(chunk, ready[i % workers].recv().expect("a decode thread sends every chunk it was given"));
         }
     });
 }
 
-/// What the decoder made of a message.
-type DecodeResult<'m> = std::result::Result<Event<'m>, Rejection>;
+/// How many messages ahead of the one applied their dedup slots are loaded ([`Engine::touch`]).
+const TOUCH_AHEAD: usize = 8;
 
 /// What a commit writes per slot: the pending rows split by the slot of their source partition
 /// (`stream_minute` rows come split by their stream's slot), each with the slot's share of
@@ -673,12 +688,15 @@ mod tests {
         let decoder = Arc::new(decoder);
         let run = |threads: usize| {
             let mut seen = Vec::new();
-            decode_ahead(&decoder, &msgs, 1_795_264_900_000, threads, |m, d| seen.push((m.offset, format!("{d:?}"))));
+            decode_ahead(&decoder, &msgs, 1_795_264_900_000, threads, |chunk, decoded| {
+                assert_eq!(chunk.len(), decoded.len());
+                seen.extend(chunk.iter().zip(decoded).map(|(m, d)| (m.offset, format!("{d:?}"))));
+            });
             seen
         };
         let one = run(1);
         assert_eq!(one.len(), msgs.len());
-        assert!(one.iter().filter(|(_, d)| d.starts_with("Err")).count() >= 20);
+        assert!(one.iter().filter(|(_, d)| d.contains("event: Err")).count() >= 20);
         assert!(one.iter().enumerate().all(|(i, (o, _))| *o == i as i64), "in the source's order");
         for threads in [2, 3, 4, 7] {
             assert_eq!(one, run(threads), "{threads} threads");

@@ -25,6 +25,7 @@
 //! position), so positions in successive commits never move back.
 
 mod checkpoint;
+mod dedup;
 mod partition;
 mod state;
 mod windows;
@@ -55,15 +56,22 @@ pub fn encode_sessions(s: &StreamSessions, stream_id: &str, regions: &Regions) -
     state::encode(std::iter::once((stream_id, s)), regions)
 }
 
+/// What [`decode`] made of a message: its event, or why it was rejected; and the event's dedup
+/// key ([`event_key`]; 0 for a rejected message).
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The event, or why it was rejected.
+    pub event: Result<Event<'a>, Rejection>,
+    /// Its dedup key.
+    pub key: u128,
+}
+
 /// Decode one message: its producer/broker timestamp, or `now` (wall clock) where it has none,
 /// is the processing clock `bad_timestamp` is judged by. Pure: any thread may run it.
-pub fn decode<'a>(
-    decoder: &Decoder,
-    payload: &'a [u8],
-    timestamp_ms: Option<i64>,
-    now: i64,
-) -> Result<Event<'a>, Rejection> {
-    decoder.decode(payload, timestamp_ms.unwrap_or(now))
+pub fn decode<'a>(decoder: &Decoder, payload: &'a [u8], timestamp_ms: Option<i64>, now: i64) -> Decoded<'a> {
+    let event = decoder.decode(payload, timestamp_ms.unwrap_or(now));
+    let key = event.as_ref().map_or(0, |e| event_key(&e.stream_id, &e.event_id));
+    Decoded { event, key }
 }
 
 /// Event-time settings of the engine.
@@ -338,13 +346,36 @@ impl Engine {
         &self.decoder
     }
 
+    /// Load where the dedup lookups of these messages (partition, [`Decoded::key`]) will look:
+    /// a hint, a few messages ahead of [`Engine::apply`], that lets their cache misses overlap
+    /// instead of following one another.
+    pub fn touch<'p>(&self, keys: impl IntoIterator<Item = (&'p PartId, u128)>) {
+        let mut last: Option<(&PartId, &PartState)> = None;
+        for (part, key) in keys {
+            let st = match last {
+                Some((p, st)) if p == part => st,
+                _ => match self.parts.get(part) {
+                    Some(st) => {
+                        last = Some((part, st));
+                        st
+                    }
+                    None => continue,
+                },
+            };
+            st.touch(key);
+        }
+    }
+
     /// Process one message at wall-clock time `now`, already [`decode`]d with the engine's
     /// [`Engine::decoder`].
-    pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: Result<Event<'a>, Rejection>, now: i64) -> Outcome {
+    pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: Decoded<'a>, now: i64) -> Outcome {
         if !self.holds(m.part.partition) {
             return Outcome::Skipped;
         }
-        let st = self.parts.entry(m.part.clone()).or_insert_with(|| PartState::new(m.offset, i64::MIN, now));
+        let st = match self.parts.get_mut(m.part) {
+            Some(st) => st,
+            None => self.parts.entry(m.part.clone()).or_insert_with(|| PartState::new(m.offset, i64::MIN, now)),
+        };
         if m.offset < st.next_offset {
             return Outcome::Skipped;
         }
@@ -377,7 +408,7 @@ impl Engine {
         if replay {
             self.metrics.replayed.inc();
         }
-        let event = match decoded {
+        let event = match decoded.event {
             Ok(e) => e,
             Err(rejection) => {
                 if replay {
@@ -390,8 +421,7 @@ impl Engine {
                 return Outcome::Rejected(rejection);
             }
         };
-        let key = event_key(&event.stream_id, &event.event_id);
-        if st.is_repeat(key, event.ts_ms, m.offset, self.cfg.dedup_horizon_ms) {
+        if st.is_repeat(decoded.key, event.ts_ms, m.offset, self.cfg.dedup_horizon_ms) {
             if replay {
                 return Outcome::Replayed;
             }

@@ -2,12 +2,11 @@
 //! wall-clock activity (idleness), and the dedup memory of the events it carried.
 
 use std::collections::VecDeque;
-use std::collections::hash_map::Entry;
-
-use livelake_jobs::FastMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+use super::dedup::Ids;
 
 /// A source partition: Kafka topic + partition, or `file:<path>` + 0.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -27,6 +26,8 @@ impl std::fmt::Display for PartId {
 /// One accepted event remembered for dedup and replay, in offset order.
 #[derive(Debug, Clone, Copy)]
 struct Seen {
+    /// Its key ([`event_key`]), as two halves (no 16-byte alignment: 40 bytes, not 48).
+    key: [u64; 2],
     offset: i64,
     ts: i64,
     /// The partition's max event time before this event: where a replay from here starts.
@@ -51,7 +52,7 @@ pub struct PartState {
     /// no commit may record one for it.
     pub positioned: bool,
     seen: VecDeque<Seen>,
-    ids: FastMap<u128, i64>,
+    ids: Ids,
 }
 
 impl PartState {
@@ -65,7 +66,7 @@ impl PartState {
             backlog: false,
             positioned: true,
             seen: VecDeque::new(),
-            ids: FastMap::default(),
+            ids: Ids::default(),
         }
     }
 
@@ -107,20 +108,18 @@ impl PartState {
     /// before the partition's current progress. Otherwise remembers it and returns false.
     pub fn is_repeat(&mut self, id: u128, ts: i64, offset: i64, horizon_ms: i64) -> bool {
         let alive_from = self.max_ts.saturating_sub(horizon_ms);
-        // One probe of the map, whether the key is there or not.
-        match self.ids.entry(id) {
-            Entry::Occupied(mut seen) => {
-                if *seen.get() >= alive_from {
-                    return true;
-                }
-                seen.insert(ts);
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(ts);
-            }
+        if self.ids.get(id).is_some_and(|seen| seen >= alive_from) {
+            return true;
         }
-        self.seen.push_back(Seen { offset, ts, max_ts_before: self.max_ts });
+        self.ids.insert(id, ts, offset);
+        let key = [(id >> 64) as u64, id as u64];
+        self.seen.push_back(Seen { key, offset, ts, max_ts_before: self.max_ts });
         false
+    }
+
+    /// Load where [`PartState::is_repeat`] will look `id` up (a hint, see [`Ids::touch`]).
+    pub fn touch(&self, id: u128) {
+        self.ids.touch(id);
     }
 
     /// Forget events that can no longer match (older than the horizon), but keep everything
@@ -131,10 +130,9 @@ impl PartState {
             if front.ts >= alive_from || front.offset >= keep_from_offset {
                 break;
             }
+            let [hi, lo] = front.key;
+            self.ids.remove(((hi as u128) << 64) | lo as u128, front.offset);
             self.seen.pop_front();
-        }
-        if self.ids.len() > 2 * self.seen.len() + 1024 {
-            self.ids.retain(|_, ts| *ts >= alive_from);
         }
     }
 
