@@ -38,7 +38,7 @@ pub use lake::{Spill, lake_session, level_type, register_lake, register_lake_as_
 pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQL, period_metrics};
 pub use query::{QueryError, run_query};
 pub use window::{
-    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowOutput,
+    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowJob, WindowOutput,
     window_columns, window_input_schema, window_metrics, window_projection, window_start, with_windows,
 };
 

@@ -10,9 +10,16 @@ use arrow::array::{
 use arrow::datatypes::TimestampMillisecondType;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
-use datafusion::datasource::MemTable;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::{MemTable, TableType};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::memory::{LazyBatchGenerator, LazyMemoryExec};
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, batch_schema, ts_type};
+use parking_lot::RwLock;
+use std::sync::Mutex;
 
 use crate::{Error, Result, conform};
 
@@ -273,48 +280,168 @@ pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batc
     Ok(())
 }
 
-/// Register the inputs in a new context and find the suspects among `probes`: the context, the
-/// new suspects, and every suspect (earlier and new).
-async fn with_suspects(inputs: WindowInputs) -> Result<(SessionContext, Vec<Suspect>, Vec<Suspect>)> {
-    let df_err = |source| Error::DataFusion { job: JOB, source };
-    let w = inputs.width_ms;
-    let ctx = crate::lake::session(SessionConfig::new());
-    register(&ctx, "player", window_input_schema(Table::PlayerEvents), inputs.player)?;
-    register(&ctx, "commerce", window_input_schema(Table::CommerceEvents), inputs.commerce)?;
-    let history = history_batch(&inputs.history, w)?;
-    register(&ctx, "history", history.schema(), vec![history])?;
-    let probes = probes_batch(&inputs.probes, w)?;
-    register(&ctx, "probes", probes.schema(), vec![probes])?;
-    let exits = exits_batch(&inputs.exits, w)?;
-    register(&ctx, "exits", exits.schema(), vec![exits])?;
-
-    let found = ctx.sql(SUSPECTS_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)?;
-    let mut new_suspects = Vec::new();
-    for b in &found {
-        let col = |i: usize| {
-            b.column(i).as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| Error::Schema {
-                job: "suspects",
-                detail: format!("column {i} is {}, not utf8", b.column(i).data_type()),
-            })
-        };
-        let (s, id) = (col(0)?, col(1)?);
-        new_suspects.extend((0..b.num_rows()).map(|i| (s.value(i).to_string(), id.value(i).to_string())));
-    }
-    let mut all = inputs.suspects;
-    all.extend(new_suspects.iter().cloned());
-    Ok((ctx, new_suspects, all))
+/// The window job, planned once: its two queries become physical plans over tables whose rows
+/// are put in place for each run ([`WindowJob::run`]), so a run only executes them. (Parsing,
+/// optimizing and planning the SQL cost more than running it over a minute's rows, and windows
+/// close every minute of event time.)
+pub struct WindowJob {
+    ctx: SessionContext,
+    slots: Slots,
+    suspects: Arc<dyn ExecutionPlan>,
+    minute: Arc<dyn ExecutionPlan>,
 }
 
-/// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
-/// every suspect (earlier and new) excluded from the cleaned columns.
-pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
-    let df_err = |source| Error::DataFusion { job: JOB, source };
-    let (ctx, new_suspects, all) = with_suspects(inputs).await?;
-    let suspects = suspects_batch(&all)?;
-    register(&ctx, "suspects", suspects.schema(), vec![suspects])?;
+/// The rows of the job's input tables during a run.
+#[derive(Default)]
+struct Slots {
+    player: Slot,
+    commerce: Slot,
+    history: Slot,
+    probes: Slot,
+    exits: Slot,
+    suspects: Slot,
+}
 
-    let out = ctx.sql(STREAM_MINUTE_SQL).await.map_err(df_err)?.collect().await.map_err(df_err)?;
-    let target = output_schema();
-    let minute = out.iter().filter(|b| b.num_rows() > 0).map(|b| conform(JOB, b, &target)).collect::<Result<_>>()?;
-    Ok(WindowOutput { minute, new_suspects })
+type Slot = Arc<Mutex<Vec<RecordBatch>>>;
+
+impl WindowJob {
+    /// Plan the job's queries.
+    pub async fn new() -> Result<WindowJob> {
+        let df_err = |source| Error::DataFusion { job: JOB, source };
+        let mut config = SessionConfig::new();
+        // A plan that is run again must not carry filters derived from an earlier run's rows.
+        config.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
+        let ctx = crate::lake::session(config);
+        let slots = Slots::default();
+        let tables: [(&str, SchemaRef, &Slot); 6] = [
+            ("player", window_input_schema(Table::PlayerEvents), &slots.player),
+            ("commerce", window_input_schema(Table::CommerceEvents), &slots.commerce),
+            ("history", history_batch(&[], 1)?.schema(), &slots.history),
+            ("probes", probes_batch(&[], 1)?.schema(), &slots.probes),
+            ("exits", exits_batch(&[], 1)?.schema(), &slots.exits),
+            ("suspects", suspects_batch(&[])?.schema(), &slots.suspects),
+        ];
+        for (name, schema, slot) in tables {
+            let table = SlotTable { schema, slot: slot.clone() };
+            ctx.register_table(name, Arc::new(table)).map_err(df_err)?;
+        }
+        let plan = async |sql: &str| ctx.sql(sql).await?.create_physical_plan().await;
+        let suspects = plan(SUSPECTS_SQL).await.map_err(df_err)?;
+        let minute = plan(STREAM_MINUTE_SQL).await.map_err(df_err)?;
+        Ok(WindowJob { ctx, slots, suspects, minute })
+    }
+
+    /// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
+    /// every suspect (earlier and new) excluded from the cleaned columns.
+    pub async fn run(&self, inputs: WindowInputs) -> Result<WindowOutput> {
+        let w = inputs.width_ms;
+        let s = &self.slots;
+        put(&s.player, inputs.player);
+        put(&s.commerce, inputs.commerce);
+        put(&s.history, vec![history_batch(&inputs.history, w)?]);
+        put(&s.probes, vec![probes_batch(&inputs.probes, w)?]);
+        put(&s.exits, vec![exits_batch(&inputs.exits, w)?]);
+        let out = self.suspects_and_minutes(inputs.suspects).await;
+        for slot in [&s.player, &s.commerce, &s.history, &s.probes, &s.exits, &s.suspects] {
+            put(slot, Vec::new());
+        }
+        out
+    }
+
+    async fn suspects_and_minutes(&self, mut all: Vec<Suspect>) -> Result<WindowOutput> {
+        let found = self.execute(&self.suspects).await?;
+        let mut new_suspects = Vec::new();
+        for b in &found {
+            let col = |i: usize| {
+                b.column(i).as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| Error::Schema {
+                    job: "suspects",
+                    detail: format!("column {i} is {}, not utf8", b.column(i).data_type()),
+                })
+            };
+            let (s, id) = (col(0)?, col(1)?);
+            new_suspects.extend((0..b.num_rows()).map(|i| (s.value(i).to_string(), id.value(i).to_string())));
+        }
+        all.extend(new_suspects.iter().cloned());
+        put(&self.slots.suspects, vec![suspects_batch(&all)?]);
+        let out = self.execute(&self.minute).await?;
+        let target = output_schema();
+        let minute =
+            out.iter().filter(|b| b.num_rows() > 0).map(|b| conform(JOB, b, &target)).collect::<Result<_>>()?;
+        Ok(WindowOutput { minute, new_suspects })
+    }
+
+    /// Run a plan over the rows in place (a fresh copy of it: operators keep state of a run).
+    async fn execute(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+        let df_err = |source| Error::DataFusion { job: JOB, source };
+        let plan = reset_plan_states(plan.clone()).map_err(df_err)?;
+        collect(plan, self.ctx.task_ctx()).await.map_err(df_err)
+    }
+}
+
+fn put(slot: &Slot, rows: Vec<RecordBatch>) {
+    *slot.lock().expect("a window job slot is never poisoned") = rows;
+}
+
+/// A table whose rows are those in its slot when a plan over it runs.
+#[derive(Debug)]
+struct SlotTable {
+    schema: SchemaRef,
+    slot: Slot,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for SlotTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let rows = SlotRows { slot: self.slot.clone(), next: 0 };
+        let exec = LazyMemoryExec::try_new(self.schema.clone(), vec![Arc::new(RwLock::new(rows))])?;
+        Ok(Arc::new(exec.with_projection(projection.cloned())))
+    }
+}
+
+/// The rows of a slot, batch by batch, from the first each time a plan runs.
+#[derive(Debug)]
+struct SlotRows {
+    slot: Slot,
+    next: usize,
+}
+
+impl std::fmt::Display for SlotRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "window job slot")
+    }
+}
+
+impl LazyBatchGenerator for SlotRows {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn generate_next_batch(&mut self) -> datafusion::error::Result<Option<RecordBatch>> {
+        let batch = self.slot.lock().expect("a window job slot is never poisoned").get(self.next).cloned();
+        self.next += 1;
+        Ok(batch)
+    }
+
+    fn reset_state(&self) -> Arc<RwLock<dyn LazyBatchGenerator>> {
+        Arc::new(RwLock::new(SlotRows { slot: self.slot.clone(), next: 0 }))
+    }
+}
+
+/// Run the window job once (plans it first: [`WindowJob`] plans once for many runs).
+pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
+    WindowJob::new().await?.run(inputs).await
 }

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use arrow::array::AsArray;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
-use livelake_jobs::WindowInputs;
+use livelake_jobs::{WindowInputs, WindowJob};
 use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Event, Family, PlayerRows, Rejection, SourcePos, Table};
 
 pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
@@ -199,6 +199,8 @@ pub struct Engine {
     /// Where live figures go (the board, the live topic): each window's row as it closes, and
     /// provisional rows of the open ones ([`Engine::publish_provisional`]).
     live: Vec<Arc<dyn LiveOut>>,
+    /// The window job, planned at the first window that closes.
+    window_job: Option<WindowJob>,
     /// The source has told us its partitions: finality may proceed.
     ready: bool,
     /// The slots this engine processes (`None`: every slot, as with a file); messages of any
@@ -224,6 +226,7 @@ impl Engine {
             pending: Pending::new(),
             metrics,
             live: Vec::new(),
+            window_job: None,
             ready: false,
             held: None,
             parked: BTreeSet::new(),
@@ -566,7 +569,7 @@ impl Engine {
         self.seal_staged()?;
         inputs.player = self.open_player.take_before(&untils, cfg.width_ms)?;
         inputs.commerce = self.open_commerce.take_before(&untils, cfg.width_ms)?;
-        let out = livelake_jobs::window_metrics(inputs).await?;
+        let out = self.window_job().await?.run(inputs).await?;
         self.metrics.suspects.inc_by(out.new_suspects.len() as u64);
         for (stream, session) in &out.new_suspects {
             if let Some(sw) = self.streams.get_mut(stream) {
@@ -629,7 +632,15 @@ impl Engine {
         if inputs.player.is_empty() && inputs.commerce.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(livelake_jobs::window_metrics(inputs).await?.minute)
+        Ok(self.window_job().await?.run(inputs).await?.minute)
+    }
+
+    /// The window job, planned once.
+    async fn window_job(&mut self) -> Result<&WindowJob, crate::Error> {
+        if self.window_job.is_none() {
+            self.window_job = Some(WindowJob::new().await?);
+        }
+        Ok(self.window_job.as_ref().expect("planned above"))
     }
 
     /// The pending output (to be written by the next commit).

@@ -126,14 +126,18 @@ impl PartState {
     /// from `keep_from_offset` on (open windows still need it for replay).
     pub fn evict(&mut self, horizon_ms: i64, keep_from_offset: i64) {
         let alive_from = self.max_ts.saturating_sub(horizon_ms);
-        while let Some(front) = self.seen.front() {
-            if front.ts >= alive_from || front.offset >= keep_from_offset {
-                break;
+        let gone = self.seen.iter().take_while(|s| s.ts < alive_from && s.offset < keep_from_offset).count();
+        let key = |s: &Seen| ((s.key[0] as u128) << 64) | s.key[1] as u128;
+        // Their slots are all over the table: load a few ahead of each removal (see `Ids::touch`).
+        const AHEAD: usize = 8;
+        for (i, s) in self.seen.iter().take(gone).enumerate() {
+            if i % AHEAD == 0 {
+                let end = gone.min(i + 2 * AHEAD);
+                self.seen.range((i + AHEAD).min(end)..end).for_each(|s| self.ids.touch(key(s)));
             }
-            let [hi, lo] = front.key;
-            self.ids.remove(((hi as u128) << 64) | lo as u128, front.offset);
-            self.seen.pop_front();
+            self.ids.remove(key(s), s.offset);
         }
+        self.seen.drain(..gone);
     }
 
     /// Where a restart must replay from to rebuild this partition's dedup memory and open
