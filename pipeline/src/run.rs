@@ -99,11 +99,8 @@ impl Runner<'_> {
     /// the ones before them ([`Engine::touch`]).
     fn apply_chunk(&mut self, msgs: &[SourceMsg], decoded: Vec<Decoded<'_>>, now: i64) {
         let keys: Vec<(&PartId, u128)> = msgs.iter().zip(&decoded).map(|(m, d)| (&m.part, d.key)).collect();
-        self.engine.touch(keys.iter().take(TOUCH_AHEAD).copied());
         for (i, (m, d)) in msgs.iter().zip(decoded).enumerate() {
-            if i % TOUCH_AHEAD == 0 {
-                self.engine.touch(keys.iter().skip(i + TOUCH_AHEAD).take(TOUCH_AHEAD).copied());
-            }
+            self.engine.touch(keys[engine::touch_ahead(i, keys.len())].iter().copied());
             self.apply(m, d, now);
         }
     }
@@ -393,9 +390,6 @@ fn decode_ahead<'m>(
         }
     });
 }
-
-/// How many messages ahead of the one applied their dedup slots are loaded ([`Engine::touch`]).
-const TOUCH_AHEAD: usize = 8;
 
 /// What a commit writes per slot: the pending rows split by the slot of their source partition
 /// (`stream_minute` rows come split by their stream's slot), each with the slot's share of

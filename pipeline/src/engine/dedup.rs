@@ -24,6 +24,21 @@ pub struct Ids {
     len: usize,
 }
 
+/// How far ahead of a lookup its slot is loaded ([`Ids::touch`]), in keys.
+const AHEAD: usize = 8;
+
+/// Which of `len` keys to [`Ids::touch`] before handling key `i` of them in turn: every
+/// [`AHEAD`] keys, the group after the next (the first time, the first two groups), so each
+/// key's slot is loaded while the group before it is handled.
+pub fn touch_ahead(i: usize, len: usize) -> std::ops::Range<usize> {
+    if !i.is_multiple_of(AHEAD) {
+        return 0..0;
+    }
+    let end = len.min(i + 2 * AHEAD);
+    let start = if i == 0 { 0 } else { i + AHEAD };
+    start.min(end)..end
+}
+
 /// Fewest slots of a table that holds anything.
 const MIN_SLOTS: usize = 1024;
 
@@ -171,6 +186,20 @@ mod tests {
                     prop_assert_eq!(ids.get(key), want.get(&stored(key)).map(|&(ts, _)| ts), "key {}", key);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_key_is_touched_once_before_it_is_handled() {
+        for len in [0, 1, 7, 8, 9, 16, 17, 100] {
+            let mut touched = Vec::new();
+            for i in 0..len {
+                for k in touch_ahead(i, len) {
+                    assert!(k >= i, "key {k} touched after it was handled ({len} keys)");
+                    touched.push(k);
+                }
+            }
+            assert_eq!(touched, (0..len).collect::<Vec<_>>(), "{len} keys");
         }
     }
 

@@ -40,6 +40,7 @@ use livelake_jobs::{WindowInputs, WindowJob};
 use livelake_schemas::{CommerceRows, DeadletterRows, Decoder, Event, Family, PlayerRows, Rejection, SourcePos, Table};
 
 pub use checkpoint::{Checkpoint, PartCheckpoint, StreamCheckpoint};
+pub use dedup::touch_ahead;
 pub use livelake_jobs::rules::StateError;
 use livelake_jobs::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use livelake_jobs::window_start;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::dedup::Ids;
+use super::dedup::{Ids, touch_ahead};
 
 /// A source partition: Kafka topic + partition, or `file:<path>` + 0.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -53,6 +53,12 @@ pub struct PartState {
     pub positioned: bool,
     seen: VecDeque<Seen>,
     ids: Ids,
+}
+
+impl Seen {
+    fn key(&self) -> u128 {
+        ((self.key[0] as u128) << 64) | self.key[1] as u128
+    }
 }
 
 impl PartState {
@@ -112,8 +118,7 @@ impl PartState {
             return true;
         }
         self.ids.insert(id, ts, offset);
-        let key = [(id >> 64) as u64, id as u64];
-        self.seen.push_back(Seen { key, offset, ts, max_ts_before: self.max_ts });
+        self.seen.push_back(Seen { key: [(id >> 64) as u64, id as u64], offset, ts, max_ts_before: self.max_ts });
         false
     }
 
@@ -127,15 +132,10 @@ impl PartState {
     pub fn evict(&mut self, horizon_ms: i64, keep_from_offset: i64) {
         let alive_from = self.max_ts.saturating_sub(horizon_ms);
         let gone = self.seen.iter().take_while(|s| s.ts < alive_from && s.offset < keep_from_offset).count();
-        let key = |s: &Seen| ((s.key[0] as u128) << 64) | s.key[1] as u128;
-        // Their slots are all over the table: load a few ahead of each removal (see `Ids::touch`).
-        const AHEAD: usize = 8;
+        // Their slots are all over the table: loaded a few ahead of each removal.
         for (i, s) in self.seen.iter().take(gone).enumerate() {
-            if i % AHEAD == 0 {
-                let end = gone.min(i + 2 * AHEAD);
-                self.seen.range((i + AHEAD).min(end)..end).for_each(|s| self.ids.touch(key(s)));
-            }
-            self.ids.remove(key(s), s.offset);
+            self.seen.range(touch_ahead(i, gone)).for_each(|s| self.ids.touch(s.key()));
+            self.ids.remove(s.key(), s.offset);
         }
         self.seen.drain(..gone);
     }
