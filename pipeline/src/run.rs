@@ -153,6 +153,7 @@ impl Runner<'_> {
     /// goes on with the next messages: Parquet encoding and object-store writes overlap
     /// processing, and memory holds at most one commit's rows besides the pending ones).
     async fn commit(&mut self, kafka: Option<&KafkaClient>) -> Result<()> {
+        self.engine.settle().await?;
         if !self.dirty && self.engine.pending().rows() == 0 {
             return Ok(());
         }
@@ -231,6 +232,7 @@ impl Runner<'_> {
     /// nobody committed since is kept as it is; any other is restored from the lake) and let go
     /// of the slots it did not give back. Returns where to read each partition from.
     async fn take_assigned(&mut self, parts: &[PartId], kafka: Option<&KafkaClient>) -> Result<Vec<(PartId, i64)>> {
+        self.engine.settle().await?;
         self.finish_commit(kafka).await?;
         let now = self.clock.now_ms();
         let slots: BTreeSet<i32> = parts.iter().map(|p| p.partition).collect();
@@ -433,11 +435,41 @@ fn slot_commits(mut p: Pending, checkpoint: engine::Checkpoint) -> Result<Vec<Sl
     Ok(slots.into_values().collect())
 }
 
-/// `f` (a blocking call to the broker) on tokio's blocking pool: the loop's thread waits, and the
-/// runtime's other tasks (a commit) go on, with any number of workers.
-async fn blocking<T: Send + 'static>(k: &KafkaClient, f: impl FnOnce(&KafkaClient) -> T + Send + 'static) -> T {
-    let k = k.clone();
-    tokio::task::spawn_blocking(move || f(&k)).await.expect("a broker query does not panic")
+/// What the broker said about the consumer's partitions ([`LagQuery`]).
+struct Answer {
+    /// Messages behind the high watermark per assigned partition ([`KafkaClient::lag`]).
+    lag: Option<Vec<(PartId, i64)>>,
+    /// Partitions of the topics not assigned to this run ([`KafkaClient::unassigned`]).
+    unassigned: Option<Vec<PartId>>,
+}
+
+/// The broker queries of the loop (lag, unassigned partitions: a request per partition and per
+/// topic, which take from milliseconds to a few hundred when the broker is busy), on tokio's
+/// blocking pool beside the loop, which picks the answer up once it is there. An answer about
+/// offsets the engine has since moved past only overstates a backlog: windows stay open a
+/// little longer, never close early.
+struct LagQuery(tokio::task::JoinHandle<Answer>);
+
+impl LagQuery {
+    /// Ask, given the next offsets to process.
+    fn start(k: &KafkaClient, next: Vec<(PartId, i64)>) -> Self {
+        let k = k.clone();
+        LagQuery(tokio::task::spawn_blocking(move || {
+            let asked = std::time::Instant::now();
+            let answer = Answer { lag: k.lag(&next), unassigned: k.unassigned() };
+            debug!(ms = asked.elapsed().as_millis() as u64, "consumer lag fetched");
+            answer
+        }))
+    }
+
+    /// The answer of the query in `q`, once it has come (the query is then done).
+    async fn answered(q: &mut Option<LagQuery>) -> Option<Answer> {
+        if !q.as_ref().is_some_and(|q| q.0.is_finished()) {
+            return None;
+        }
+        let LagQuery(task) = q.take()?;
+        Some(task.await.expect("a broker query does not panic"))
+    }
 }
 
 /// How often the live board gets provisional figures of the open windows (ms).
@@ -506,6 +538,7 @@ pub async fn run(
     let mut first_message_at: Option<i64> = None;
     let mut last_real_message_at = 0i64;
     let mut last_lag_at = 0i64;
+    let mut lag_query: Option<LagQuery> = None;
     // Partitions of the topics not assigned to this run, while it waits for them to finish.
     let mut waiting_for_assignment: Option<usize> = None;
     let mut last_provisional_at = 0i64;
@@ -551,12 +584,12 @@ pub async fn run(
         }
         if let Some(k) = &source.kafka {
             let until_idle_ms = (cfg.source.until_idle_secs * 1000) as i64;
-            if now - last_lag_at >= 2_000 {
+            if lag_query.is_none() && now - last_lag_at >= 2_000 {
                 last_lag_at = now;
-                let next = r.engine.next_offsets();
-                let asked = std::time::Instant::now();
-                let lag = blocking(k, move |k| k.lag(&next)).await;
-                debug!(ms = asked.elapsed().as_millis() as u64, "consumer lag fetched");
+                lag_query = Some(LagQuery::start(k, r.engine.next_offsets()));
+            }
+            if let Some(answer) = LagQuery::answered(&mut lag_query).await {
+                let Answer { lag, unassigned } = answer;
                 if let Some(lag) = &lag {
                     for (p, l) in lag {
                         metrics.set_lag(&p.topic, p.partition, *l);
@@ -568,7 +601,6 @@ pub async fn run(
                 // run's, until its session times out) or that the group has not assigned yet is
                 // unread: it holds the windows as a partition with a backlog does, or they would
                 // close without its streams' events.
-                let unassigned = blocking(k, |k| k.unassigned()).await;
                 for p in unassigned.iter().flatten() {
                     metrics.set_assigned(&p.topic, p.partition, false);
                     metrics.set_lag(&p.topic, p.partition, 0);
@@ -603,9 +635,13 @@ pub async fn run(
                 }
             }
         }
-        let closed = r.engine.finalize(now).await?;
-        if closed > 0 {
-            debug!(rows = closed, "windows closed");
+        if ended || r.threads == 1 {
+            // Every window that the end of input makes final closes now; and with one thread
+            // nothing would run the window job beside the loop.
+            r.engine.finalize(now).await?;
+        } else {
+            // The window job runs beside the next messages; what reads its results settles it.
+            r.engine.close_windows(now).await?;
         }
         if r.engine.has_live() && now - last_provisional_at >= PROVISIONAL_EVERY_MS {
             last_provisional_at = now;

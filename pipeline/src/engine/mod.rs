@@ -180,6 +180,14 @@ impl Pending {
     }
 }
 
+/// A window job running beside the engine, with what applying its results needs: each closed
+/// stream's new finality point, and the wall-clock time the windows closed at.
+struct Closing {
+    job: tokio::task::JoinHandle<Result<livelake_jobs::WindowOutput, livelake_jobs::Error>>,
+    untils: HashMap<String, i64>,
+    now: i64,
+}
+
 /// The engine. See the module docs.
 pub struct Engine {
     cfg: EngineConfig,
@@ -201,7 +209,9 @@ pub struct Engine {
     /// provisional rows of the open ones ([`Engine::publish_provisional`]).
     live: Vec<Arc<dyn LiveOut>>,
     /// The window job, planned at the first window that closes.
-    window_job: Option<WindowJob>,
+    window_job: Option<Arc<WindowJob>>,
+    /// The window job running beside the engine ([`Engine::close_windows`]), if any.
+    closing: Option<Closing>,
     /// The source has told us its partitions: finality may proceed.
     ready: bool,
     /// The slots this engine processes (`None`: every slot, as with a file); messages of any
@@ -228,6 +238,7 @@ impl Engine {
             metrics,
             live: Vec::new(),
             window_job: None,
+            closing: None,
             ready: false,
             held: None,
             parked: BTreeSet::new(),
@@ -272,6 +283,7 @@ impl Engine {
     /// rows and session state (another worker holds the slot now). Call when a commit has taken
     /// the slot's pending rows.
     pub fn drop_slot(&mut self, slot: i32) -> Result<(), crate::Error> {
+        self.assert_settled("dropping a slot");
         self.parked.remove(&slot);
         if let Some(h) = &mut self.held {
             h.remove(&slot);
@@ -507,11 +519,33 @@ impl Engine {
     }
 
     /// Run the window job for every window that is final at wall-clock `now`; the rows join the
-    /// pending output. Returns the number of `stream_minute` rows produced.
+    /// pending output. Returns the number of `stream_minute` rows produced (by this call, and by
+    /// a job [`Engine::close_windows`] left running).
     pub async fn finalize(&mut self, now: i64) -> Result<usize, crate::Error> {
+        let before = self.settle().await?;
+        self.close_windows(now).await?;
+        Ok(before + self.settle().await?)
+    }
+
+    /// Start the window job for every window that is final at wall-clock `now`: the engine
+    /// takes the next messages while it runs. While the job started before is still running,
+    /// nothing happens (the windows close at a later call, together with those final by then);
+    /// once it has finished, it is settled first.
+    ///
+    /// A job's results are applied by [`Engine::settle`], which everything that reads them calls
+    /// first (the next closing, the provisional rows), and which must come before taking the
+    /// pending output, a checkpoint, dropping or restoring a slot (those assert it). Nothing that
+    /// applying a message reads depends on them (the suspects and the start counts of final
+    /// windows are read when windows close), and which windows close together does not change
+    /// their rows, so the results are the same as with the job awaited at once.
+    pub async fn close_windows(&mut self, now: i64) -> Result<(), crate::Error> {
+        if self.closing.as_ref().is_some_and(|c| !c.job.is_finished()) {
+            return Ok(());
+        }
+        self.settle().await?;
         let cfg = self.cfg;
         if !self.ready || self.parts.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         // Finality per stream: the topics are co-partitioned, so a stream's events come from
         // partition n of each topic, and its windows wait for those partitions only (the
@@ -562,7 +596,7 @@ impl Engine {
             inputs.suspects.extend(sw.sessions.suspects().map(|s| (id.clone(), s.to_string())));
         }
         if !any {
-            return Ok(0);
+            return Ok(());
         }
         // The final windows' rows: a stream's buffered rows before its `until` are exactly those
         // of its windows that just became final (an earlier window of a stream already emitted
@@ -570,7 +604,21 @@ impl Engine {
         self.seal_staged()?;
         inputs.player = self.open_player.take_before(&untils, cfg.width_ms)?;
         inputs.commerce = self.open_commerce.take_before(&untils, cfg.width_ms)?;
-        let out = self.window_job().await?.run(inputs).await?;
+        let job = self.window_job().await?;
+        self.closing = Some(Closing { job: tokio::spawn(async move { job.run(inputs).await }), untils, now });
+        Ok(())
+    }
+
+    /// Wait for the window job [`Engine::close_windows`] started, if any, and apply its results:
+    /// the new suspects and each final window's start count join the session state, the rows
+    /// join the pending output and go to the live outputs. Returns the number of rows.
+    pub async fn settle(&mut self) -> Result<usize, crate::Error> {
+        let Some(Closing { job, untils, now }) = self.closing.take() else { return Ok(0) };
+        let cfg = self.cfg;
+        let out = match job.await {
+            Ok(out) => out?,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         self.metrics.suspects.inc_by(out.new_suspects.len() as u64);
         for (stream, session) in &out.new_suspects {
             if let Some(sw) = self.streams.get_mut(stream) {
@@ -613,8 +661,9 @@ impl Engine {
     /// Provisional `stream_minute` rows of the windows still open, from what has arrived so far
     /// (the live board): the same window SQL as the final rows, over copies of the open windows'
     /// rows and the session facts known so far ([`StreamSessions::provisional`]); nothing of the
-    /// engine's state changes but the sealing of staged rows.
+    /// engine's state changes but settling a running window job and sealing the staged rows.
     pub async fn provisional(&mut self) -> Result<Vec<RecordBatch>, crate::Error> {
+        self.settle().await?;
         self.seal_staged()?;
         let width_ms = self.cfg.width_ms;
         let mut inputs = WindowInputs { width_ms, ..Default::default() };
@@ -637,11 +686,17 @@ impl Engine {
     }
 
     /// The window job, planned once.
-    async fn window_job(&mut self) -> Result<&WindowJob, crate::Error> {
+    async fn window_job(&mut self) -> Result<Arc<WindowJob>, crate::Error> {
         if self.window_job.is_none() {
-            self.window_job = Some(WindowJob::new().await?);
+            self.window_job = Some(Arc::new(WindowJob::new().await?));
         }
-        Ok(self.window_job.as_ref().expect("planned above"))
+        Ok(self.window_job.clone().expect("planned above"))
+    }
+
+    /// Panics when a window job is still running: its results must be settled first
+    /// ([`Engine::settle`]).
+    fn assert_settled(&self, what: &str) {
+        assert!(self.closing.is_none(), "{what} with a window job still running: settle it first");
     }
 
     /// The pending output (to be written by the next commit).
@@ -651,6 +706,7 @@ impl Engine {
 
     /// Take the pending output, leaving it empty.
     pub fn take_pending(&mut self) -> Pending {
+        self.assert_settled("taking the pending output");
         self.seal_staged().expect("staged rows match their schema");
         std::mem::replace(&mut self.pending, Pending::new())
     }
@@ -669,6 +725,7 @@ impl Engine {
     /// The state a restart needs, as of now (call right after taking the pending output that
     /// the same commit persists).
     pub fn checkpoint(&mut self) -> Checkpoint {
+        self.assert_settled("a checkpoint");
         let mut open_min: HashMap<PartId, i64> = HashMap::new();
         for sw in self.streams.values() {
             sw.min_offsets(&mut open_min);
@@ -731,6 +788,7 @@ impl Engine {
     /// `next_offset` rebuild dedup memory and open windows without being written again; the
     /// session state is the checkpoint's. A stream waits for the partitions of its slot.
     pub fn restore(&mut self, cp: &Checkpoint, now: i64) -> Result<(), StateError> {
+        self.assert_settled("restoring");
         for p in &cp.partitions {
             // Whether it has more to read is unknown until the source reports it (assigned): until
             // then it never counts as idle, above all while it has a replay ahead of it.

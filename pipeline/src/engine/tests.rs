@@ -260,9 +260,16 @@ async fn a_restored_partition_the_source_has_not_reported_never_counts_as_idle()
 }
 
 /// Run a whole simulated show through engines, committing every `every` messages; if `crash_at`
-/// is set, throw the engine away after that commit and continue from its checkpoint. Returns all
-/// committed rows as sorted text (wall-clock columns dropped).
-async fn run_show(msgs: &[(PartId, i64, Vec<u8>)], every: usize, crash_at: Option<usize>) -> Vec<String> {
+/// is set, throw the engine away after that commit and continue from its checkpoint. With
+/// `overlap`, windows close as the runner closes them (the window job runs beside the next
+/// messages, and a closing while it runs waits for a later one), else each closing is awaited.
+/// Returns all committed rows as sorted text (wall-clock columns dropped).
+async fn run_show(
+    msgs: &[(PartId, i64, Vec<u8>)],
+    every: usize,
+    crash_at: Option<usize>,
+    overlap: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut e = engine();
     let mut commits = 0;
@@ -278,9 +285,14 @@ async fn run_show(msgs: &[(PartId, i64, Vec<u8>)], every: usize, crash_at: Optio
         for (i, (p, offset, payload)) in msgs.iter().enumerate().skip(start) {
             e.process(Msg { part: p, offset: *offset, payload, timestamp_ms: None }, W);
             if i % 700 == 699 {
-                e.finalize(W).await.unwrap();
+                if overlap {
+                    e.close_windows(W).await.unwrap();
+                } else {
+                    e.finalize(W).await.unwrap();
+                }
             }
             if i % every == every - 1 {
+                e.settle().await.unwrap();
                 let pending = e.take_pending();
                 let cp = e.checkpoint();
                 out.extend(render(pending));
@@ -348,14 +360,15 @@ async fn restart_from_any_checkpoint_gives_the_same_rows() {
         })
         .collect();
     let every = msgs.len() / 7;
-    let reference = run_show(&msgs, every, None).await;
+    let reference = run_show(&msgs, every, None, false).await;
     assert!(reference.iter().any(|r| r.starts_with("minute|")));
-    for crash_at in [1, 3, 6] {
-        let got = run_show(&msgs, every, Some(crash_at)).await;
-        assert_eq!(got.len(), reference.len(), "crash after commit {crash_at}: row count");
+    for (crash_at, overlap) in [(None, true), (Some(1), false), (Some(3), false), (Some(3), true), (Some(6), false)] {
+        let got = run_show(&msgs, every, crash_at, overlap).await;
+        let run = format!("crash after commit {crash_at:?}, window job beside the messages: {overlap}");
+        assert_eq!(got.len(), reference.len(), "{run}: row count");
         let missing: Vec<_> = reference.iter().filter(|r| !got.contains(r)).take(3).collect();
         let extra: Vec<_> = got.iter().filter(|r| !reference.contains(r)).take(3).collect();
-        assert!(got == reference, "crash after commit {crash_at}: rows differ\nmissing {missing:#?}\nextra {extra:#?}");
+        assert!(got == reference, "{run}: rows differ\nmissing {missing:#?}\nextra {extra:#?}");
     }
 }
 
