@@ -305,10 +305,17 @@ struct Slots {
 type Slot = Arc<Mutex<Vec<RecordBatch>>>;
 
 impl WindowJob {
-    /// Plan the job's queries.
+    /// Plan the job's queries to run on all cores (a batch job's input: many rows at once).
     pub async fn new() -> Result<WindowJob> {
+        Self::with_partitions(SessionConfig::new().target_partitions()).await
+    }
+
+    /// Plan the job's queries to run in `partitions` partitions. The stream's closings run with
+    /// one: a minute's rows are few, so the repartitioning and the second aggregation stage of
+    /// more partitions cost more than they gain, and the job runs beside the applying thread.
+    pub async fn with_partitions(partitions: usize) -> Result<WindowJob> {
         let df_err = |source| Error::DataFusion { job: JOB, source };
-        let mut config = SessionConfig::new();
+        let mut config = SessionConfig::new().with_target_partitions(partitions.max(1));
         // A plan that is run again must not carry filters derived from an earlier run's rows.
         config.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
         let ctx = crate::lake::session(config);

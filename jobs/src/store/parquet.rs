@@ -1,8 +1,9 @@
 //! The Parquet settings of every file of the lake: zstd, page-level statistics and page indexes,
-//! row groups sized for scans.
+//! row groups sized for scans, no dictionary for the columns whose values hardly repeat.
 
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 /// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -11,13 +12,53 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// let the page index skip the other shows' rows when one show is read (the rollup, the report).
 pub const PAGE_ROWS: usize = 4096;
 
+/// Columns written without a dictionary: a value per event (`event_id`, the source offset) or
+/// nearly (`ts`, in milliseconds). A dictionary of them is as large as the values, and building it
+/// hashes and compares every value; the other columns (stream, session, type, region, small
+/// counters) repeat and keep theirs.
+const PLAIN_COLUMNS: [&str; 3] = ["event_id", "ts", "src_offset"];
+
 /// Writer settings used for every lake file.
 pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
+    let mut b = WriterProperties::builder();
+    for c in PLAIN_COLUMNS {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+    }
+    b.set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_created_by("livelake".to_string())
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    #[test]
+    fn values_that_hardly_repeat_have_no_dictionary() {
+        let n = 5_000;
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("event_id", Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("e-{i}"))))),
+            ("ts", Arc::new(TimestampMillisecondArray::from_iter_values((0..n).map(|i| 1_795_264_800_000 + i)))),
+            ("src_offset", Arc::new(Int64Array::from_iter_values(0..n))),
+            ("stream_id", Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("show-{}", i % 3))))),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(writer_properties())).unwrap();
+        w.write(&batch).unwrap();
+        let metadata = w.close().unwrap();
+        let rg = metadata.row_group(0);
+        for c in rg.columns() {
+            let name = c.column_path().string();
+            let plain = PLAIN_COLUMNS.contains(&name.as_str());
+            assert_eq!(c.dictionary_page_offset().is_none(), plain, "{name}: dictionary page");
+        }
+    }
 }

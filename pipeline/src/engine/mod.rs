@@ -615,10 +615,7 @@ impl Engine {
     pub async fn settle(&mut self) -> Result<usize, crate::Error> {
         let Some(Closing { job, untils, now }) = self.closing.take() else { return Ok(0) };
         let cfg = self.cfg;
-        let out = match job.await {
-            Ok(out) => out?,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
+        let out = job.await.expect("the window job does not panic")?;
         self.metrics.suspects.inc_by(out.new_suspects.len() as u64);
         for (stream, session) in &out.new_suspects {
             if let Some(sw) = self.streams.get_mut(stream) {
@@ -688,7 +685,7 @@ impl Engine {
     /// The window job, planned once.
     async fn window_job(&mut self) -> Result<Arc<WindowJob>, crate::Error> {
         if self.window_job.is_none() {
-            self.window_job = Some(Arc::new(WindowJob::new().await?));
+            self.window_job = Some(Arc::new(WindowJob::with_partitions(1).await?));
         }
         Ok(self.window_job.clone().expect("planned above"))
     }
