@@ -13,15 +13,19 @@
 -- Suspect sessions count in the `_raw` columns only. Percentiles are exact (percentile_cont,
 -- linear interpolation, ~1e-7 relative rounding): a window holds few enough values, and exact
 -- results do not depend on arrival order, which keeps restarts reproducible.
+--
+-- Every event is kept and flagged: `suspects RIGHT JOIN events` is `events LEFT JOIN suspects`
+-- written with the few suspects first, so the join's hash table is built over them, not over
+-- every event of the windows.
 WITH pe AS (
     SELECT player.*, suspects.session_id IS NOT NULL AS suspect
-    FROM player
-    LEFT JOIN suspects ON player.stream_id = suspects.stream_id AND player.session_id = suspects.session_id
+    FROM suspects
+    RIGHT JOIN player ON player.stream_id = suspects.stream_id AND player.session_id = suspects.session_id
 ),
 ce AS (
     SELECT commerce.*, suspects.session_id IS NOT NULL AS suspect
-    FROM commerce
-    LEFT JOIN suspects ON commerce.stream_id = suspects.stream_id AND commerce.session_id = suspects.session_id
+    FROM suspects
+    RIGHT JOIN commerce ON commerce.stream_id = suspects.stream_id AND commerce.session_id = suspects.session_id
 ),
 p AS (
     SELECT
@@ -73,17 +77,17 @@ x AS (
         exits.stream_id, exits.region, exits.window_start, exits.window_end,
         count(*)                                                                    AS exits,
         count(*) FILTER (WHERE exits.after_stall)                                   AS exits_after_stall
-    FROM exits
-    LEFT JOIN suspects ON exits.stream_id = suspects.stream_id AND exits.session_id = suspects.session_id
+    FROM suspects
+    RIGHT JOIN exits ON exits.stream_id = suspects.stream_id AND exits.session_id = suspects.session_id
     WHERE suspects.session_id IS NULL
     GROUP BY exits.stream_id, exits.region, exits.window_start, exits.window_end
 ),
 -- Every (stream, region, window) with an event: suspects' events too, so a window of bots only
 -- still has its row (with its `_raw` columns).
 keys AS (
-    SELECT stream_id, region, window_start, window_end FROM pe
+    SELECT stream_id, region, window_start, window_end FROM player
     UNION
-    SELECT stream_id, region, window_start, window_end FROM ce
+    SELECT stream_id, region, window_start, window_end FROM commerce
 )
 SELECT
     k.stream_id,

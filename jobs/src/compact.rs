@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::store::delta::{
     self, Action, CommittedFile, FileWriter, LakeUrl, committed_files, optimize_operation, read_files,
 };
-use crate::store::time_column;
+use crate::store::{time_column, writer_properties};
 use crate::{conform, lake_session};
 
 /// The tables `livelake run` appends small files to, partitioned by hour.
@@ -184,8 +184,10 @@ async fn compact_partition(
     let pieces = in_bytes.div_ceil(target_bytes.max(1)).max(1);
     let per = rows.div_ceil(pieces).max(1) as usize;
     let (schema, values, stamp) = (table.schema(), inputs[0].values.clone(), format!("{now_ms:013}"));
-    let new_file =
-        |i: usize| FileWriter::new(dir, &format!("compact-{stamp}-{i:03}.parquet"), values.clone(), schema.clone());
+    let new_file = |i: usize| {
+        let name = format!("compact-{stamp}-{i:03}.parquet");
+        FileWriter::new(dir, &name, values.clone(), schema.clone(), writer_properties())
+    };
     let (mut adds, mut file, mut in_file) = (Vec::new(), new_file(0)?, 0usize);
     while let Some(batch) = stream.next().await {
         let mut batch = conform("compaction", &batch.map_err(df_err)?, &schema)?;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use arrow::compute::concat_batches;
 use livelake_schemas::{Decoder, Table};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -399,31 +398,28 @@ fn decode_ahead<'m>(
 fn slot_commits(mut p: Pending, checkpoint: engine::Checkpoint) -> Result<Vec<SlotCommit>> {
     // (slot, table, rows): the raw tables by the slot of each row's source partition.
     let mut rows: Vec<(i32, Table, RecordBatch)> = Vec::new();
-    let mut by_source = |table: Table, batch: RecordBatch| -> Result<()> {
-        let sources = batch
-            .column_by_name("src_partition")
-            .and_then(|c| c.as_primitive_opt::<Int32Type>())
-            .expect("a raw table has src_partition");
-        let of_row: Vec<i32> = sources.values().to_vec();
-        rows.extend(engine::split_by_slot(&batch, &of_row)?.into_iter().map(|(slot, b)| (slot, table, b)));
+    // The staged batches as they are (the lake's commit gathers each partition's rows from
+    // them), each split by slot.
+    let mut by_source = |table: Table, batches: Vec<RecordBatch>| -> Result<()> {
+        for batch in batches {
+            let sources = batch
+                .column_by_name("src_partition")
+                .and_then(|c| c.as_primitive_opt::<Int32Type>())
+                .expect("a raw table has src_partition");
+            rows.extend(engine::split_by_slot(&batch, sources.values())?.into_iter().map(|(slot, b)| (slot, table, b)));
+        }
         Ok(())
     };
     if !p.player.is_empty() {
-        by_source(Table::PlayerEvents, p.player.finish()?)?;
+        by_source(Table::PlayerEvents, p.player.finish_batches()?)?;
     }
     if !p.commerce.is_empty() {
-        by_source(Table::CommerceEvents, p.commerce.finish()?)?;
+        by_source(Table::CommerceEvents, p.commerce.finish_batches()?)?;
     }
     if !p.dead.is_empty() {
-        by_source(Table::Deadletter, p.dead.finish()?)?;
+        by_source(Table::Deadletter, vec![p.dead.finish()?])?;
     }
-    let mut minute: BTreeMap<i32, Vec<RecordBatch>> = BTreeMap::new();
-    for (slot, b) in p.minute {
-        minute.entry(slot).or_default().push(b);
-    }
-    for (slot, batches) in minute {
-        rows.push((slot, Table::StreamMinute, concat_batches(&batches[0].schema(), &batches)?));
-    }
+    rows.extend(p.minute.into_iter().map(|(slot, b)| (slot, Table::StreamMinute, b)));
     let mut slots: BTreeMap<i32, SlotCommit> = checkpoint
         .by_slot()
         .into_iter()

@@ -48,7 +48,11 @@ fn dead_rows(rows: &[(&str, i64, i64)]) -> RecordBatch {
 
 fn partitions(batch: &RecordBatch) -> Vec<PartitionRows> {
     let t = Table::Deadletter;
-    split_by_partition(t, batch).unwrap().into_iter().map(|(dir, b)| PartitionRows::new(t, &dir, b)).collect()
+    split_by_partition(t, std::slice::from_ref(batch))
+        .unwrap()
+        .into_iter()
+        .map(|(dir, b)| PartitionRows::new(t, &dir, b))
+        .collect()
 }
 
 async fn total(lake: &LakeUrl) -> (i64, i64) {

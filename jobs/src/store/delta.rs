@@ -29,9 +29,10 @@ use deltalake::{DeltaTableBuilder, DeltaTableError};
 use livelake_schemas::{PartitionLevel, Table};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::properties::WriterProperties;
 use url::Url;
 
-use super::parquet::writer_properties;
+use super::parquet::writer_properties_for;
 use super::stats::FileStats;
 use crate::error::{Error, Result};
 use crate::lake::sql_schema;
@@ -266,7 +267,8 @@ pub async fn write_files(
 ) -> Result<Vec<Add>> {
     let mut adds = Vec::with_capacity(parts.len());
     for (i, p) in parts.into_iter().enumerate() {
-        let mut w = FileWriter::new(&p.dir, &name(i), p.values, p.batch.schema())?;
+        let props = writer_properties_for(p.batch.num_rows());
+        let mut w = FileWriter::new(&p.dir, &name(i), p.values, p.batch.schema(), props)?;
         w.write(&p.batch)?;
         adds.push(w.finish(dt, now_ms).await?);
     }
@@ -284,10 +286,17 @@ pub struct FileWriter {
 
 impl FileWriter {
     /// A file `name` in partition folder `dir` (relative to the table; "" for none) with
-    /// partition `values`.
-    pub fn new(dir: &str, name: &str, values: HashMap<String, Option<String>>, schema: SchemaRef) -> Result<Self> {
+    /// partition `values`, written with `props` (the lake's: [`super::writer_properties`], or
+    /// [`writer_properties_for`] its number of rows when known).
+    pub fn new(
+        dir: &str,
+        name: &str,
+        values: HashMap<String, Option<String>>,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<Self> {
         let rel = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
-        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))
+        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(props))
             .map_err(|source| Error::Parquet { path: PathBuf::from(&rel), source })?;
         Ok(FileWriter { rel, values, writer, stats: FileStats::default() })
     }

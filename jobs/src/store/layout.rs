@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{take, take_record_batch};
+use arrow::compute::{concat, interleave_record_batch, take};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, TimeUnit, TimestampMillisecondType};
 use arrow::row::{RowConverter, SortField};
 use chrono::{DateTime, Datelike, Timelike};
@@ -41,32 +41,63 @@ pub fn partition_dir(table: Table, region: &str, ts_ms: i64) -> PathBuf {
     p
 }
 
-/// Split a batch (file columns + `region`) into per-partition batches of file columns, each
-/// sorted by `stream_id` then time (dead letters: by receive time, partition, offset); the
-/// partitions in the order of (region, hour).
+/// Split rows (batches of file columns + `region`, e.g. a commit's rows as they were staged)
+/// into per-partition batches of file columns, each sorted by `stream_id` then time (dead
+/// letters: by receive time, partition, offset); the partitions in the order of (region, hour).
 ///
-/// One sort of the whole batch by (region, hour, the file's sort columns) ([`sort_order`]) and
-/// one `take`: each partition is then a slice of the sorted batch, no copy (no `String` or map
-/// entry per row).
-pub fn split_by_partition(table: Table, batch: &RecordBatch) -> Result<Vec<(PathBuf, RecordBatch)>> {
-    if batch.num_rows() == 0 {
+/// One sort of all the rows by (region, hour, the file's sort columns) ([`sort_order`]) and one
+/// gather of them in that order from the batches they are in (no concatenation first): each
+/// partition is then a slice of the sorted rows, no copy (no `String` or map entry per row).
+pub fn split_by_partition(table: Table, batches: &[RecordBatch]) -> Result<Vec<(PathBuf, RecordBatch)>> {
+    let batches: Vec<&RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).collect();
+    if batches.is_empty() {
         return Ok(Vec::new());
     }
-    let column = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("batch has {name}")).clone();
-    let time = column(time_column(table));
+    // The sort keys of all the rows, one array per key (only these columns are concatenated).
+    let key_names: Vec<&str> =
+        ["region", time_column(table)].into_iter().chain(file_sort_columns(table).iter().copied()).collect();
+    let mut keys: Vec<ArrayRef> = Vec::with_capacity(key_names.len());
+    for name in &key_names {
+        let parts: Vec<&dyn Array> = batches
+            .iter()
+            .map(|b| b.column_by_name(name).unwrap_or_else(|| panic!("batch has {name}")).as_ref())
+            .collect();
+        keys.push(concat(&parts)?);
+    }
     let hour_of = |ms: i64| ms.div_euclid(3_600_000);
-    let hours: ArrayRef = Arc::new(time.as_primitive::<TimestampMillisecondType>().unary::<_, Int64Type>(hour_of));
-    let mut keys = vec![column("region"), hours.clone()];
-    keys.extend(file_sort_columns(table).iter().map(|n| column(n)));
-    let order = UInt32Array::from(sort_order(&keys)?);
+    let hours = keys[1].as_primitive::<TimestampMillisecondType>().unary::<_, Int64Type>(hour_of);
+    keys[1] = Arc::new(hours);
+    let order = sort_order(&keys)?;
+    // Row i of all the rows is row i − starts[b] of batch b.
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut total = 0;
+    for b in &batches {
+        starts.push(total);
+        total += b.num_rows();
+    }
+    let located: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&i| {
+            let i = i as usize;
+            let b = starts.partition_point(|&s| s <= i) - 1;
+            (b, i - starts[b])
+        })
+        .collect();
     let file_schema = table.schema();
-    let projection: Vec<usize> =
-        file_schema.fields().iter().map(|f| batch.schema().index_of(f.name()).expect("file column in batch")).collect();
-    let sorted = take_record_batch(&batch.project(&projection)?, &order)?;
+    let projection: Vec<usize> = file_schema
+        .fields()
+        .iter()
+        .map(|f| batches[0].schema().index_of(f.name()).expect("file column in batch"))
+        .collect();
+    let projected: Vec<RecordBatch> =
+        batches.iter().map(|b| b.project(&projection)).collect::<std::result::Result<_, _>>()?;
+    let projected: Vec<&RecordBatch> = projected.iter().collect();
+    let sorted = interleave_record_batch(&projected, &located)?;
     let sorted = RecordBatch::try_new(file_schema, sorted.columns().to_vec())?;
+    let order = UInt32Array::from(order);
     let regions = take(&keys[0], &order, None)?;
     let regions = regions.as_string::<i32>();
-    let hours = take(&hours, &order, None)?;
+    let hours = take(&keys[1], &order, None)?;
     let hours = hours.as_primitive::<Int64Type>();
     let mut out = Vec::new();
     let mut start = 0;

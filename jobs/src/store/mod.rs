@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 pub use layout::{partition_dir, safe_region, split_by_partition, time_column};
-pub use parquet::{ROW_GROUP_ROWS, writer_properties};
+pub use parquet::{ROW_GROUP_ROWS, SMALL_FILE_ROWS, writer_properties, writer_properties_for};
 pub use stats::{FileStats, file_stats};
 
 use crate::error::{Error, Result, io};

@@ -1,5 +1,6 @@
-//! The Parquet settings of every file of the lake: zstd, page-level statistics and page indexes,
-//! row groups sized for scans, no dictionary for the columns whose values hardly repeat.
+//! The Parquet settings of every file of the lake: zstd (Snappy for small files), page-level
+//! statistics and page indexes, row groups sized for scans, no dictionary for the columns whose
+//! values hardly repeat.
 
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -18,18 +19,33 @@ pub const PAGE_ROWS: usize = 4096;
 /// counters) repeat and keep theirs.
 const PLAIN_COLUMNS: [&str; 3] = ["event_id", "ts", "src_offset"];
 
+/// Files of at most this many rows (one page per column) are compressed with Snappy instead of
+/// zstd: each column of a file gets its own codec, and a zstd one allocates a compression and a
+/// decompression context (hundreds of KiB) on every write and every read of the column. The
+/// many small files of the streaming commits (`stream_minute`, `deadletter`, a slot's few rows)
+/// spent more on those contexts than on their rows; their bytes are few either way.
+pub const SMALL_FILE_ROWS: usize = PAGE_ROWS;
+
 /// Writer settings used for every lake file.
 pub fn writer_properties() -> WriterProperties {
+    builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"))).build()
+}
+
+/// Writer settings for a file of `rows` rows: [`writer_properties`], with Snappy for a small
+/// file ([`SMALL_FILE_ROWS`]).
+pub fn writer_properties_for(rows: usize) -> WriterProperties {
+    if rows <= SMALL_FILE_ROWS { builder().set_compression(Compression::SNAPPY).build() } else { writer_properties() }
+}
+
+fn builder() -> parquet::file::properties::WriterPropertiesBuilder {
     let mut b = WriterProperties::builder();
     for c in PLAIN_COLUMNS {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
     }
-    b.set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
-        .set_statistics_enabled(EnabledStatistics::Page)
+    b.set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_created_by("livelake".to_string())
-        .build()
 }
 
 #[cfg(test)]
@@ -40,6 +56,20 @@ mod tests {
     use parquet::arrow::ArrowWriter;
 
     use super::*;
+
+    #[test]
+    fn small_files_are_snappy_the_others_zstd_with_the_same_settings_otherwise() {
+        let ts = ColumnPath::from("ts");
+        let (small, large) = (writer_properties_for(SMALL_FILE_ROWS), writer_properties_for(SMALL_FILE_ROWS + 1));
+        assert_eq!(small.compression(&ts), Compression::SNAPPY);
+        assert_eq!(large.compression(&ts), writer_properties().compression(&ts));
+        assert!(matches!(large.compression(&ts), Compression::ZSTD(_)));
+        for p in [&small, &large] {
+            assert!(!p.dictionary_enabled(&ts) && p.dictionary_enabled(&ColumnPath::from("stream_id")));
+            assert_eq!(p.statistics_enabled(&ts), EnabledStatistics::Page);
+            assert_eq!(p.data_page_row_count_limit(), PAGE_ROWS);
+        }
+    }
 
     #[test]
     fn values_that_hardly_repeat_have_no_dictionary() {

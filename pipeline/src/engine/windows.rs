@@ -206,12 +206,18 @@ impl<R: Rows> Staged<R> {
         Ok((opens > 0).then_some((batch, open)))
     }
 
-    /// The rows to be written as one batch (call after the on-time rows were [`Staged::seal`]ed
-    /// into their windows: rows still staged are written, but no window gets them).
-    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+    /// The rows to be written, in the batches they were sealed in (call after the on-time rows
+    /// were [`Staged::seal`]ed into their windows: rows still staged are written, but no window
+    /// gets them).
+    pub fn finish_batches(&mut self) -> Result<Vec<RecordBatch>, ArrowError> {
         self.seal()?;
         self.sealed_rows = 0;
-        let sealed = std::mem::take(&mut self.sealed);
+        Ok(std::mem::take(&mut self.sealed))
+    }
+
+    /// [`Staged::finish_batches`] as one batch.
+    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let sealed = self.finish_batches()?;
         match sealed.len() {
             1 => Ok(sealed.into_iter().next().expect("one batch")),
             _ => concat_batches(&batch_schema(R::TABLE), &sealed),

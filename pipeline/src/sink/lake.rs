@@ -101,7 +101,8 @@ pub struct CommitRecord {
 pub struct SlotCommit {
     /// The slot.
     pub slot: i32,
-    /// Rows per table (each with its file columns + `region`).
+    /// Rows per table (each with its file columns + `region`; a table may have several
+    /// batches, which its files hold together).
     pub batches: Vec<(Table, RecordBatch)>,
     /// The slot's share of the engine's checkpoint ([`Checkpoint::by_slot`]).
     pub checkpoint: Checkpoint,
@@ -612,11 +613,16 @@ impl Lake {
             let (slot, seq) = (sc.slot, chain.next);
             let mut files = Vec::new();
             let mut n = 0;
+            // A table's rows may come in several batches: each partition's file gets them all.
+            let mut by_table: Vec<(Table, Vec<RecordBatch>)> = Vec::new();
             for (table, batch) in &sc.batches {
-                if batch.num_rows() == 0 {
-                    continue;
+                match by_table.iter_mut().find(|(t, _)| t == table) {
+                    Some((_, v)) => v.push(batch.clone()),
+                    None => by_table.push((*table, vec![batch.clone()])),
                 }
-                let parts: Vec<PartitionRows> = split_by_partition(*table, batch)?
+            }
+            for (table, batches) in &by_table {
+                let parts: Vec<PartitionRows> = split_by_partition(*table, batches)?
                     .into_iter()
                     .map(|(dir, b)| PartitionRows::new(*table, &dir, b))
                     .collect();

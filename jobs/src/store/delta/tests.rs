@@ -39,11 +39,15 @@ fn dead_rows(rows: &[(&str, i64, i64)]) -> RecordBatch {
 }
 
 fn partitions(table: Table, batch: &RecordBatch) -> Vec<PartitionRows> {
-    split_by_partition(table, batch).unwrap().into_iter().map(|(dir, b)| PartitionRows::new(table, &dir, b)).collect()
+    split_by_partition(table, std::slice::from_ref(batch))
+        .unwrap()
+        .into_iter()
+        .map(|(dir, b)| PartitionRows::new(table, &dir, b))
+        .collect()
 }
 
 #[test]
-fn a_batch_splits_into_its_region_hour_partitions_each_sorted() {
+fn rows_split_into_their_region_hour_partitions_each_sorted() {
     // Rows in a scrambled order over three regions and three hours (a region never seen as a
     // path lands in INVALID), with ties on the receive time.
     let regions = ["SEA", "EU", "../x", "NA"];
@@ -53,7 +57,12 @@ fn a_batch_splits_into_its_region_hour_partitions_each_sorted() {
             (regions[(k % 4) as usize], T0 + (k % 3) * 3_600_000 + (k % 11) * 1_000, 1_000 - i)
         })
         .collect();
-    let parts = split_by_partition(Table::Deadletter, &dead_rows(&rows)).unwrap();
+    // The rows in one batch, and the same rows in batches of uneven sizes (an empty one too),
+    // as a commit gets them staged.
+    let whole = split_by_partition(Table::Deadletter, &[dead_rows(&rows)]).unwrap();
+    let pieces: Vec<RecordBatch> = [0, 1, 1, 37, 200, 500].windows(2).map(|w| dead_rows(&rows[w[0]..w[1]])).collect();
+    let parts = split_by_partition(Table::Deadletter, &pieces).unwrap();
+    assert_eq!(parts, whole, "one batch or several: the same partitions");
     // The expectation, computed apart: rows grouped by (region, hour) in that order, each group
     // sorted by (received_at, src_offset).
     type Group<'a> = ((&'a str, i64), Vec<(i64, i64)>);
@@ -76,7 +85,7 @@ fn a_batch_splits_into_its_region_hour_partitions_each_sorted() {
         let got: Vec<(i64, i64)> = (0..b.num_rows()).map(|i| (ts.value(i), off.value(i))).collect();
         assert_eq!(&got, want, "{}", dir.display());
     }
-    assert!(split_by_partition(Table::Deadletter, &dead_rows(&[])).unwrap().is_empty());
+    assert!(split_by_partition(Table::Deadletter, &[dead_rows(&[])]).unwrap().is_empty());
 }
 
 async fn count(ctx: &SessionContext, sql: &str) -> i64 {
