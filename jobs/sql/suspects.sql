@@ -10,29 +10,14 @@
 --                      watch_ms (Σ play_ms + Σ stall_ms of its player events with ts in
 --                      [start, start + 60 s]) and interacted (it sent a commerce/interaction event
 --                      with ts in that range)
+--   numbered         — the session starts per stream × region × window of the windows here and of
+--                      `history` (stream_id, region, n, w): window_starts.sql over the inputs above
 -- Output: stream_id, session_id of each suspect session.
 --
 -- A window's number is w = window_start / width, so "the 10 minutes before m" are windows
 -- w − 10 … w − 1 and "the stream had events in that region at least 5 minutes before m" means its
 -- first window there is ≤ w − 5 (1-minute windows; METRICS.md speaks in minutes).
-WITH started AS (
-    SELECT stream_id, region, window_start, window_end,
-           count(*) FILTER (WHERE type = 'session_start') AS sessions_started_raw
-    FROM (
-        SELECT stream_id, region, window_start, window_end, type FROM player
-        UNION ALL
-        SELECT stream_id, region, window_start, window_end, type FROM commerce
-    ) AS events
-    GROUP BY stream_id, region, window_start, window_end
-    UNION ALL
-    SELECT stream_id, region, window_start, window_end, sessions_started_raw FROM history
-),
-numbered AS (
-    SELECT stream_id, region, sessions_started_raw AS n,
-           CAST(window_start AS BIGINT) / (CAST(window_end AS BIGINT) - CAST(window_start AS BIGINT)) AS w
-    FROM started
-),
-first_window AS (
+WITH first_window AS (
     SELECT stream_id, region, min(w) AS w FROM numbered GROUP BY stream_id, region
 ),
 -- At least 50 starts, and not the region's opening rush (first events < 5 minutes before).

@@ -38,8 +38,9 @@ pub use lake::{Spill, lake_session, level_type, register_lake, register_lake_as_
 pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQL, period_metrics};
 pub use query::{QueryError, run_query};
 pub use window::{
-    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WindowInputs, WindowJob, WindowOutput,
-    window_columns, window_input_schema, window_metrics, window_projection, window_start, with_windows,
+    ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WINDOW_STARTS_SQL, WindowInputs,
+    WindowJob, WindowOutput, window_columns, window_input_schema, window_metrics, window_projection, window_start,
+    with_windows,
 };
 
 /// A hash map for lookups made once per event with keys that come from events (session ids,

@@ -1,6 +1,7 @@
 //! The per-window job: events of final windows, plus the session facts the streaming engine
 //! keeps (exits, start probes, earlier windows' start counts, known suspects) → suspect sessions
-//! by `jobs/sql/suspects.sql`, then `stream_minute` rows by `jobs/sql/stream_minute.sql`.
+//! by `jobs/sql/window_starts.sql` and `jobs/sql/suspects.sql`, then `stream_minute` rows by
+//! `jobs/sql/stream_minute.sql`.
 
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ use crate::{Error, Result, conform};
 
 /// The SQL of `stream_minute`.
 pub const STREAM_MINUTE_SQL: &str = include_str!("../sql/stream_minute.sql");
+/// The SQL that counts session starts per window, the input `numbered` of [`SUSPECTS_SQL`].
+pub const WINDOW_STARTS_SQL: &str = include_str!("../sql/window_starts.sql");
 /// The SQL that finds suspect sessions (join spikes, METRICS.md).
 pub const SUSPECTS_SQL: &str = include_str!("../sql/suspects.sql");
 
@@ -287,6 +290,7 @@ pub(crate) fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batc
 pub struct WindowJob {
     ctx: SessionContext,
     slots: Slots,
+    starts: Arc<dyn ExecutionPlan>,
     suspects: Arc<dyn ExecutionPlan>,
     minute: Arc<dyn ExecutionPlan>,
 }
@@ -300,6 +304,8 @@ struct Slots {
     probes: Slot,
     exits: Slot,
     suspects: Slot,
+    /// The result of [`WINDOW_STARTS_SQL`] during the run.
+    numbered: Slot,
 }
 
 type Slot = Arc<Mutex<Vec<RecordBatch>>>;
@@ -333,9 +339,13 @@ impl WindowJob {
             ctx.register_table(name, Arc::new(table)).map_err(df_err)?;
         }
         let plan = async |sql: &str| ctx.sql(sql).await?.create_physical_plan().await;
+        let starts = plan(WINDOW_STARTS_SQL).await.map_err(df_err)?;
+        // Its rows are read three times by the suspect query: computed once, then read from a slot.
+        let numbered = SlotTable { schema: starts.schema(), slot: slots.numbered.clone() };
+        ctx.register_table("numbered", Arc::new(numbered)).map_err(df_err)?;
         let suspects = plan(SUSPECTS_SQL).await.map_err(df_err)?;
         let minute = plan(STREAM_MINUTE_SQL).await.map_err(df_err)?;
-        Ok(WindowJob { ctx, slots, suspects, minute })
+        Ok(WindowJob { ctx, slots, starts, suspects, minute })
     }
 
     /// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
@@ -349,13 +359,15 @@ impl WindowJob {
         put(&s.probes, vec![probes_batch(&inputs.probes, w)?]);
         put(&s.exits, vec![exits_batch(&inputs.exits, w)?]);
         let out = self.suspects_and_minutes(inputs.suspects).await;
-        for slot in [&s.player, &s.commerce, &s.history, &s.probes, &s.exits, &s.suspects] {
+        for slot in [&s.player, &s.commerce, &s.history, &s.probes, &s.exits, &s.suspects, &s.numbered] {
             put(slot, Vec::new());
         }
         out
     }
 
     async fn suspects_and_minutes(&self, mut all: Vec<Suspect>) -> Result<WindowOutput> {
+        let numbered = self.execute(&self.starts).await?;
+        put(&self.slots.numbered, numbered);
         let found = self.execute(&self.suspects).await?;
         let mut new_suspects = Vec::new();
         for b in &found {
