@@ -229,7 +229,20 @@ impl<R: Rows> Staged<R> {
 /// commit) and the mask of the rows in each that are on time and not emitted yet.
 pub struct OpenRows {
     table: Table,
-    batches: Vec<(RecordBatch, BooleanBuffer)>,
+    batches: Vec<Buffered>,
+}
+
+/// A sealed batch in [`OpenRows`]: its rows' streams as small codes, worked out once when it is
+/// buffered (a batch is looked at again at every closing while it holds open rows: a code per row
+/// then, no string compare or map lookup).
+struct Buffered {
+    batch: RecordBatch,
+    /// Its rows still buffered.
+    open: BooleanBuffer,
+    /// The distinct streams of its rows.
+    streams: Vec<String>,
+    /// Per row, its stream's index in `streams`.
+    codes: Vec<u32>,
 }
 
 impl OpenRows {
@@ -240,15 +253,39 @@ impl OpenRows {
 
     /// Buffer the rows of `batch` that `open` marks.
     pub fn push(&mut self, batch: RecordBatch, open: BooleanBuffer) {
-        self.batches.push((batch, open));
+        let ids = batch.column_by_name("stream_id").expect("stream_id column").as_string::<i32>();
+        let mut streams: Vec<String> = Vec::new();
+        let mut last: Option<(&str, u32)> = None;
+        let codes = ids
+            .iter()
+            .map(|id| {
+                let id = id.unwrap_or_default();
+                match last {
+                    // Rows of one stream often come together.
+                    Some((s, c)) if s == id => c,
+                    _ => {
+                        let c = match streams.iter().position(|s| s == id) {
+                            Some(c) => c as u32,
+                            None => {
+                                streams.push(id.to_string());
+                                (streams.len() - 1) as u32
+                            }
+                        };
+                        last = Some((id, c));
+                        c
+                    }
+                }
+            })
+            .collect();
+        self.batches.push(Buffered { batch, open, streams, codes });
     }
 
     /// A copy of every buffered row, with `window_start`/`window_end` columns (the buffer keeps
     /// them).
     pub fn copy_all(&self, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
         let mut out = Vec::new();
-        for (b, open) in &self.batches {
-            out.extend(windowed(self.table, b, open.clone(), width_ms)?);
+        for b in &self.batches {
+            out.extend(windowed(self.table, &b.batch, b.open.clone(), width_ms)?);
         }
         Ok(out)
     }
@@ -259,22 +296,19 @@ impl OpenRows {
     pub fn take_before(&mut self, until: &HashMap<String, i64>, width_ms: i64) -> Result<Vec<RecordBatch>, ArrowError> {
         let mut out = Vec::new();
         let mut keep = Vec::with_capacity(self.batches.len());
-        for (b, open) in self.batches.drain(..) {
-            let ts = b.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
-            let streams = b.column_by_name("stream_id").expect("stream_id column").as_string::<i32>();
-            // Rows of one stream often come together: look its `until` up once per run of them.
-            let mut last: (&str, i64) = ("", i64::MIN);
-            let before = BooleanBuffer::collect_bool(b.num_rows(), |i| {
-                let s = streams.value(i);
-                if s != last.0 || i == 0 {
-                    last = (s, until.get(s).copied().unwrap_or(i64::MIN));
-                }
-                ts.value(i) < last.1
-            });
-            out.extend(windowed(self.table, &b, &before & &open, width_ms)?);
-            let rest = &open & &!&before;
-            if rest.count_set_bits() > 0 {
-                keep.push((b, rest));
+        for mut b in self.batches.drain(..) {
+            let cut: Vec<i64> = b.streams.iter().map(|s| until.get(s).copied().unwrap_or(i64::MIN)).collect();
+            if cut.iter().all(|&c| c == i64::MIN) {
+                keep.push(b);
+                continue;
+            }
+            let ts = b.batch.column_by_name("ts").expect("ts column").as_primitive::<TimestampMillisecondType>();
+            let ts = ts.values();
+            let before = BooleanBuffer::collect_bool(b.batch.num_rows(), |i| ts[i] < cut[b.codes[i] as usize]);
+            out.extend(windowed(self.table, &b.batch, &before & &b.open, width_ms)?);
+            b.open = &b.open & &!&before;
+            if b.open.count_set_bits() > 0 {
+                keep.push(b);
             }
         }
         self.batches = keep;
