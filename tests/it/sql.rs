@@ -428,6 +428,7 @@ fn lake_files_are_laid_out_for_queries() {
     use parquet::file::serialized_reader::ReadOptionsBuilder;
 
     let f = six_shows();
+    let mut sizes = [0, 0]; // files (small, large)
     for (table, time) in [("player_events", "ts"), ("commerce_events", "ts"), ("stream_minute", "window_start")] {
         let files = crate::lake::committed_files(&f.lake, table);
         assert!(!files.is_empty(), "{table}: files");
@@ -437,10 +438,16 @@ fn lake_files_are_laid_out_for_queries() {
             let reader = SerializedFileReader::new_with_options(std::fs::File::open(&path).unwrap(), options).unwrap();
             let meta = reader.metadata();
             assert!(meta.column_index().is_some() && meta.offset_index().is_some(), "{what}: page indexes");
+            // zstd, except Snappy for a small file.
+            let small = meta.file_metadata().num_rows() as usize <= livelake_jobs::store::SMALL_FILE_ROWS;
+            sizes[usize::from(!small)] += 1;
             for rg in meta.row_groups() {
                 assert!(rg.num_rows() as usize <= livelake_jobs::store::ROW_GROUP_ROWS, "{what}: row group size");
                 for c in rg.columns() {
-                    assert!(matches!(c.compression(), Compression::ZSTD(_)), "{what}: {} compression", c.column_path());
+                    let codec = c.compression();
+                    let expected =
+                        if small { codec == Compression::SNAPPY } else { matches!(codec, Compression::ZSTD(_)) };
+                    assert!(expected, "{what}: {} compression {codec:?}", c.column_path());
                 }
                 let sid = rg.columns().iter().find(|c| c.column_path().string() == "stream_id").unwrap();
                 assert!(sid.statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "{what}: stream_id statistics");
@@ -466,4 +473,5 @@ fn lake_files_are_laid_out_for_queries() {
             }
         }
     }
+    assert!(sizes[0] > 0 && sizes[1] > 0, "small and large files both checked: {sizes:?}");
 }
