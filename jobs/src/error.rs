@@ -83,6 +83,19 @@ pub enum Error {
     Config(String),
 }
 
+impl Error {
+    /// Whether a DataFusion plan failed because the memory pool of [`crate::set_memory_limit`] was
+    /// full: an operator that cannot spill asked for more than the other plans running beside it
+    /// left. The same plan may fit when it runs alone.
+    pub fn is_memory_exhausted(&self) -> bool {
+        matches!(
+            self,
+            Error::DataFusion { source, .. }
+                if matches!(source.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_))
+        )
+    }
+}
+
 /// Result alias of the jobs.
 pub type Result<T> = std::result::Result<T, Error>;
 

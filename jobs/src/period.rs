@@ -260,27 +260,54 @@ impl PeriodJob {
     /// (and `scope`.`kind` = `kind`, if given). One partition: sums and means of floats add up
     /// in one fixed order, so a re-run gives bit-identical files; the queries of the job run side
     /// by side instead.
-    fn spawn(&self, job: &'static str, sql: &'static str, kind: Option<&str>) -> Result<Query> {
+    fn spawn(&self, job: &'static str, sql: &'static str, kind: Option<&'static str>) -> Result<Query> {
         let ctx = self.context(SessionConfig::new().with_target_partitions(1))?;
         if let Some(kind) = kind {
             let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![kind]))])?;
             register(&ctx, "scope", scope.schema(), vec![scope])?;
         }
-        let kind = kind.unwrap_or(job).to_string();
-        Ok(tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let t0 = std::time::Instant::now();
             let df_err = |source| Error::DataFusion { job, source };
             let rows = ctx.sql(sql).await.map_err(df_err)?.collect().await.map_err(df_err)?;
-            tracing::debug!(ms = t0.elapsed().as_millis(), query = kind, "period: query ran");
+            tracing::debug!(ms = t0.elapsed().as_millis(), query = kind.unwrap_or(job), "period: query ran");
             Ok(rows)
-        }))
+        });
+        Ok(Query { job, sql, kind, task })
     }
 
-    /// Run [`PERIOD_PASSES`] (on every core: they only count and sum integers) and add their
-    /// tables.
+    /// Wait for `queries`, in order. The queries share one memory pool (`rollup.memory_mb`): one
+    /// whose non-spilling operator found it full only because the others held it runs again,
+    /// alone, once they are done; any other failure fails the job.
+    async fn settle(&self, queries: Vec<Query>) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut rows = Vec::with_capacity(queries.len());
+        let mut again = Vec::new();
+        for (i, query) in queries.into_iter().enumerate() {
+            let (job, sql, kind) = (query.job, query.sql, query.kind);
+            match joined(query.task).await {
+                Ok(done) => rows.push(done),
+                Err(e) if e.is_memory_exhausted() => {
+                    tracing::warn!(query = kind.unwrap_or(job), error = %e, "period: out of memory beside the other queries; running it again alone");
+                    rows.push(Vec::new());
+                    again.push((i, job, sql, kind));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for (i, job, sql, kind) in again {
+            rows[i] = joined(self.spawn(job, sql, kind)?.task).await?;
+        }
+        Ok(rows)
+    }
+
+    /// Run [`PERIOD_PASSES`] (on every core: they only count and sum integers) and add the
+    /// tables not added yet.
     async fn passes(&mut self) -> Result<()> {
         let wide = self.context(SessionConfig::new())?;
         for (name, sql) in PERIOD_PASSES {
+            if self.tables.iter().any(|(added, ..)| *added == name) {
+                continue;
+            }
             let t0 = std::time::Instant::now();
             let df_err = |source| Error::DataFusion { job: name, source };
             let plan = wide.sql(sql).await.map_err(df_err)?.create_physical_plan().await.map_err(df_err)?;
@@ -294,38 +321,54 @@ impl PeriodJob {
         Ok(())
     }
 
-    /// The three rollup tables' rows and the retention curve (`jobs/sql/retention.sql`).
+    /// The three rollup tables' rows and the retention curve (`jobs/sql/retention.sql`). The
+    /// retention query runs beside the passes, the three tables' queries beside each other.
     pub async fn tables(mut self) -> Result<PeriodOutput> {
-        let retention = self.spawn("retention", RETENTION_SQL, None)?;
-        self.passes().await?;
-        let daily = self.spawn(JOB, PERIOD_SQL, Some("daily"))?;
-        let show = self.spawn(JOB, PERIOD_SQL, Some("show"))?;
-        let sources = self.spawn(JOB, PERIOD_SQL, Some("sources"))?;
+        let mut queries = vec![self.spawn("retention", RETENTION_SQL, None)?];
+        let mut rows = Vec::new();
+        if let Err(e) = self.passes().await {
+            if !e.is_memory_exhausted() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "period: the passes ran out of memory beside the retention query; running them alone");
+            rows = self.settle(std::mem::take(&mut queries)).await?;
+            self.passes().await?;
+        }
+        for kind in ["daily", "show", "sources"] {
+            queries.push(self.spawn(JOB, PERIOD_SQL, Some(kind))?);
+        }
+        rows.extend(self.settle(queries).await?);
+        let [retention, daily, show, sources] = <[Vec<RecordBatch>; 4]>::try_from(rows).expect("four queries");
         Ok(PeriodOutput {
             daily: shape(
-                &joined(daily).await?,
+                &daily,
                 "region",
                 "date",
                 &with_columns(Table::StreamDaily.schema(), &[("region", DataType::Utf8), ("date", DataType::Utf8)]),
             )?,
-            show: shape(&joined(show).await?, "region", "period", &Table::ShowSummary.schema())?,
+            show: shape(&show, "region", "period", &Table::ShowSummary.schema())?,
             sources: shape(
-                &joined(sources).await?,
+                &sources,
                 "source",
                 "period",
                 &with_columns(Table::ShowSources.schema(), &[("show_start", ts_type())]),
             )?,
-            retention: joined(retention).await?,
+            retention,
         })
     }
 }
 
-/// A query of the period job on its task.
-type Query = tokio::task::JoinHandle<Result<Vec<RecordBatch>>>;
+/// A query of the period job on its task, and what it runs (to run it again).
+struct Query {
+    job: &'static str,
+    sql: &'static str,
+    kind: Option<&'static str>,
+    task: tokio::task::JoinHandle<Result<Vec<RecordBatch>>>,
+}
 
-/// The rows of a query of the period job.
-async fn joined(query: Query) -> Result<Vec<RecordBatch>> {
-    query.await.map_err(|e| Error::Config(format!("{JOB}: a query's task failed: {e}")))?
+/// The rows of a query's task.
+async fn joined(task: tokio::task::JoinHandle<Result<Vec<RecordBatch>>>) -> Result<Vec<RecordBatch>> {
+    task.await.map_err(|e| Error::Config(format!("{JOB}: a query's task failed: {e}")))?
 }
 
 /// Run the period job over whole shows: the three rollup tables' rows and the retention curve.
@@ -362,6 +405,11 @@ mod tests {
 
     /// A hand-built show whose answers are worked out by hand below.
     async fn hand_built() -> PeriodOutput {
+        period_metrics(hand_built_inputs()).await.unwrap()
+    }
+
+    /// The events of [`hand_built`].
+    fn hand_built_inputs() -> PeriodInputs {
         let player = rows(
             Table::PlayerEvents,
             &[
@@ -394,7 +442,31 @@ mod tests {
             ],
         );
         let exits = vec![exit("a", 4500, true), exit("b", 1000, false)];
-        period_metrics(PeriodInputs { player, commerce, exits, suspects: vec![] }).await.unwrap()
+        PeriodInputs { player, commerce, exits, suspects: vec![] }
+    }
+
+    /// A query that failed with this error, as its task would report it.
+    fn failed(source: datafusion::error::DataFusionError) -> Query {
+        let task = tokio::spawn(async move { Err(Error::DataFusion { job: "count", source }) });
+        Query { job: "count", sql: "SELECT count(*) AS n FROM commerce", kind: None, task }
+    }
+
+    #[tokio::test]
+    async fn a_query_that_ran_out_of_memory_beside_others_runs_again_alone_and_other_failures_fail() {
+        use datafusion::error::DataFusionError;
+        let job = PeriodJob::new(hand_built_inputs()).unwrap();
+        let exhausted = || DataFusionError::ResourcesExhausted("greedy pool full".into());
+        // Wrapped the way a plan's error reaches us from a spawned stream: still found.
+        let wrapped =
+            DataFusionError::Context("collect".into(), Box::new(DataFusionError::Shared(Arc::new(exhausted()))));
+        let ran = job.spawn("count", "SELECT count(*) AS n FROM player", None).unwrap();
+        let rows = job.settle(vec![failed(exhausted()), ran, failed(wrapped)]).await.unwrap();
+        let counts: Vec<i64> = rows.iter().map(|r| int(&r[0], "n", 0)).collect();
+        assert_eq!(counts, [11, 5, 11], "11 commerce events (re-run), 5 player events, in the queries' order");
+
+        let other = failed(DataFusionError::Execution("a column is missing".into()));
+        let err = job.settle(vec![failed(exhausted()), other]).await.unwrap_err();
+        assert!(!err.is_memory_exhausted() && err.to_string().contains("a column is missing"), "{err}");
     }
 
     fn int(b: &RecordBatch, col: &str, i: usize) -> i64 {
