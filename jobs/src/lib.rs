@@ -39,8 +39,7 @@ pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, RETENTION_SQ
 pub use query::{QueryError, run_query};
 pub use window::{
     ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WINDOW_STARTS_SQL, WindowInputs,
-    WindowJob, WindowOutput, window_columns, window_input_schema, window_metrics, window_projection, window_start,
-    with_windows,
+    WindowJob, WindowOutput, window_columns, window_input_schema, window_projection, window_start, with_windows,
 };
 
 /// A hash map for lookups made once per event with keys that come from events (session ids,

@@ -459,8 +459,3 @@ impl LazyBatchGenerator for SlotRows {
         Arc::new(RwLock::new(SlotRows { slot: self.slot.clone(), next: 0 }))
     }
 }
-
-/// Run the window job once (plans it first: [`WindowJob`] plans once for many runs).
-pub async fn window_metrics(inputs: WindowInputs) -> Result<WindowOutput> {
-    WindowJob::new().await?.run(inputs).await
-}

@@ -31,7 +31,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use tracing::{debug, info};
 
-pub use recompute::{Recomputed, recompute, recompute_minutes};
+pub use recompute::{Recomputed, recompute, recompute_minutes, recompute_with};
 
 pub(crate) use self::recompute::sql_list;
 use self::recompute::{read_schema, select_list};
@@ -309,6 +309,8 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         let player = split_by_group(&ctx, Table::PlayerEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
         let commerce = split_by_group(&ctx, Table::CommerceEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
         debug!(ms = t0.elapsed().as_millis(), "rollup: raw rows split by group");
+        // Planned once, run for each group.
+        let window_job = crate::WindowJob::new().await?;
         for (i, group) in groups.iter().enumerate() {
             let t0 = std::time::Instant::now();
             // The group's raw rows are dropped with their session once recomputed.
@@ -317,7 +319,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
                 for (table, files) in [(Table::PlayerEvents, &player), (Table::CommerceEvents, &commerce)] {
                     register_group_rows(&gctx, table, files[i].as_ref()).await?;
                 }
-                recompute(&gctx, group, cfg).await?
+                recompute_with(&gctx, group, cfg, &window_job).await?
             };
             debug!(ms = t0.elapsed().as_millis(), "rollup: group recomputed");
             minute.extend(with_raw_events(&r.minute, &raw)?);

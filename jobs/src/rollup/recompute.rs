@@ -1,7 +1,7 @@
 //! Recomputing whole shows from the raw tables — the rollup's first step. Every event of the chosen streams,
 //! late ones included and duplicates removed, goes through the same session rules as the
 //! streaming job (`crate::rules`, every event fresh, in event-time order) and the same SQL
-//! (`crate::window_metrics`): one definition of every metric for both paths.
+//! (`crate::WindowJob`): one definition of every metric for both paths.
 
 use crate::store::delta::LakeUrl;
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::window::batch_fields;
 use crate::{
-    ExitRow, Suspect, WindowInputs, conform, lake_session, register_lake, run_query, window_columns, window_metrics,
+    ExitRow, Suspect, WindowInputs, WindowJob, conform, lake_session, register_lake, run_query, window_columns,
     window_projection, with_windows,
 };
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
@@ -224,6 +224,16 @@ pub async fn recompute_minutes(lake: &LakeUrl, streams: &[String], cfg: RuleConf
 /// Recompute `stream_minute` of `streams` from the `player_events` and `commerce_events` tables
 /// registered in `ctx` (the lake's, or any with their columns).
 pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig) -> Result<Recomputed> {
+    recompute_with(ctx, streams, cfg, &WindowJob::new().await?).await
+}
+
+/// [`recompute`] with a window job planned already (the rollup plans one for all its groups).
+pub async fn recompute_with(
+    ctx: &SessionContext,
+    streams: &[String],
+    cfg: RuleConfig,
+    window_job: &WindowJob,
+) -> Result<Recomputed> {
     let t0 = std::time::Instant::now();
     let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
     let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
@@ -247,7 +257,7 @@ pub async fn recompute(ctx: &SessionContext, streams: &[String], cfg: RuleConfig
     }
     let exits = inputs.exits.clone();
     tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: session rules");
-    let out = window_metrics(inputs).await?;
+    let out = window_job.run(inputs).await?;
     tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: window metrics");
     Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
 }
