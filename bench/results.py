@@ -33,7 +33,9 @@ def fields(s):
 
 run, ceiling = text("run"), text("ceiling")
 ours = num(r"= ([0-9]+) events/s", run)
-ceil = num(r"= ([0-9]+) msg/s", ceiling)
+# The ceiling is drained more than once (the first read of just-written topics also warms the
+# broker up): the fastest drain counts.
+ceil = max((float(x) for x in re.findall(r"= ([0-9]+) msg/s", ceiling)), default=None)
 duck = fields(text("duckdb_ingest").strip().splitlines()[-1]) if text("duckdb_ingest") else {}
 file_rate = num(r"= ([0-9]+) events/s", text("filerun"))
 s3_rate = num(r"= ([0-9]+) events/s", text("run_s3"))
@@ -83,7 +85,9 @@ def workers_run(n):
     """Scale-out with n workers: events/s until the group's lag is zero, CPU, RSS, lag every ~5 s."""
     w = line_of(f"workers_{n}", "scale-out")
     lag = [tuple(float(x) for x in l.split()[1:]) for l in text(f"workers_{n}").splitlines() if l.startswith("lag ")]
-    rss = num(r"peak_rss_kib ([0-9,]+)", text(f"workers_{n}"), str)
+    # One figure per worker, comma-separated (num() would drop the commas).
+    m = re.search(r"peak_rss_kib ([0-9,]+)", text(f"workers_{n}"))
+    rss = m.group(1) if m else None
     return {"events_per_s": w.get("events/s"), "seconds": w.get("seconds"), "cpu_s": w.get("cpu_s"),
             "events_per_cpu_s": w.get("events_per_cpu_s"),
             "peak_rss_kib_per_worker": [int(r) for r in rss.split(",")] if rss else None,
