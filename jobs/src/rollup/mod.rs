@@ -21,7 +21,7 @@ use std::sync::Arc;
 use crate::{PeriodInputs, PeriodJob, PeriodOutput, conform, lake_session, register_lake, run_query, window_start};
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
-use arrow::ipc::writer::FileWriter;
+use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use chrono::{DateTime, NaiveDate};
 use datafusion::datasource::file_format::options::ArrowReadOptions;
 use datafusion::prelude::SessionContext;
@@ -178,7 +178,9 @@ fn with_raw_events(minute: &[RecordBatch], raw: &HashMap<WindowKey, i64>) -> Res
 }
 
 /// Every raw row of `table` of the shows of `groups` (all dates), in one scan, written to one
-/// Arrow IPC file per group in `dir` (`None` for a group without rows there), and counted into
+/// LZ4-compressed Arrow IPC file per group in `dir` (`None` for a group without rows there;
+/// a third of the bytes uncompressed files take: a big day's files then stay in the page cache
+/// rather than stalling the scan while the kernel writes them out), and counted into
 /// `raw` per stream × region × window of `width_ms` (`show_minute.raw_events`: copies and
 /// suspects included).
 async fn split_by_group(
@@ -192,7 +194,7 @@ async fn split_by_group(
     let df_err = |source| Error::DataFusion { job: "rollup", source };
     let all: Vec<String> = groups.iter().flatten().cloned().collect();
     // Each stream's group and its index in `all`, found with one lookup per row.
-    let group_of: HashMap<&str, (usize, usize)> = groups
+    let group_of: crate::FastMap<&str, (usize, usize)> = groups
         .iter()
         .enumerate()
         .flat_map(|(g, streams)| streams.iter().map(move |s| (s.as_str(), g)))
@@ -212,7 +214,7 @@ async fn split_by_group(
     // Counted under (index into `all`, index into `regions`, window start): no key is built
     // per row.
     let mut regions: Vec<String> = Vec::new();
-    let mut counts: HashMap<(usize, usize, i64), i64> = HashMap::new();
+    let mut counts: crate::FastMap<(usize, usize, i64), i64> = Default::default();
     let ipc = |e: arrow::error::ArrowError| Error::Config(format!("rollup temporary file: {e}"));
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(df_err)?;
@@ -237,11 +239,22 @@ async fn split_by_group(
             }
         }
         for (g, rows) in rows.into_iter().enumerate().filter(|(_, r)| !r.is_empty()) {
-            let part = arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(rows))?;
+            // A file's rows are sorted by stream: a group's rows of a batch are mostly one run,
+            // written as a slice of the batch (no copy).
+            let (first, last) = (rows[0] as usize, rows[rows.len() - 1] as usize);
+            let part = if last - first + 1 == rows.len() {
+                batch.slice(first, rows.len())
+            } else {
+                arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(rows))?
+            };
             if files[g].is_none() {
                 let tmp = dir.join(format!("{}-{g}.arrow", table.name()));
                 let file = std::fs::File::create(&tmp).map_err(crate::io("creating", &tmp))?;
-                let writer = FileWriter::try_new(BufWriter::new(file), &batch.schema()).map_err(ipc)?;
+                let options = IpcWriteOptions::default()
+                    .try_with_compression(Some(arrow::ipc::CompressionType::LZ4_FRAME))
+                    .map_err(ipc)?;
+                let writer =
+                    FileWriter::try_new_with_options(BufWriter::new(file), &batch.schema(), options).map_err(ipc)?;
                 files[g] = Some((tmp, writer));
             }
             let (_, writer) = files[g].as_mut().expect("just opened");
@@ -321,6 +334,12 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
                 }
                 recompute_with(&gctx, group, cfg, &window_job).await?
             };
+            // Read: deleted now, so the kernel need not write them out (the directory goes at the end).
+            for file in [&player[i], &commerce[i]].into_iter().flatten() {
+                if let Err(e) = std::fs::remove_file(file) {
+                    debug!(file = %file.display(), error = %e, "rollup: a temporary file stays until the end");
+                }
+            }
             debug!(ms = t0.elapsed().as_millis(), "rollup: group recomputed");
             minute.extend(with_raw_events(&r.minute, &raw)?);
             let job = PeriodJob::new(PeriodInputs {
