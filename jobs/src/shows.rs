@@ -1,7 +1,7 @@
 //! The `shows` dimension of LAKE.md (seller, title, category, planned start, targets), kept by
 //! `livelake shows import plan.csv`: every row validated (all problems reported with their line),
 //! then upserted by `stream_id` into the table, which is rewritten as one file and swapped in
-//! atomically ([`crate::store::Maintenance`]).
+//! by one Delta commit, under the lake's maintenance lock ([`crate::store::maintenance_lock`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -45,7 +45,7 @@ pub fn partition_dir(table: Table, region: &str, ts_ms: i64) -> PathBuf {
 /// into per-partition batches of file columns, each sorted by `stream_id` then time (dead
 /// letters: by receive time, partition, offset); the partitions in the order of (region, hour).
 ///
-/// One sort of all the rows by (region, hour, the file's sort columns) ([`sort_order`]) and one
+/// One sort of all the rows by (region, hour, the file's sort columns) (`sort_order` below) and one
 /// gather of them in that order from the batches they are in (no concatenation first): each
 /// partition is then a slice of the sorted rows, no copy (no `String` or map entry per row).
 pub fn split_by_partition(table: Table, batches: &[RecordBatch]) -> Result<Vec<(PathBuf, RecordBatch)>> {
