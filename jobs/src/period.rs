@@ -2,12 +2,16 @@
 //! removed), their views' ends and the suspect sessions → `stream_daily`, `show_summary` and
 //! `show_sources` rows by `jobs/sql/period.sql`.
 
-use std::sync::Arc;
-
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
@@ -221,148 +225,268 @@ fn shape(out: &[RecordBatch], slice_as: &str, period_as: &str, target: &SchemaRe
         .collect()
 }
 
-/// A table the period job's queries read: name, schema, rows.
-type Input = (&'static str, SchemaRef, Vec<RecordBatch>);
+/// Rows a plan of the period job reads, put in place before its plans are made for a run.
+type Slot = Arc<Mutex<Vec<RecordBatch>>>;
 
-/// The period job's inputs, registered for its queries.
+/// A table whose rows are those in its slot when a plan over it is made: the period job's SQL is
+/// parsed and optimized once ([`PeriodPlans`]) and planned for each run's rows as over a
+/// `MemTable` (DataFusion sees how many rows each input has when it picks a join's sides).
+#[derive(Debug)]
+struct SlotTable {
+    schema: SchemaRef,
+    slot: Slot,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for SlotTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let rows = self.slot.lock().expect("a period job slot is never poisoned").clone();
+        Ok(MemorySourceConfig::try_new_exec(&[rows], self.schema.clone(), projection.cloned())?)
+    }
+}
+
+/// A query of the period job, parsed and optimized: its name (for errors and logs), the context
+/// it is planned and run in, its plan.
+struct Planned {
+    name: &'static str,
+    ctx: SessionContext,
+    plan: LogicalPlan,
+}
+
+impl Planned {
+    /// Parse and optimize `sql` in `ctx`.
+    async fn new(name: &'static str, ctx: &SessionContext, sql: &str) -> Result<Planned> {
+        let df_err = |source| Error::DataFusion { job: name, source };
+        let plan = ctx.sql(sql).await.map_err(df_err)?.into_optimized_plan().map_err(df_err)?;
+        Ok(Planned { name, ctx: ctx.clone(), plan })
+    }
+
+    /// The physical plan over the rows in the slots now.
+    async fn physical(&self) -> Result<Arc<dyn ExecutionPlan>> {
+        let state = self.ctx.state();
+        let plan = state.query_planner().create_physical_plan(&self.plan, &state).await;
+        plan.map_err(|source| Error::DataFusion { job: self.name, source })
+    }
+
+    /// Plan over the rows in the slots now, then run on a task of its own.
+    async fn spawn(&self) -> Result<Query<'_>> {
+        let (plan, task_ctx, name) = (self.physical().await?, self.ctx.task_ctx(), self.name);
+        let task = tokio::spawn(async move {
+            let t0 = std::time::Instant::now();
+            let rows = collect(plan, task_ctx).await.map_err(|source| Error::DataFusion { job: name, source })?;
+            tracing::debug!(ms = t0.elapsed().as_millis(), query = name, "period: query ran");
+            Ok(rows)
+        });
+        Ok(Query { planned: self, task })
+    }
+}
+
+/// The period job's SQL — [`PERIOD_PASSES`], [`RETENTION_SQL`] and [`PERIOD_SQL`] for each kind
+/// of table — parsed and optimized once for many runs (the rollup's groups of shows): a run
+/// ([`PeriodJob::tables`]) puts its rows in the tables' slots and only makes the physical plans.
+pub struct PeriodPlans {
+    /// The rows of every table the queries read (the inputs, then each pass's table), by name.
+    slots: Vec<(&'static str, Slot)>,
+    /// [`PERIOD_PASSES`] on every core (they only count and sum integers).
+    passes: Vec<Planned>,
+    /// The retention curve (one partition).
+    retention: Planned,
+    /// `PERIOD_SQL` of the daily, show and sources tables, each with its `scope`.`kind` (one
+    /// partition: sums and means of floats add up in one fixed order, so a re-run gives
+    /// bit-identical files; the three run side by side instead).
+    tables: [Planned; 3],
+}
+
+impl PeriodPlans {
+    /// Parse and optimize the job's SQL.
+    pub async fn new() -> Result<PeriodPlans> {
+        let df_err = |source| Error::DataFusion { job: JOB, source };
+        let mut keys = Keyring::default();
+        let inputs: [(&'static str, SchemaRef); 4] = [
+            ("player", keys.keyed(&window_input_schema(Table::PlayerEvents), vec![])?.0),
+            ("commerce", keys.keyed(&window_input_schema(Table::CommerceEvents), vec![])?.0),
+            ("exits", exits_batch(&[], &mut keys)?.schema()),
+            ("suspects", keyed_suspects(&[], &mut keys)?.schema()),
+        ];
+        let wide = session(SessionConfig::new());
+        let one = || session(SessionConfig::new().with_target_partitions(1));
+        let (retention_ctx, kinds) = (one(), [("daily", one()), ("show", one()), ("sources", one())]);
+        for (kind, ctx) in &kinds {
+            let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![*kind]))])?;
+            register(ctx, "scope", scope.schema(), vec![scope])?;
+        }
+        let contexts: Vec<&SessionContext> =
+            [&wide, &retention_ctx].into_iter().chain(kinds.iter().map(|(_, ctx)| ctx)).collect();
+        let mut slots = Vec::new();
+        let mut add = |name: &'static str, schema: SchemaRef| -> Result<()> {
+            let slot = Slot::default();
+            for ctx in &contexts {
+                let table = SlotTable { schema: schema.clone(), slot: slot.clone() };
+                ctx.register_table(name, Arc::new(table)).map_err(df_err)?;
+            }
+            slots.push((name, slot));
+            Ok(())
+        };
+        for (name, schema) in inputs {
+            add(name, schema)?;
+        }
+        let retention = Planned::new("retention", &retention_ctx, RETENTION_SQL).await?;
+        let mut passes = Vec::new();
+        for (name, sql) in PERIOD_PASSES {
+            let pass = Planned::new(name, &wide, sql).await?;
+            // The table's schema as its runs' rows have it: the physical plan's.
+            add(name, pass.physical().await?.schema())?;
+            passes.push(pass);
+        }
+        let mut tables = Vec::new();
+        for (kind, ctx) in &kinds {
+            tables.push(Planned::new(kind, ctx, PERIOD_SQL).await?);
+        }
+        let tables = <[Planned; 3]>::try_from(tables).map_err(|_| Error::Config("three period tables".into()))?;
+        Ok(PeriodPlans { slots, passes, retention, tables })
+    }
+
+    /// Put `rows` in table `name`'s slot.
+    fn put(&self, name: &str, rows: Vec<RecordBatch>) {
+        let (_, slot) = self.slots.iter().find(|(n, _)| *n == name).expect("a table of the period job");
+        *slot.lock().expect("a period job slot is never poisoned") = rows;
+    }
+
+    /// Empty every slot (the rows go once the plans made over them are done).
+    fn clear(&self) {
+        for (_, slot) in &self.slots {
+            slot.lock().expect("a period job slot is never poisoned").clear();
+        }
+    }
+}
+
+/// The period job's inputs, keyed for its queries.
 pub struct PeriodJob {
-    /// Every table the queries read: the inputs, then the passes' tables once they ran.
-    tables: Vec<Input>,
+    /// (table name, rows) of the inputs.
+    inputs: Vec<(&'static str, Vec<RecordBatch>)>,
 }
 
 impl PeriodJob {
     /// Take the inputs.
     pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
         let mut keys = Keyring::default();
-        let (player_schema, player) = keys.keyed(&window_input_schema(Table::PlayerEvents), inputs.player)?;
-        let (commerce_schema, commerce) = keys.keyed(&window_input_schema(Table::CommerceEvents), inputs.commerce)?;
+        let (_, player) = keys.keyed(&window_input_schema(Table::PlayerEvents), inputs.player)?;
+        let (_, commerce) = keys.keyed(&window_input_schema(Table::CommerceEvents), inputs.commerce)?;
         let exits = exits_batch(&inputs.exits, &mut keys)?;
         let suspects = keyed_suspects(&inputs.suspects, &mut keys)?;
-        let tables = vec![
-            ("player", player_schema, player),
-            ("commerce", commerce_schema, commerce),
-            ("exits", exits.schema(), vec![exits]),
-            ("suspects", suspects.schema(), vec![suspects]),
-        ];
-        Ok(PeriodJob { tables })
+        let inputs =
+            vec![("player", player), ("commerce", commerce), ("exits", vec![exits]), ("suspects", vec![suspects])];
+        Ok(PeriodJob { inputs })
     }
 
-    /// A context holding every table so far (the rows are shared, not copied).
-    fn context(&self, config: SessionConfig) -> Result<SessionContext> {
-        let ctx = session(config);
-        for (name, schema, rows) in &self.tables {
-            register(&ctx, name, schema.clone(), rows.clone())?;
-        }
-        Ok(ctx)
+    /// The three rollup tables' rows and the retention curve, with the job's SQL planned here.
+    pub async fn tables(self) -> Result<PeriodOutput> {
+        self.tables_with(&mut PeriodPlans::new().await?).await
     }
 
-    /// Run `sql` on a task of its own, in a context of one partition holding every table so far
-    /// (and `scope`.`kind` = `kind`, if given). One partition: sums and means of floats add up
-    /// in one fixed order, so a re-run gives bit-identical files; the queries of the job run side
-    /// by side instead.
-    fn spawn(&self, job: &'static str, sql: &'static str, kind: Option<&'static str>) -> Result<Query> {
-        let ctx = self.context(SessionConfig::new().with_target_partitions(1))?;
-        if let Some(kind) = kind {
-            let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![kind]))])?;
-            register(&ctx, "scope", scope.schema(), vec![scope])?;
+    /// The three rollup tables' rows and the retention curve (`jobs/sql/retention.sql`), with
+    /// `plans` (one run at a time: the rows are put in its slots). The retention query runs
+    /// beside the passes, the three tables' queries beside each other.
+    pub async fn tables_with(self, plans: &mut PeriodPlans) -> Result<PeriodOutput> {
+        for (name, rows) in self.inputs {
+            plans.put(name, rows);
         }
-        let task = tokio::spawn(async move {
-            let t0 = std::time::Instant::now();
-            let df_err = |source| Error::DataFusion { job, source };
-            let rows = ctx.sql(sql).await.map_err(df_err)?.collect().await.map_err(df_err)?;
-            tracing::debug!(ms = t0.elapsed().as_millis(), query = kind.unwrap_or(job), "period: query ran");
-            Ok(rows)
-        });
-        Ok(Query { job, sql, kind, task })
-    }
-
-    /// Wait for `queries`, in order. The queries share one memory pool (`rollup.memory_mb`): one
-    /// whose non-spilling operator found it full only because the others held it runs again,
-    /// alone, once they are done; any other failure fails the job.
-    async fn settle(&self, queries: Vec<Query>) -> Result<Vec<Vec<RecordBatch>>> {
-        let mut rows = Vec::with_capacity(queries.len());
-        let mut again = Vec::new();
-        for (i, query) in queries.into_iter().enumerate() {
-            let (job, sql, kind) = (query.job, query.sql, query.kind);
-            match joined(query.task).await {
-                Ok(done) => rows.push(done),
-                Err(e) if e.is_memory_exhausted() => {
-                    tracing::warn!(query = kind.unwrap_or(job), error = %e, "period: out of memory beside the other queries; running it again alone");
-                    rows.push(Vec::new());
-                    again.push((i, job, sql, kind));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        for (i, job, sql, kind) in again {
-            rows[i] = joined(self.spawn(job, sql, kind)?.task).await?;
-        }
-        Ok(rows)
-    }
-
-    /// Run [`PERIOD_PASSES`] (on every core: they only count and sum integers) and add the
-    /// tables not added yet.
-    async fn passes(&mut self) -> Result<()> {
-        let wide = self.context(SessionConfig::new())?;
-        for (name, sql) in PERIOD_PASSES {
-            if self.tables.iter().any(|(added, ..)| *added == name) {
-                continue;
-            }
-            let t0 = std::time::Instant::now();
-            let df_err = |source| Error::DataFusion { job: name, source };
-            let plan = wide.sql(sql).await.map_err(df_err)?.create_physical_plan().await.map_err(df_err)?;
-            let schema = plan.schema();
-            let rows = datafusion::physical_plan::collect(plan, wide.task_ctx()).await.map_err(df_err)?;
-            register(&wide, name, schema.clone(), rows.clone())?;
-            let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
-            tracing::debug!(ms = t0.elapsed().as_millis(), pass = name, rows = n, "period: pass ran");
-            self.tables.push((name, schema, rows));
-        }
-        Ok(())
-    }
-
-    /// The three rollup tables' rows and the retention curve (`jobs/sql/retention.sql`). The
-    /// retention query runs beside the passes, the three tables' queries beside each other.
-    pub async fn tables(mut self) -> Result<PeriodOutput> {
-        let mut queries = vec![self.spawn("retention", RETENTION_SQL, None)?];
-        let mut rows = Vec::new();
-        if let Err(e) = self.passes().await {
-            if !e.is_memory_exhausted() {
-                return Err(e);
-            }
-            tracing::warn!(error = %e, "period: the passes ran out of memory beside the retention query; running them alone");
-            rows = self.settle(std::mem::take(&mut queries)).await?;
-            self.passes().await?;
-        }
-        for kind in ["daily", "show", "sources"] {
-            queries.push(self.spawn(JOB, PERIOD_SQL, Some(kind))?);
-        }
-        rows.extend(self.settle(queries).await?);
-        let [retention, daily, show, sources] = <[Vec<RecordBatch>; 4]>::try_from(rows).expect("four queries");
-        Ok(PeriodOutput {
-            daily: shape(
-                &daily,
-                "region",
-                "date",
-                &with_columns(Table::StreamDaily.schema(), &[("region", DataType::Utf8), ("date", DataType::Utf8)]),
-            )?,
-            show: shape(&show, "region", "period", &Table::ShowSummary.schema())?,
-            sources: shape(
-                &sources,
-                "source",
-                "period",
-                &with_columns(Table::ShowSources.schema(), &[("show_start", ts_type())]),
-            )?,
-            retention,
-        })
+        let out = run(plans).await;
+        plans.clear();
+        out
     }
 }
 
+/// Run the passes and the queries over the rows in `plans`' slots.
+async fn run(plans: &PeriodPlans) -> Result<PeriodOutput> {
+    let mut queries = vec![plans.retention.spawn().await?];
+    let mut rows = Vec::new();
+    let mut done = 0;
+    if let Err(e) = passes(plans, &mut done).await {
+        if !e.is_memory_exhausted() {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, "period: the passes ran out of memory beside the retention query; running them alone");
+        rows = settle(std::mem::take(&mut queries)).await?;
+        passes(plans, &mut done).await?;
+    }
+    for table in &plans.tables {
+        queries.push(table.spawn().await?);
+    }
+    rows.extend(settle(queries).await?);
+    let [retention, daily, show, sources] = <[Vec<RecordBatch>; 4]>::try_from(rows).expect("four queries");
+    Ok(PeriodOutput {
+        daily: shape(
+            &daily,
+            "region",
+            "date",
+            &with_columns(Table::StreamDaily.schema(), &[("region", DataType::Utf8), ("date", DataType::Utf8)]),
+        )?,
+        show: shape(&show, "region", "period", &Table::ShowSummary.schema())?,
+        sources: shape(
+            &sources,
+            "source",
+            "period",
+            &with_columns(Table::ShowSources.schema(), &[("show_start", ts_type())]),
+        )?,
+        retention,
+    })
+}
+
+/// Run the passes from the `done`-th on, each into its table's slot.
+async fn passes(plans: &PeriodPlans, done: &mut usize) -> Result<()> {
+    for pass in &plans.passes[*done..] {
+        let t0 = std::time::Instant::now();
+        let df_err = |source| Error::DataFusion { job: pass.name, source };
+        let rows = collect(pass.physical().await?, pass.ctx.task_ctx()).await.map_err(df_err)?;
+        tracing::debug!(ms = t0.elapsed().as_millis(), pass = pass.name, "period: pass ran");
+        plans.put(pass.name, rows);
+        *done += 1;
+    }
+    Ok(())
+}
+
+/// Wait for `queries`, in order. The queries share one memory pool (`rollup.memory_mb`): one
+/// whose non-spilling operator found it full only because the others held it runs again, alone,
+/// once they are done; any other failure fails the job.
+async fn settle(queries: Vec<Query<'_>>) -> Result<Vec<Vec<RecordBatch>>> {
+    let mut rows = Vec::with_capacity(queries.len());
+    let mut again = Vec::new();
+    for (i, query) in queries.into_iter().enumerate() {
+        match joined(query.task).await {
+            Ok(done) => rows.push(done),
+            Err(e) if e.is_memory_exhausted() => {
+                let name = query.planned.name;
+                tracing::warn!(query = name, error = %e, "period: out of memory beside the other queries; running it again alone");
+                rows.push(Vec::new());
+                again.push((i, query.planned));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for (i, planned) in again {
+        rows[i] = joined(planned.spawn().await?.task).await?;
+    }
+    Ok(rows)
+}
+
 /// A query of the period job on its task, and what it runs (to run it again).
-struct Query {
-    job: &'static str,
-    sql: &'static str,
-    kind: Option<&'static str>,
+struct Query<'a> {
+    planned: &'a Planned,
     task: tokio::task::JoinHandle<Result<Vec<RecordBatch>>>,
 }
 
@@ -445,28 +569,63 @@ mod tests {
         PeriodInputs { player, commerce, exits, suspects: vec![] }
     }
 
-    /// A query that failed with this error, as its task would report it.
-    fn failed(source: datafusion::error::DataFusionError) -> Query {
+    /// A query of `planned` that failed with this error, as its task would report it.
+    fn failed(planned: &Planned, source: datafusion::error::DataFusionError) -> Query<'_> {
         let task = tokio::spawn(async move { Err(Error::DataFusion { job: "count", source }) });
-        Query { job: "count", sql: "SELECT count(*) AS n FROM commerce", kind: None, task }
+        Query { planned, task }
     }
 
     #[tokio::test]
     async fn a_query_that_ran_out_of_memory_beside_others_runs_again_alone_and_other_failures_fail() {
         use datafusion::error::DataFusionError;
-        let job = PeriodJob::new(hand_built_inputs()).unwrap();
+        let plans = PeriodPlans::new().await.unwrap();
+        for (name, rows) in PeriodJob::new(hand_built_inputs()).unwrap().inputs {
+            plans.put(name, rows);
+        }
+        let ctx = &plans.retention.ctx;
+        let commerce = Planned::new("count", ctx, "SELECT count(*) AS n FROM commerce").await.unwrap();
+        let player = Planned::new("count", ctx, "SELECT count(*) AS n FROM player").await.unwrap();
         let exhausted = || DataFusionError::ResourcesExhausted("greedy pool full".into());
         // Wrapped the way a plan's error reaches us from a spawned stream: still found.
         let wrapped =
             DataFusionError::Context("collect".into(), Box::new(DataFusionError::Shared(Arc::new(exhausted()))));
-        let ran = job.spawn("count", "SELECT count(*) AS n FROM player", None).unwrap();
-        let rows = job.settle(vec![failed(exhausted()), ran, failed(wrapped)]).await.unwrap();
+        let queries = vec![failed(&commerce, exhausted()), player.spawn().await.unwrap(), failed(&commerce, wrapped)];
+        let rows = settle(queries).await.unwrap();
         let counts: Vec<i64> = rows.iter().map(|r| int(&r[0], "n", 0)).collect();
         assert_eq!(counts, [11, 5, 11], "11 commerce events (re-run), 5 player events, in the queries' order");
 
-        let other = failed(DataFusionError::Execution("a column is missing".into()));
-        let err = job.settle(vec![failed(exhausted()), other]).await.unwrap_err();
+        let other = failed(&player, DataFusionError::Execution("a column is missing".into()));
+        let err = settle(vec![failed(&commerce, exhausted()), other]).await.unwrap_err();
         assert!(!err.is_memory_exhausted() && err.to_string().contains("a column is missing"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn plans_made_once_give_each_run_its_own_rows() {
+        // The hand-built show, then nothing, then the show again, with one set of plans: each
+        // run sees only its own rows.
+        let mut plans = PeriodPlans::new().await.unwrap();
+        let first = PeriodJob::new(hand_built_inputs()).unwrap().tables_with(&mut plans).await.unwrap();
+        let empty = PeriodJob::new(PeriodInputs::default()).unwrap().tables_with(&mut plans).await.unwrap();
+        let again = PeriodJob::new(hand_built_inputs()).unwrap().tables_with(&mut plans).await.unwrap();
+        let fresh = hand_built().await;
+        let rows = |o: &PeriodOutput| {
+            [&o.daily, &o.show, &o.sources, &o.retention].map(|t| t.iter().map(RecordBatch::num_rows).sum::<usize>())
+        };
+        assert_eq!(rows(&empty), [0; 4]);
+        assert!(rows(&fresh).iter().all(|n| *n > 0), "{:?}", rows(&fresh));
+        for out in [&first, &again] {
+            for (a, b) in [
+                (&out.daily, &fresh.daily),
+                (&out.show, &fresh.show),
+                (&out.sources, &fresh.sources),
+                (&out.retention, &fresh.retention),
+            ] {
+                assert_eq!(
+                    arrow::compute::concat_batches(&b[0].schema(), b).unwrap(),
+                    arrow::compute::concat_batches(&b[0].schema(), a).unwrap()
+                );
+            }
+        }
     }
 
     fn int(b: &RecordBatch, col: &str, i: usize) -> i64 {

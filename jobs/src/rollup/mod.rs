@@ -18,7 +18,9 @@ pub(crate) mod replace;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::{PeriodInputs, PeriodJob, PeriodOutput, conform, lake_session, register_lake, run_query, window_start};
+use crate::{
+    PeriodInputs, PeriodJob, PeriodOutput, PeriodPlans, conform, lake_session, register_lake, run_query, window_start,
+};
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
@@ -324,6 +326,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         debug!(ms = t0.elapsed().as_millis(), "rollup: raw rows split by group");
         // Planned once, run for each group.
         let window_job = crate::WindowJob::new().await?;
+        let mut period = PeriodPlans::new().await?;
         for (i, group) in groups.iter().enumerate() {
             let t0 = std::time::Instant::now();
             // The group's raw rows are dropped with their session once recomputed.
@@ -348,7 +351,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
                 exits: r.exits,
                 suspects: r.suspects,
             })?;
-            let o = job.tables().await?;
+            let o = job.tables_with(&mut period).await?;
             debug!(ms = t0.elapsed().as_millis(), "rollup: group period tables");
             retention.extend(o.retention);
             out.daily.extend(o.daily);
