@@ -3,20 +3,17 @@
 //! `show_sources` rows by `jobs/sql/period.sql`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
-use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::TableType;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
 use crate::lake::session;
-use crate::window::{batch, field, register, strings, suspects_batch, times};
+use crate::window::{Slot, SlotRead, SlotTable, batch, field, register, strings, suspects_batch, times};
 use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
 /// The SQL of the per-period tables, over the passes below.
@@ -225,40 +222,6 @@ fn shape(out: &[RecordBatch], slice_as: &str, period_as: &str, target: &SchemaRe
         .collect()
 }
 
-/// Rows a plan of the period job reads, put in place before its plans are made for a run.
-type Slot = Arc<Mutex<Vec<RecordBatch>>>;
-
-/// A table whose rows are those in its slot when a plan over it is made: the period job's SQL is
-/// parsed and optimized once ([`PeriodPlans`]) and planned for each run's rows as over a
-/// `MemTable` (DataFusion sees how many rows each input has when it picks a join's sides).
-#[derive(Debug)]
-struct SlotTable {
-    schema: SchemaRef,
-    slot: Slot,
-}
-
-#[async_trait::async_trait]
-impl TableProvider for SlotTable {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let rows = self.slot.lock().expect("a period job slot is never poisoned").clone();
-        Ok(MemorySourceConfig::try_new_exec(&[rows], self.schema.clone(), projection.cloned())?)
-    }
-}
-
 /// A query of the period job, parsed and optimized: its name (for errors and logs), the context
 /// it is planned and run in, its plan.
 struct Planned {
@@ -335,7 +298,7 @@ impl PeriodPlans {
         let mut add = |name: &'static str, schema: SchemaRef| -> Result<()> {
             let slot = Slot::default();
             for ctx in &contexts {
-                let table = SlotTable { schema: schema.clone(), slot: slot.clone() };
+                let table = SlotTable { schema: schema.clone(), slot: slot.clone(), read: SlotRead::Planning };
                 ctx.register_table(name, Arc::new(table)).map_err(df_err)?;
             }
             slots.push((name, slot));

@@ -12,6 +12,7 @@ use arrow::datatypes::TimestampMillisecondType;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
@@ -308,7 +309,8 @@ struct Slots {
     numbered: Slot,
 }
 
-type Slot = Arc<Mutex<Vec<RecordBatch>>>;
+/// Rows a table's plans read, put in place for each run.
+pub(crate) type Slot = Arc<Mutex<Vec<RecordBatch>>>;
 
 impl WindowJob {
     /// Plan the job's queries to run on all cores (a batch job's input: many rows at once).
@@ -335,13 +337,13 @@ impl WindowJob {
             ("suspects", suspects_batch(&[])?.schema(), &slots.suspects),
         ];
         for (name, schema, slot) in tables {
-            let table = SlotTable { schema, slot: slot.clone() };
+            let table = SlotTable { schema, slot: slot.clone(), read: SlotRead::Running };
             ctx.register_table(name, Arc::new(table)).map_err(df_err)?;
         }
         let plan = async |sql: &str| ctx.sql(sql).await?.create_physical_plan().await;
         let starts = plan(WINDOW_STARTS_SQL).await.map_err(df_err)?;
         // Its rows are read three times by the suspect query: computed once, then read from a slot.
-        let numbered = SlotTable { schema: starts.schema(), slot: slots.numbered.clone() };
+        let numbered = SlotTable { schema: starts.schema(), slot: slots.numbered.clone(), read: SlotRead::Running };
         ctx.register_table("numbered", Arc::new(numbered)).map_err(df_err)?;
         let suspects = plan(SUSPECTS_SQL).await.map_err(df_err)?;
         let minute = plan(STREAM_MINUTE_SQL).await.map_err(df_err)?;
@@ -401,11 +403,24 @@ fn put(slot: &Slot, rows: Vec<RecordBatch>) {
     *slot.lock().expect("a window job slot is never poisoned") = rows;
 }
 
-/// A table whose rows are those in its slot when a plan over it runs.
+/// When the plans over a [`SlotTable`] read its slot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SlotRead {
+    /// Each time a plan runs: a physical plan made once runs again over each run's rows (the
+    /// window job).
+    Running,
+    /// When a plan over it is made, as over a `MemTable`: DataFusion sees how many rows each input
+    /// has when it picks a join's sides (the period job, whose SQL is parsed and optimized once
+    /// and planned for each run).
+    Planning,
+}
+
+/// A table whose rows are those in its slot, read when [`SlotRead`] says.
 #[derive(Debug)]
-struct SlotTable {
-    schema: SchemaRef,
-    slot: Slot,
+pub(crate) struct SlotTable {
+    pub(crate) schema: SchemaRef,
+    pub(crate) slot: Slot,
+    pub(crate) read: SlotRead,
 }
 
 #[async_trait::async_trait]
@@ -425,9 +440,17 @@ impl TableProvider for SlotTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let rows = SlotRows { slot: self.slot.clone(), next: 0 };
-        let exec = LazyMemoryExec::try_new(self.schema.clone(), vec![Arc::new(RwLock::new(rows))])?;
-        Ok(Arc::new(exec.with_projection(projection.cloned())))
+        match self.read {
+            SlotRead::Running => {
+                let rows = SlotRows { slot: self.slot.clone(), next: 0 };
+                let exec = LazyMemoryExec::try_new(self.schema.clone(), vec![Arc::new(RwLock::new(rows))])?;
+                Ok(Arc::new(exec.with_projection(projection.cloned())))
+            }
+            SlotRead::Planning => {
+                let rows = self.slot.lock().expect("a slot is never poisoned").clone();
+                Ok(MemorySourceConfig::try_new_exec(&[rows], self.schema.clone(), projection.cloned())?)
+            }
+        }
     }
 }
 
