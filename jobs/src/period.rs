@@ -416,7 +416,8 @@ async fn passes(plans: &PeriodPlans, done: &mut usize) -> Result<()> {
         let t0 = std::time::Instant::now();
         let df_err = |source| Error::DataFusion { job: pass.name, source };
         let rows = collect(pass.physical().await?, pass.ctx.task_ctx()).await.map_err(df_err)?;
-        tracing::debug!(ms = t0.elapsed().as_millis(), pass = pass.name, "period: pass ran");
+        let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+        tracing::debug!(ms = t0.elapsed().as_millis(), pass = pass.name, rows = n, "period: pass ran");
         plans.put(pass.name, rows);
         *done += 1;
     }
