@@ -310,14 +310,23 @@ async fn kafka_lake_matches_truth_and_dead_letters_reach_the_topic() {
         assert!(Instant::now() < deadline, "no commit");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let metrics = crate::support::http_get(port, "/metrics");
-    for name in [
+    // The commit record is on disk before the run accounts for the commit, and the lag gauge
+    // first appears with the first lag query (every 2 s): scrape until every series is there.
+    let names = [
         "livelake_events_in_total{topic=",
         "livelake_commits_total",
         "livelake_consumer_lag{",
         "livelake_dead_lettered_total",
-    ] {
-        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    ];
+    loop {
+        let metrics = crate::support::http_get(port, "/metrics");
+        let missing = names.iter().find(|n| !metrics.contains(*n));
+        let counted = !metrics.contains("livelake_commits_total 0\n");
+        if missing.is_none() && counted {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/metrics lacks {missing:?} (commit counted: {counted}):\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(crate::support::http_get(port, "/healthz"), "ok\n");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
