@@ -13,7 +13,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
 use crate::lake::session;
-use crate::window::{Slot, SlotRead, SlotTable, batch, field, register, strings, suspects_batch, times};
+use crate::window::{Slot, SlotRead, SlotTable, batch, field, put, register, strings, suspects_batch, times};
 use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
 /// The SQL of the per-period tables, over the passes below.
@@ -326,13 +326,13 @@ impl PeriodPlans {
     /// Put `rows` in table `name`'s slot.
     fn put(&self, name: &str, rows: Vec<RecordBatch>) {
         let (_, slot) = self.slots.iter().find(|(n, _)| *n == name).expect("a table of the period job");
-        *slot.lock().expect("a period job slot is never poisoned") = rows;
+        put(slot, rows);
     }
 
     /// Empty every slot (the rows go once the plans made over them are done).
     fn clear(&self) {
         for (_, slot) in &self.slots {
-            slot.lock().expect("a period job slot is never poisoned").clear();
+            put(slot, Vec::new());
         }
     }
 }

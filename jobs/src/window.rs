@@ -399,8 +399,9 @@ impl WindowJob {
     }
 }
 
-fn put(slot: &Slot, rows: Vec<RecordBatch>) {
-    *slot.lock().expect("a window job slot is never poisoned") = rows;
+/// Put `rows` in `slot` (the rows before go).
+pub(crate) fn put(slot: &Slot, rows: Vec<RecordBatch>) {
+    *slot.lock().expect("a slot is never poisoned") = rows;
 }
 
 /// When the plans over a [`SlotTable`] read its slot.
