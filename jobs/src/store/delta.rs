@@ -33,7 +33,7 @@ use parquet::file::properties::WriterProperties;
 use url::Url;
 
 use super::parquet::writer_properties_for;
-use super::stats::FileStats;
+use super::stats::{FileStats, computed_here};
 use crate::error::{Error, Result};
 use crate::lake::sql_schema;
 
@@ -281,7 +281,9 @@ pub struct FileWriter {
     rel: String,
     values: HashMap<String, Option<String>>,
     writer: ArrowWriter<Vec<u8>>,
-    stats: FileStats,
+    schema: SchemaRef,
+    /// The columns whose statistics are not read from the footer ([`computed_here`]), and theirs.
+    here: (Vec<usize>, FileStats),
 }
 
 impl FileWriter {
@@ -296,21 +298,34 @@ impl FileWriter {
         props: WriterProperties,
     ) -> Result<Self> {
         let rel = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
-        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(props))
+        let here = schema.fields().iter().enumerate().filter(|(_, f)| computed_here(f.data_type())).map(|(i, _)| i);
+        let here = (here.collect(), FileStats::default());
+        let writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
             .map_err(|source| Error::Parquet { path: PathBuf::from(&rel), source })?;
-        Ok(FileWriter { rel, values, writer, stats: FileStats::default() })
+        Ok(FileWriter { rel, values, writer, schema, here })
     }
 
     /// Append rows.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.stats.add(batch);
+        let (columns, stats) = &mut self.here;
+        if !columns.is_empty() {
+            stats.add(&batch.project(columns)?);
+        }
         self.writer.write(batch).map_err(|source| Error::Parquet { path: PathBuf::from(&self.rel), source })
     }
 
+    /// The file's bytes and its `stats` JSON: the writer closed.
+    fn encode(&mut self) -> Result<(Vec<u8>, String)> {
+        let meta = self.writer.finish().map_err(|source| Error::Parquet { path: PathBuf::from(&self.rel), source })?;
+        let stats = FileStats::from_footer(&self.schema, &meta, &self.here.1).json();
+        // `finish` wrote the footer and flushed: the buffer holds the whole file.
+        Ok((std::mem::take(self.writer.inner_mut()), stats))
+    }
+
     /// Store the file; its `add` action, with statistics.
-    pub async fn finish(self, dt: &DeltaTable, now_ms: i64) -> Result<Add> {
+    pub async fn finish(mut self, dt: &DeltaTable, now_ms: i64) -> Result<Add> {
+        let (bytes, stats) = self.encode()?;
         let rel = self.rel;
-        let bytes = self.writer.into_inner().map_err(|source| Error::Parquet { path: PathBuf::from(&rel), source })?;
         let size = bytes.len() as i64;
         let path = deltalake::Path::from(rel.as_str());
         dt.object_store().put(&path, PutPayload::from(bytes)).await.map_err(|e| Error::ObjectStore {
@@ -324,7 +339,7 @@ impl FileWriter {
             size,
             modification_time: now_ms,
             data_change: true,
-            stats: Some(self.stats.json()),
+            stats: Some(stats),
             ..Default::default()
         })
     }

@@ -1,6 +1,7 @@
 //! The Parquet settings of every file of the lake: zstd (Snappy for small files), page-level
 //! statistics and page indexes, row groups sized for scans, no dictionary for the columns whose
-//! values hardly repeat.
+//! values hardly repeat. Column chunk statistics keep whole strings (not Parquet's default of 64
+//! bytes): the Delta log's statistics are read from them (`stats.rs`), and must be exact.
 
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -43,6 +44,7 @@ fn builder() -> parquet::file::properties::WriterPropertiesBuilder {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
     }
     b.set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_truncate_length(None)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_created_by("livelake".to_string())
@@ -68,6 +70,7 @@ mod tests {
             assert!(!p.dictionary_enabled(&ts) && p.dictionary_enabled(&ColumnPath::from("stream_id")));
             assert_eq!(p.statistics_enabled(&ts), EnabledStatistics::Page);
             assert_eq!(p.data_page_row_count_limit(), PAGE_ROWS);
+            assert_eq!(p.statistics_truncate_length(), None, "the Delta statistics are read from these");
         }
     }
 

@@ -8,14 +8,23 @@
 //! decimals as JSON numbers written exactly (a decimal's digits, never through a float),
 //! timestamps as ISO 8601 UTC with milliseconds. A float column that holds NaN gets no min/max
 //! (no order holds for it), which readers treat as "may hold anything".
+//!
+//! The files the lake writes take most of their statistics from their own Parquet footer
+//! ([`FileStats::from_footer`]): the writer computes every column chunk's null count and exact
+//! min/max anyway (string statistics are not truncated: `parquet.rs`), so they are not computed
+//! a second time. Only the columns whose footer bounds differ from ours are counted here as they
+//! are written ([`computed_here`]): floats (Parquet skips NaN, where we give no bounds) and
+//! decimals wider than 18 digits (stored as fixed-length bytes).
 
 use std::fmt::Write as _;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::{max, max_boolean, max_string, min, min_boolean, min_string};
 use arrow::datatypes::{
-    DataType, Decimal128Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMillisecondType,
+    DataType, Decimal128Type, Float64Type, Int32Type, Int64Type, Schema, TimeUnit, TimestampMillisecondType,
 };
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::statistics::Statistics;
 
 /// The `stats` JSON of a file holding `batch`.
 pub fn file_stats(batch: &RecordBatch) -> String {
@@ -29,19 +38,20 @@ pub fn file_stats(batch: &RecordBatch) -> String {
 #[derive(Debug, Default)]
 pub struct FileStats {
     rows: usize,
-    /// Per column: name, null count, bounds (`None`: none yet; `Some(None)`: none possible).
-    columns: Vec<(String, usize, Option<Option<Bounds>>)>,
+    /// Per column: name, null count (`None`: unknown), bounds (`None`: none yet; `Some(None)`:
+    /// none possible).
+    columns: Vec<(String, Option<usize>, Option<Option<Bounds>>)>,
 }
 
 impl FileStats {
     /// Count `batch`'s rows in (same columns as every earlier batch).
     pub fn add(&mut self, batch: &RecordBatch) {
         if self.columns.is_empty() {
-            self.columns = batch.schema().fields().iter().map(|f| (f.name().clone(), 0, None)).collect();
+            self.columns = batch.schema().fields().iter().map(|f| (f.name().clone(), Some(0), None)).collect();
         }
         self.rows += batch.num_rows();
         for ((_, nulls, bounds), col) in self.columns.iter_mut().zip(batch.columns()) {
-            *nulls += col.null_count();
+            *nulls = nulls.map(|n| n + col.null_count());
             if col.null_count() == col.len() {
                 continue;
             }
@@ -53,6 +63,46 @@ impl FileStats {
         }
     }
 
+    /// The statistics of a Parquet file of `schema` (flat: one leaf column per field) from its
+    /// footer `meta`, with the columns [`computed_here`] taken from `here` (the [`FileStats`] of
+    /// those columns of the file's rows, added as they were written). The same as
+    /// [`FileStats::add`] of all the rows; a column whose footer has no statistics gets none.
+    pub fn from_footer(schema: &Schema, meta: &ParquetMetaData, here: &FileStats) -> FileStats {
+        let rows = meta.file_metadata().num_rows().max(0) as usize;
+        let columns = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(j, field)| {
+                let name = field.name();
+                if computed_here(field.data_type()) {
+                    let own = here.columns.iter().find(|(n, ..)| n == name);
+                    return own.cloned().unwrap_or_else(|| (name.clone(), Some(0), None));
+                }
+                let mut nulls = 0;
+                let mut bounds = None;
+                for rg in meta.row_groups() {
+                    let chunk = rg.columns().get(j).filter(|c| c.column_path().string() == *name);
+                    let stats = chunk.and_then(|c| c.statistics());
+                    let Some((stats, chunk_nulls)) = stats.and_then(|s| Some((s, s.null_count_opt()?))) else {
+                        return (name.clone(), None, Some(None));
+                    };
+                    nulls += chunk_nulls as usize;
+                    if chunk_nulls as i64 == rg.num_rows() {
+                        continue;
+                    }
+                    bounds = match (bounds, Bounds::of_footer(field.data_type(), stats)) {
+                        (None, b) => Some(b),
+                        (Some(Some(a)), Some(b)) => Some(Some(a.merge(b))),
+                        _ => Some(None),
+                    };
+                }
+                (name.clone(), Some(nulls), bounds)
+            })
+            .collect();
+        FileStats { rows, columns }
+    }
+
     /// The `stats` JSON.
     pub fn json(&self) -> String {
         let mut mins = Vec::new();
@@ -60,7 +110,9 @@ impl FileStats {
         let mut nulls = Vec::new();
         for (name, n, bounds) in &self.columns {
             let name = serde_json::to_string(name).expect("a string serialises");
-            nulls.push(format!("{name}:{n}"));
+            if let Some(n) = n {
+                nulls.push(format!("{name}:{n}"));
+            }
             if let Some((lo, hi)) = bounds.as_ref().and_then(|b| b.as_ref()).and_then(Bounds::json) {
                 mins.push(format!("{name}:{lo}"));
                 maxs.push(format!("{name}:{hi}"));
@@ -78,6 +130,12 @@ impl FileStats {
         .expect("writing to a String");
         out
     }
+}
+
+/// Whether a column of type `t` has its bounds computed from its values as the file is written,
+/// rather than read from the Parquet footer ([`FileStats::from_footer`]).
+pub fn computed_here(t: &DataType) -> bool {
+    matches!(t, DataType::Float64) || matches!(t, DataType::Decimal128(p, _) if *p > 18)
 }
 
 /// A column's minimum and maximum, typed.
@@ -117,7 +175,10 @@ impl Bounds {
                 if a.iter().flatten().any(f64::is_nan) {
                     return None;
                 }
-                Bounds::Float(min(a)?, max(a)?)
+                // ±0 compare equal: the minimum is written −0, the maximum +0, whichever the
+                // rows hold (and in whichever batch), as Parquet does.
+                let (lo, hi) = (min(a)?, max(a)?);
+                Bounds::Float(if lo == 0.0 { -0.0 } else { lo }, if hi == 0.0 { 0.0 } else { hi })
             }
             DataType::Decimal128(_, scale) => {
                 let a = col.as_primitive::<Decimal128Type>();
@@ -126,6 +187,34 @@ impl Bounds {
             DataType::Timestamp(TimeUnit::Millisecond, _) => {
                 let a = col.as_primitive::<TimestampMillisecondType>();
                 Bounds::Time(min(a)?, max(a)?)
+            }
+            _ => return None,
+        })
+    }
+
+    /// The bounds in a column chunk's Parquet statistics `s` of a column of type `t`, the same
+    /// as [`Bounds::of`] its values; `None` when they are not exact or the type is not one read
+    /// from the footer.
+    fn of_footer(t: &DataType, s: &Statistics) -> Option<Bounds> {
+        if !(s.min_is_exact() && s.max_is_exact()) {
+            return None;
+        }
+        Some(match (t, s) {
+            (DataType::Utf8, Statistics::ByteArray(v)) => {
+                let text = |b: &parquet::data_type::ByteArray| std::str::from_utf8(b.data()).ok().map(str::to_string);
+                Bounds::Str(text(v.min_opt()?)?, text(v.max_opt()?)?)
+            }
+            (DataType::Boolean, Statistics::Boolean(v)) => Bounds::Bool(*v.min_opt()?, *v.max_opt()?),
+            (DataType::Int32, Statistics::Int32(v)) => Bounds::Int((*v.min_opt()?).into(), (*v.max_opt()?).into()),
+            (DataType::Int64, Statistics::Int64(v)) => Bounds::Int(*v.min_opt()?, *v.max_opt()?),
+            (DataType::Timestamp(TimeUnit::Millisecond, _), Statistics::Int64(v)) => {
+                Bounds::Time(*v.min_opt()?, *v.max_opt()?)
+            }
+            (DataType::Decimal128(_, scale), Statistics::Int32(v)) => {
+                Bounds::Decimal((*v.min_opt()?).into(), (*v.max_opt()?).into(), *scale)
+            }
+            (DataType::Decimal128(_, scale), Statistics::Int64(v)) => {
+                Bounds::Decimal((*v.min_opt()?).into(), (*v.max_opt()?).into(), *scale)
             }
             _ => return None,
         })
@@ -152,7 +241,8 @@ impl Bounds {
             Bounds::Str(lo, hi) => (json_str(lo), json_str(hi)),
             Bounds::Bool(lo, hi) => (lo.to_string(), hi.to_string()),
             Bounds::Int(lo, hi) => (lo.to_string(), hi.to_string()),
-            // serde_json refuses infinities: no statistics then.
+            // JSON has no infinities (serde_json would write `null`): no statistics then.
+            Bounds::Float(lo, hi) if !(lo.is_finite() && hi.is_finite()) => return None,
             Bounds::Float(lo, hi) => (serde_json::to_string(lo).ok()?, serde_json::to_string(hi).ok()?),
             Bounds::Decimal(lo, hi, scale) => (decimal(*lo, *scale), decimal(*hi, *scale)),
             Bounds::Time(lo, hi) => (json_str(&timestamp(*lo)?), json_str(&timestamp(*hi)?)),

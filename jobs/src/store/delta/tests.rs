@@ -187,3 +187,110 @@ fn lake_urls_are_paths_file_or_s3_and_nothing_else() {
         assert_eq!(e.lines().count(), 1, "{e}");
     }
 }
+
+/// Rows of every column type the lake has, from a seed: strings short and long (past Parquet's
+/// default truncation at 64 bytes, differing only after it, multi-byte), integers, timestamps,
+/// decimals narrow and wide, booleans, floats with NaN, ±0 and infinities, nulls, a column of
+/// nulls only.
+fn stats_rows(seed: u64, n: usize) -> RecordBatch {
+    use arrow::array::{ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let long = "x".repeat(70);
+    let strings: Vec<String> = vec![
+        String::new(),
+        "a".into(),
+        "show-1".into(),
+        format!("{long}b"),
+        format!("{long}a"),
+        "é".repeat(40),
+        "ß".into(),
+    ];
+    let floats = [0.5, -0.0, 0.0, 2.25, f64::NAN, f64::INFINITY, -1e300];
+    let (mut s, mut i32s, mut i64s, mut ts, mut d9, mut d18, mut d38, mut b, mut f, mut none) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..n {
+        let r = next();
+        let null = |k: u32| (r >> k).is_multiple_of(5);
+        s.push((!null(1)).then(|| strings[(r >> 8) as usize % strings.len()].clone()));
+        i32s.push((!null(4)).then_some((r >> 16) as i32));
+        i64s.push((!null(7)).then_some((r >> 3) as i64 % 1_000 - 500));
+        ts.push(T0 + (r >> 20) as i64 % 7_200_000);
+        d9.push((!null(10)).then_some(i128::from((r >> 24) as i32 % 10_000_000)));
+        d18.push((!null(13)).then_some(i128::from((r >> 5) as i64 % 100_000_000_000_000_000)));
+        d38.push((!null(16)).then_some(i128::from(r) * 1_000_000_000_007 * if r % 3 == 0 { -1 } else { 1 }));
+        b.push((!null(19)).then_some(r % 7 < 3));
+        // NaN only now and then, so that some files have float bounds.
+        f.push((!null(22)).then_some(floats[(r >> 40) as usize % floats.len()]).filter(|v| !v.is_nan() || r % 9 == 0));
+        none.push(None::<&str>);
+    }
+    let decimal = |v: Vec<Option<i128>>, p: u8| -> ArrayRef {
+        Arc::new(Decimal128Array::from(v).with_precision_and_scale(p, 4).unwrap())
+    };
+    let ts_type = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    let fields = vec![
+        Field::new("s", DataType::Utf8, true),
+        Field::new("i32", DataType::Int32, true),
+        Field::new("i64", DataType::Int64, true),
+        Field::new("ts", ts_type, false),
+        Field::new("d9", DataType::Decimal128(9, 4), true),
+        Field::new("d18", DataType::Decimal128(18, 4), true),
+        Field::new("d38", DataType::Decimal128(38, 4), true),
+        Field::new("b", DataType::Boolean, true),
+        Field::new("f", DataType::Float64, true),
+        Field::new("none", DataType::Utf8, true),
+    ];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(s)),
+        Arc::new(Int32Array::from(i32s)),
+        Arc::new(Int64Array::from(i64s)),
+        Arc::new(TimestampMillisecondArray::from(ts).with_timezone("UTC")),
+        decimal(d9, 9),
+        decimal(d18, 18),
+        decimal(d38, 38),
+        Arc::new(BooleanArray::from(b)),
+        Arc::new(Float64Array::from(f)),
+        Arc::new(StringArray::from(none)),
+    ];
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// The `add` statistics a written file gets (most columns read from its Parquet footer) are
+    /// the statistics of its rows computed from the values (`file_stats`), whatever the rows,
+    /// the row groups and the batches they were written in; and the file holds the rows.
+    #[test]
+    fn file_statistics_from_the_footer_equal_those_of_the_rows(
+        seed in proptest::prelude::any::<u64>(),
+        n in 0usize..400,
+        group in 1usize..150,
+        cuts in proptest::collection::vec(0usize..400, 0..4),
+    ) {
+        let rows = stats_rows(seed, n);
+        let props = super::super::writer_properties().into_builder().set_max_row_group_row_count(Some(group)).build();
+        let mut w = FileWriter::new("", "f.parquet", HashMap::new(), rows.schema(), props).unwrap();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(n)).chain([0, n]).collect();
+        cuts.sort_unstable();
+        for pair in cuts.windows(2) {
+            w.write(&rows.slice(pair[0], pair[1] - pair[0])).unwrap();
+        }
+        let (bytes, stats) = w.encode().unwrap();
+        proptest::prop_assert_eq!(&stats, &crate::store::file_stats(&rows));
+        let back: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        let back = arrow::compute::concat_batches(&rows.schema(), &back).unwrap();
+        proptest::prop_assert_eq!(back, rows);
+    }
+}
