@@ -175,10 +175,10 @@ impl Bounds {
                 if a.iter().flatten().any(f64::is_nan) {
                     return None;
                 }
-                // ±0 compare equal: the minimum is written −0, the maximum +0, whichever the
-                // rows hold (and in whichever batch), as Parquet does.
-                let (lo, hi) = (min(a)?, max(a)?);
-                Bounds::Float(if lo == 0.0 { -0.0 } else { lo }, if hi == 0.0 { 0.0 } else { hi })
+                // −0 and +0 compare equal, and either may come out of `min`/`max`: a bound of
+                // zero is written 0.0 whichever the rows (or the batches) hold.
+                let zero_is_plus = |v: f64| if v == 0.0 { 0.0 } else { v };
+                Bounds::Float(zero_is_plus(min(a)?), zero_is_plus(max(a)?))
             }
             DataType::Decimal128(_, scale) => {
                 let a = col.as_primitive::<Decimal128Type>();
