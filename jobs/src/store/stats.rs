@@ -55,11 +55,7 @@ impl FileStats {
             if col.null_count() == col.len() {
                 continue;
             }
-            *bounds = match (bounds.take(), Bounds::of(col)) {
-                (None, b) => Some(b),
-                (Some(Some(a)), Some(b)) => Some(Some(a.merge(b))),
-                _ => Some(None),
-            };
+            *bounds = Bounds::fold(bounds.take(), Bounds::of(col));
         }
     }
 
@@ -91,11 +87,7 @@ impl FileStats {
                     if chunk_nulls as i64 == rg.num_rows() {
                         continue;
                     }
-                    bounds = match (bounds, Bounds::of_footer(field.data_type(), stats)) {
-                        (None, b) => Some(b),
-                        (Some(Some(a)), Some(b)) => Some(Some(a.merge(b))),
-                        _ => Some(None),
-                    };
+                    bounds = Bounds::fold(bounds, Bounds::of_footer(field.data_type(), stats));
                 }
                 (name.clone(), Some(nulls), bounds)
             })
@@ -218,6 +210,16 @@ impl Bounds {
             }
             _ => return None,
         })
+    }
+
+    /// A column's bounds so far (`None`: none yet; `Some(None)`: none possible) with those of
+    /// more of its rows that hold a non-null value (`None`: they have no bounds).
+    fn fold(acc: Option<Option<Bounds>>, more: Option<Bounds>) -> Option<Option<Bounds>> {
+        match (acc, more) {
+            (None, b) => Some(b),
+            (Some(Some(a)), Some(b)) => Some(Some(a.merge(b))),
+            _ => Some(None),
+        }
     }
 
     /// The bounds of both (of one column: the same variant).
