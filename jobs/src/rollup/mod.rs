@@ -217,6 +217,8 @@ async fn split_by_group(
     // per row.
     let mut regions: Vec<String> = Vec::new();
     let mut counts: crate::FastMap<(usize, usize, i64), i64> = Default::default();
+    // The key being counted and its rows so far (added to `counts` when the key changes).
+    let mut counting: Option<((usize, usize, i64), i64)> = None;
     let ipc = |e: arrow::error::ArrowError| Error::Config(format!("rollup temporary file: {e}"));
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(df_err)?;
@@ -227,17 +229,46 @@ async fn split_by_group(
         let ts = arrow::compute::cast(batch.column_by_name("ts").expect("ts"), &DataType::Int64)?;
         let ts = ts.as_primitive::<Int64Type>();
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
+        // A batch is one region's, its rows sorted by stream: the stream and the region of the
+        // row before are looked up again only when they change.
+        let mut stream: Option<(&str, Option<(usize, usize)>)> = None;
+        let mut last_region: Option<(&str, usize)> = None;
         for i in 0..batch.num_rows() {
-            if let Some(&(g, s)) = group_of.get(ids.value(i)) {
-                rows[g].push(i as u32);
-                let r = match regions.iter().position(|r| r == region.value(i)) {
-                    Some(r) => r,
-                    None => {
-                        regions.push(region.value(i).to_string());
-                        regions.len() - 1
+            let id = ids.value(i);
+            let found = match stream {
+                Some((s, found)) if s == id => found,
+                _ => {
+                    let found = group_of.get(id).copied();
+                    stream = Some((id, found));
+                    found
+                }
+            };
+            let Some((g, s)) = found else { continue };
+            rows[g].push(i as u32);
+            let name = region.value(i);
+            let r = match last_region {
+                Some((n, r)) if n == name => r,
+                _ => {
+                    let r = match regions.iter().position(|r| r == name) {
+                        Some(r) => r,
+                        None => {
+                            regions.push(name.to_string());
+                            regions.len() - 1
+                        }
+                    };
+                    last_region = Some((name, r));
+                    r
+                }
+            };
+            // Rows sorted by time too: a window's rows mostly follow one another.
+            let key = (s, r, window_start(ts.value(i), width_ms));
+            match &mut counting {
+                Some((k, n)) if *k == key => *n += 1,
+                _ => {
+                    if let Some((k, n)) = counting.replace((key, 1)) {
+                        *counts.entry(k).or_default() += n;
                     }
-                };
-                *counts.entry((s, r, window_start(ts.value(i), width_ms))).or_default() += 1;
+                }
             }
         }
         for (g, rows) in rows.into_iter().enumerate().filter(|(_, r)| !r.is_empty()) {
@@ -262,6 +293,9 @@ async fn split_by_group(
             let (_, writer) = files[g].as_mut().expect("just opened");
             writer.write(&part).map_err(ipc)?;
         }
+    }
+    if let Some((k, n)) = counting {
+        *counts.entry(k).or_default() += n;
     }
     for ((s, r, w), n) in counts {
         *raw.entry((all[s].clone(), regions[r].clone(), w)).or_default() += n;
@@ -319,14 +353,16 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
         // In the OS temp directory (TMPDIR), deleted when the rollup ends or fails (or by the
         // next rollup, when it was killed).
         let tmp = WorkDir::new(&std::env::temp_dir(), "rollup")?;
+        // Planned once, run for each group; planned meanwhile.
+        let planning =
+            tokio::spawn(async { Ok::<_, Error>((crate::WindowJob::new().await?, PeriodPlans::new().await?)) });
         let t0 = std::time::Instant::now();
         let mut raw = HashMap::new();
         let player = split_by_group(&ctx, Table::PlayerEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
         let commerce = split_by_group(&ctx, Table::CommerceEvents, &groups, tmp.path(), cfg.width_ms, &mut raw).await?;
         debug!(ms = t0.elapsed().as_millis(), "rollup: raw rows split by group");
-        // Planned once, run for each group.
-        let window_job = crate::WindowJob::new().await?;
-        let mut period = PeriodPlans::new().await?;
+        let (window_job, mut period) =
+            planning.await.map_err(|e| Error::Config(format!("rollup: planning the jobs failed: {e}")))??;
         for (i, group) in groups.iter().enumerate() {
             let t0 = std::time::Instant::now();
             // The group's raw rows are dropped with their session once recomputed.

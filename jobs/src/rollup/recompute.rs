@@ -4,6 +4,7 @@
 //! (`crate::WindowJob`): one definition of every metric for both paths.
 
 use crate::store::delta::LakeUrl;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
@@ -136,7 +137,7 @@ fn first_copies_by_time_hashed(batches: &[RecordBatch], hash: impl Fn(&str) -> u
             keys.push((k, hash(c.event.value(r)), b as u32, r as u32));
         }
     }
-    keys.sort_unstable();
+    let keys = sorted_on_all_cores(keys, Ord::cmp);
     // (stream rank, ts, batch, row) of the first copy of each event.
     let mut kept: Vec<(u32, i64, u32, u32)> = Vec::with_capacity(keys.len());
     let mut run: Vec<(u32, u32)> = Vec::new();
@@ -154,8 +155,69 @@ fn first_copies_by_time_hashed(batches: &[RecordBatch], hash: impl Fn(&str) -> u
     }
     drop(keys);
     // (stream_id, event_id) is unique among the kept rows: the order is total.
-    kept.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then_with(|| event((x.2, x.3)).cmp(event((y.2, y.3)))));
+    let kept = sorted_on_all_cores(kept, |x, y| {
+        (x.0, x.1).cmp(&(y.0, y.1)).then_with(|| event((x.2, x.3)).cmp(event((y.2, y.3))))
+    });
     kept.into_iter().map(|(_, _, b, r)| (b as usize, r as usize)).collect()
+}
+
+/// `v` sorted by `cmp`, a total order (no two elements equal): each core sorts a contiguous
+/// share, then the shares are merged.
+fn sorted_on_all_cores<T: Copy + Send>(mut v: Vec<T>, cmp: impl Fn(&T, &T) -> Ordering + Sync) -> Vec<T> {
+    const SHARE_MIN: usize = 1 << 16;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(v.len() / SHARE_MIN).max(1);
+    let share = v.len().div_ceil(threads);
+    if threads <= 1 {
+        v.sort_unstable_by(&cmp);
+        return v;
+    }
+    std::thread::scope(|scope| {
+        for part in v.chunks_mut(share) {
+            let cmp = &cmp;
+            scope.spawn(move || part.sort_unstable_by(cmp));
+        }
+    });
+    // Sorted runs merged pairwise until one is left.
+    let shares: Vec<&[T]> = v.chunks(share).collect();
+    let mut runs: Vec<Vec<T>> = shares
+        .chunks(2)
+        .map(|pair| match pair {
+            [a, b] => merged(a, b, &cmp),
+            [a] => a.to_vec(),
+            _ => unreachable!("chunks of two"),
+        })
+        .collect();
+    drop(v);
+    while runs.len() > 1 {
+        let mut next = Vec::with_capacity(runs.len().div_ceil(2));
+        let mut it = runs.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => merged(&a, &b, &cmp),
+                None => a,
+            });
+        }
+        runs = next;
+    }
+    runs.pop().unwrap_or_default()
+}
+
+/// Two sorted runs merged into one.
+fn merged<T: Copy>(a: &[T], b: &[T], cmp: impl Fn(&T, &T) -> Ordering) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if cmp(&b[j], &a[i]) == Ordering::Less {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// Feed events (sorted by stream, time) to per-stream session state; every event is fresh.
@@ -235,8 +297,21 @@ pub async fn recompute_with(
     window_job: &WindowJob,
 ) -> Result<Recomputed> {
     let t0 = std::time::Instant::now();
-    let player = events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await?;
-    let commerce = events(ctx, Table::CommerceEvents, streams, cfg.width_ms).await?;
+    // The commerce events on a task of their own: their reading overlaps the player events'
+    // dedup and sort, which run on one thread.
+    let commerce = {
+        let (ctx, streams) = (ctx.clone(), streams.to_vec());
+        tokio::spawn(async move { events(&ctx, Table::CommerceEvents, &streams, cfg.width_ms).await })
+    };
+    let player = match events(ctx, Table::PlayerEvents, streams, cfg.width_ms).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            commerce.abort();
+            return Err(e);
+        }
+    };
+    let commerce =
+        commerce.await.map_err(|e| Error::Config(format!("rollup: reading the commerce events failed: {e}")))??;
     tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: events read, deduplicated, sorted");
     let mut states = BTreeMap::new();
     let mut regions = Regions::default();
@@ -306,6 +381,21 @@ mod tests {
         let mut v: Vec<Row> = first.into_values().collect();
         v.sort_by(|a, b| (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
         v
+    }
+
+    #[test]
+    fn a_sort_on_all_cores_equals_a_sort_on_one() {
+        for n in [0, 1, 5, 1 << 16, (1 << 17) + 1, 300_007] {
+            // A permutation of 0..n (multiplying by an odd number is one modulo 2^32), in pieces.
+            let v: Vec<(u32, u32)> =
+                (0..n as u32).map(|i| (i.wrapping_mul(2_654_435_761) % 97, i.wrapping_mul(2_246_822_519))).collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            assert_eq!(sorted_on_all_cores(v.clone(), Ord::cmp), want, "{n} elements");
+            let mut want = v.clone();
+            want.sort_unstable_by(|a, b| b.cmp(a));
+            assert_eq!(sorted_on_all_cores(v, |a, b| b.cmp(a)), want, "{n} elements, descending");
+        }
     }
 
     #[test]
