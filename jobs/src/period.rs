@@ -250,11 +250,22 @@ impl Planned {
         let (plan, task_ctx, name) = (self.physical().await?, self.ctx.task_ctx(), self.name);
         let task = tokio::spawn(async move {
             let t0 = std::time::Instant::now();
-            let rows = collect(plan, task_ctx).await.map_err(|source| Error::DataFusion { job: name, source })?;
+            let rows =
+                collect(plan.clone(), task_ctx).await.map_err(|source| Error::DataFusion { job: name, source })?;
             tracing::debug!(ms = t0.elapsed().as_millis(), query = name, "period: query ran");
+            trace_metrics(name, &plan);
             Ok(rows)
         });
         Ok(Query { planned: self, task })
+    }
+}
+
+/// The plan of a query that ran, with each operator's metrics (rows, time), at trace level:
+/// where a run's time went.
+fn trace_metrics(name: &str, plan: &Arc<dyn ExecutionPlan>) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref());
+        tracing::trace!(query = name, "period: plan with metrics\n{}", shown.indent(true));
     }
 }
 
@@ -374,24 +385,38 @@ impl PeriodJob {
     }
 }
 
-/// Run the passes and the queries over the rows in `plans`' slots.
+/// Run the passes and the queries over the rows in `plans`' slots. The first pass (`sessions`)
+/// runs beside the retention query; the other passes read only the inputs and its table, and run
+/// side by side; then the three tables' queries.
 async fn run(plans: &PeriodPlans) -> Result<PeriodOutput> {
     let mut queries = vec![plans.retention.spawn().await?];
-    let mut rows = Vec::new();
-    let mut done = 0;
-    if let Err(e) = passes(plans, &mut done).await {
-        if !e.is_memory_exhausted() {
-            return Err(e);
+    let mut retention = None;
+    let (first, rest) = plans.passes.split_first().expect("the period job has passes");
+    let rows = match pass(first).await {
+        Ok(rows) => rows,
+        Err(e) if e.is_memory_exhausted() => {
+            tracing::warn!(error = %e, "period: a pass ran out of memory beside the retention query; running it alone");
+            retention = settle(std::mem::take(&mut queries)).await?.pop();
+            pass(first).await?
         }
-        tracing::warn!(error = %e, "period: the passes ran out of memory beside the retention query; running them alone");
-        rows = settle(std::mem::take(&mut queries)).await?;
-        passes(plans, &mut done).await?;
+        Err(e) => return Err(e),
+    };
+    plans.put(first.name, rows);
+    let waiting = queries.len();
+    for pass in rest {
+        queries.push(pass.spawn().await?);
     }
+    // A query that ran out of memory beside the others runs again alone once they are done.
+    let mut rows = settle(queries).await?;
+    for (pass, rows) in rest.iter().zip(rows.split_off(waiting)) {
+        plans.put(pass.name, rows);
+    }
+    let retention = rows.pop().or(retention).expect("the retention query ran");
+    let mut queries = Vec::new();
     for table in &plans.tables {
         queries.push(table.spawn().await?);
     }
-    rows.extend(settle(queries).await?);
-    let [retention, daily, show, sources] = <[Vec<RecordBatch>; 4]>::try_from(rows).expect("four queries");
+    let [daily, show, sources] = <[Vec<RecordBatch>; 3]>::try_from(settle(queries).await?).expect("three queries");
     Ok(PeriodOutput {
         daily: shape(
             &daily,
@@ -410,18 +435,16 @@ async fn run(plans: &PeriodPlans) -> Result<PeriodOutput> {
     })
 }
 
-/// Run the passes from the `done`-th on, each into its table's slot.
-async fn passes(plans: &PeriodPlans, done: &mut usize) -> Result<()> {
-    for pass in &plans.passes[*done..] {
-        let t0 = std::time::Instant::now();
-        let df_err = |source| Error::DataFusion { job: pass.name, source };
-        let rows = collect(pass.physical().await?, pass.ctx.task_ctx()).await.map_err(df_err)?;
-        let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
-        tracing::debug!(ms = t0.elapsed().as_millis(), pass = pass.name, rows = n, "period: pass ran");
-        plans.put(pass.name, rows);
-        *done += 1;
-    }
-    Ok(())
+/// Run a pass over the rows in the slots now.
+async fn pass(pass: &Planned) -> Result<Vec<RecordBatch>> {
+    let t0 = std::time::Instant::now();
+    let df_err = |source| Error::DataFusion { job: pass.name, source };
+    let plan = pass.physical().await?;
+    let rows = collect(plan.clone(), pass.ctx.task_ctx()).await.map_err(df_err)?;
+    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+    tracing::debug!(ms = t0.elapsed().as_millis(), pass = pass.name, rows = n, "period: pass ran");
+    trace_metrics(pass.name, &plan);
+    Ok(rows)
 }
 
 /// Wait for `queries`, in order. The queries share one memory pool (`rollup.memory_mb`): one
@@ -537,6 +560,22 @@ mod tests {
     fn failed(planned: &Planned, source: datafusion::error::DataFusionError) -> Query<'_> {
         let task = tokio::spawn(async move { Err(Error::DataFusion { job: "count", source }) });
         Query { planned, task }
+    }
+
+    #[test]
+    fn the_passes_after_the_first_read_no_other_pass() {
+        // They run side by side ([`run`]): none may read a table another of them writes.
+        let (first, rest) = PERIOD_PASSES.split_first().unwrap();
+        assert_eq!(first.0, "sessions");
+        for (name, sql) in rest {
+            let words: Vec<String> =
+                sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_ascii_lowercase).collect();
+            for (i, _) in words.iter().enumerate().filter(|(_, w)| *w == "from" || *w == "join") {
+                let read = words[i + 1..].iter().find(|w| !w.is_empty()).unwrap();
+                let other = rest.iter().any(|(n, _)| n == read);
+                assert!(!other, "pass {name} reads {read}, which a pass beside it writes");
+            }
+        }
     }
 
     #[tokio::test]
