@@ -229,8 +229,8 @@ async fn split_by_group(
         let ts = arrow::compute::cast(batch.column_by_name("ts").expect("ts"), &DataType::Int64)?;
         let ts = ts.as_primitive::<Int64Type>();
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
-        // A batch is one region's, its rows sorted by stream: the stream and the region of the
-        // row before are looked up again only when they change.
+        // A batch is mostly one file's rows (one region, sorted by stream): a row's stream and
+        // region are looked up only when they differ from the row before's.
         let mut stream: Option<(&str, Option<(usize, usize)>)> = None;
         let mut last_region: Option<(&str, usize)> = None;
         for i in 0..batch.num_rows() {

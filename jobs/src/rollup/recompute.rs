@@ -298,7 +298,7 @@ pub async fn recompute_with(
 ) -> Result<Recomputed> {
     let t0 = std::time::Instant::now();
     // The commerce events on a task of their own: their reading overlaps the player events'
-    // dedup and sort, which run on one thread.
+    // dedup, whose hashing and merges run on one thread.
     let commerce = {
         let (ctx, streams) = (ctx.clone(), streams.to_vec());
         tokio::spawn(async move { events(&ctx, Table::CommerceEvents, &streams, cfg.width_ms).await })
@@ -386,7 +386,8 @@ mod tests {
     #[test]
     fn a_sort_on_all_cores_equals_a_sort_on_one() {
         for n in [0, 1, 5, 1 << 16, (1 << 17) + 1, 300_007] {
-            // A permutation of 0..n (multiplying by an odd number is one modulo 2^32), in pieces.
+            // Distinct pairs (the second is i times an odd number: one-to-one modulo 2^32), many
+            // equal first parts.
             let v: Vec<(u32, u32)> =
                 (0..n as u32).map(|i| (i.wrapping_mul(2_654_435_761) % 97, i.wrapping_mul(2_246_822_519))).collect();
             let mut want = v.clone();
