@@ -248,25 +248,32 @@ impl Planned {
     /// Plan over the rows in the slots now, then run on a task of its own.
     async fn spawn(&self) -> Result<Query<'_>> {
         let (plan, task_ctx, name) = (self.physical().await?, self.ctx.task_ctx(), self.name);
-        let task = tokio::spawn(async move {
-            let t0 = std::time::Instant::now();
-            let rows =
-                collect(plan.clone(), task_ctx).await.map_err(|source| Error::DataFusion { job: name, source })?;
-            tracing::debug!(ms = t0.elapsed().as_millis(), query = name, "period: query ran");
-            trace_metrics(name, &plan);
-            Ok(rows)
-        });
+        let task = tokio::spawn(execute(name, plan, task_ctx));
         Ok(Query { planned: self, task })
+    }
+
+    /// Plan over the rows in the slots now, then run here.
+    async fn run(&self) -> Result<Vec<RecordBatch>> {
+        execute(self.name, self.physical().await?, self.ctx.task_ctx()).await
     }
 }
 
-/// The plan of a query that ran, with each operator's metrics (rows, time), at trace level:
-/// where a run's time went.
-fn trace_metrics(name: &str, plan: &Arc<dyn ExecutionPlan>) {
+/// Run query `name`'s `plan`; its time and rows at debug level, and the plan with each
+/// operator's metrics (rows, time) at trace level: where a run's time went.
+async fn execute(
+    name: &'static str,
+    plan: Arc<dyn ExecutionPlan>,
+    task_ctx: Arc<datafusion::execution::TaskContext>,
+) -> Result<Vec<RecordBatch>> {
+    let t0 = std::time::Instant::now();
+    let rows = collect(plan.clone(), task_ctx).await.map_err(|source| Error::DataFusion { job: name, source })?;
+    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+    tracing::debug!(ms = t0.elapsed().as_millis(), query = name, rows = n, "period: query ran");
     if tracing::enabled!(tracing::Level::TRACE) {
         let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref());
         tracing::trace!(query = name, "period: plan with metrics\n{}", shown.indent(true));
     }
+    Ok(rows)
 }
 
 /// The period job's SQL — [`PERIOD_PASSES`], [`RETENTION_SQL`] and [`PERIOD_SQL`] for each kind
@@ -392,12 +399,12 @@ async fn run(plans: &PeriodPlans) -> Result<PeriodOutput> {
     let mut queries = vec![plans.retention.spawn().await?];
     let mut retention = None;
     let (first, rest) = plans.passes.split_first().expect("the period job has passes");
-    let rows = match pass(first).await {
+    let rows = match first.run().await {
         Ok(rows) => rows,
         Err(e) if e.is_memory_exhausted() => {
             tracing::warn!(error = %e, "period: a pass ran out of memory beside the retention query; running it alone");
             retention = settle(std::mem::take(&mut queries)).await?.pop();
-            pass(first).await?
+            first.run().await?
         }
         Err(e) => return Err(e),
     };
@@ -433,18 +440,6 @@ async fn run(plans: &PeriodPlans) -> Result<PeriodOutput> {
         )?,
         retention,
     })
-}
-
-/// Run a pass over the rows in the slots now.
-async fn pass(pass: &Planned) -> Result<Vec<RecordBatch>> {
-    let t0 = std::time::Instant::now();
-    let df_err = |source| Error::DataFusion { job: pass.name, source };
-    let plan = pass.physical().await?;
-    let rows = collect(plan.clone(), pass.ctx.task_ctx()).await.map_err(df_err)?;
-    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
-    tracing::debug!(ms = t0.elapsed().as_millis(), pass = pass.name, rows = n, "period: pass ran");
-    trace_metrics(pass.name, &plan);
-    Ok(rows)
 }
 
 /// Wait for `queries`, in order. The queries share one memory pool (`rollup.memory_mb`): one
