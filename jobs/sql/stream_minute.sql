@@ -53,23 +53,24 @@ p AS (
     FROM pe
     GROUP BY stream_id, region, window_start, window_end
 ),
+-- Every commerce event's key, suspects' too (each column filters them out), so that `p` and `c`
+-- together have the key of every event.
 c AS (
     SELECT
         stream_id, region, window_start, window_end,
-        count(*) FILTER (WHERE type = 'comment')                                    AS comments,
-        coalesce(sum(like_count) FILTER (WHERE type = 'like'), 0)                   AS likes,
-        count(*) FILTER (WHERE type = 'gift')                                       AS gifts,
-        coalesce(sum(amount_usd) FILTER (WHERE type = 'gift'), 0)                   AS gift_value_usd,
-        count(*) FILTER (WHERE type = 'share')                                      AS shares,
-        count(*) FILTER (WHERE type = 'follow')                                     AS follows,
-        count(*) FILTER (WHERE type = 'product_click')                              AS product_clicks,
-        count(*) FILTER (WHERE type = 'add_to_cart')                                AS add_to_carts,
-        count(*) FILTER (WHERE type = 'order')                                      AS orders,
-        coalesce(sum(quantity) FILTER (WHERE type = 'order'), 0)                    AS units,
-        coalesce(sum(amount_usd) FILTER (WHERE type = 'order'), 0)                  AS gmv_usd,
-        count(DISTINCT CASE WHEN type = 'order' THEN viewer_id END)                 AS buyers
+        count(*) FILTER (WHERE type = 'comment' AND NOT suspect)                    AS comments,
+        coalesce(sum(like_count) FILTER (WHERE type = 'like' AND NOT suspect), 0)   AS likes,
+        count(*) FILTER (WHERE type = 'gift' AND NOT suspect)                       AS gifts,
+        coalesce(sum(amount_usd) FILTER (WHERE type = 'gift' AND NOT suspect), 0)   AS gift_value_usd,
+        count(*) FILTER (WHERE type = 'share' AND NOT suspect)                      AS shares,
+        count(*) FILTER (WHERE type = 'follow' AND NOT suspect)                     AS follows,
+        count(*) FILTER (WHERE type = 'product_click' AND NOT suspect)              AS product_clicks,
+        count(*) FILTER (WHERE type = 'add_to_cart' AND NOT suspect)                AS add_to_carts,
+        count(*) FILTER (WHERE type = 'order' AND NOT suspect)                      AS orders,
+        coalesce(sum(quantity) FILTER (WHERE type = 'order' AND NOT suspect), 0)    AS units,
+        coalesce(sum(amount_usd) FILTER (WHERE type = 'order' AND NOT suspect), 0)  AS gmv_usd,
+        count(DISTINCT CASE WHEN type = 'order' AND NOT suspect THEN viewer_id END) AS buyers
     FROM ce
-    WHERE NOT suspect
     GROUP BY stream_id, region, window_start, window_end
 ),
 x AS (
@@ -81,18 +82,14 @@ x AS (
     RIGHT JOIN exits ON exits.stream_id = suspects.stream_id AND exits.session_id = suspects.session_id
     WHERE suspects.session_id IS NULL
     GROUP BY exits.stream_id, exits.region, exits.window_start, exits.window_end
-),
--- Every (stream, region, window) with an event: suspects' events too, so a window of bots only
--- still has its row (with its `_raw` columns).
-keys AS (
-    SELECT stream_id, region, window_start, window_end FROM player
-    UNION
-    SELECT stream_id, region, window_start, window_end FROM commerce
 )
+-- One row per (stream, region, window) with an event: suspects' events too, so a window of bots
+-- only still has its row (with its `_raw` columns). `p` groups every player event and `c` every
+-- commerce event, so the keys are theirs (the events are not grouped a third time for them).
 SELECT
-    k.stream_id,
-    k.window_start,
-    k.window_end,
+    coalesce(p.stream_id, c.stream_id)                 AS stream_id,
+    coalesce(p.window_start, c.window_start)           AS window_start,
+    coalesce(p.window_end, c.window_end)               AS window_end,
     coalesce(p.sessions_active, 0)                     AS sessions_active,
     coalesce(p.sessions_active_raw, 0)                 AS sessions_active_raw,
     coalesce(p.sessions_started, 0)                    AS sessions_started,
@@ -123,9 +120,9 @@ SELECT
     coalesce(c.units, 0)                               AS units,
     coalesce(c.gmv_usd, 0)                             AS gmv_usd,
     coalesce(c.buyers, 0)                              AS buyers,
-    k.region
-FROM keys k
-LEFT JOIN p ON p.stream_id = k.stream_id AND p.region = k.region AND p.window_start = k.window_start
-LEFT JOIN c ON c.stream_id = k.stream_id AND c.region = k.region AND c.window_start = k.window_start
-LEFT JOIN x ON x.stream_id = k.stream_id AND x.region = k.region AND x.window_start = k.window_start
-ORDER BY k.stream_id, k.window_start, k.region
+    coalesce(p.region, c.region)                       AS region
+FROM p
+FULL JOIN c ON c.stream_id = p.stream_id AND c.region = p.region AND c.window_start = p.window_start
+LEFT JOIN x ON x.stream_id = coalesce(p.stream_id, c.stream_id) AND x.region = coalesce(p.region, c.region)
+    AND x.window_start = coalesce(p.window_start, c.window_start)
+ORDER BY stream_id, window_start, region

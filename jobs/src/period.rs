@@ -8,11 +8,12 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
 use crate::lake::session;
+use crate::query::run_plan;
 use crate::window::{Slot, SlotRead, SlotTable, batch, field, put, register, strings, suspects_batch, times};
 use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
@@ -248,32 +249,14 @@ impl Planned {
     /// Plan over the rows in the slots now, then run on a task of its own.
     async fn spawn(&self) -> Result<Query<'_>> {
         let (plan, task_ctx, name) = (self.physical().await?, self.ctx.task_ctx(), self.name);
-        let task = tokio::spawn(execute(name, plan, task_ctx));
+        let task = tokio::spawn(run_plan(name, plan, task_ctx));
         Ok(Query { planned: self, task })
     }
 
     /// Plan over the rows in the slots now, then run here.
     async fn run(&self) -> Result<Vec<RecordBatch>> {
-        execute(self.name, self.physical().await?, self.ctx.task_ctx()).await
+        run_plan(self.name, self.physical().await?, self.ctx.task_ctx()).await
     }
-}
-
-/// Run query `name`'s `plan`; its time and rows at debug level, and the plan with each
-/// operator's metrics (rows, time) at trace level: where a run's time went.
-async fn execute(
-    name: &'static str,
-    plan: Arc<dyn ExecutionPlan>,
-    task_ctx: Arc<datafusion::execution::TaskContext>,
-) -> Result<Vec<RecordBatch>> {
-    let t0 = std::time::Instant::now();
-    let rows = collect(plan.clone(), task_ctx).await.map_err(|source| Error::DataFusion { job: name, source })?;
-    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
-    tracing::debug!(ms = t0.elapsed().as_millis(), query = name, rows = n, "period: query ran");
-    if tracing::enabled!(tracing::Level::TRACE) {
-        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref());
-        tracing::trace!(query = name, "period: plan with metrics\n{}", shown.indent(true));
-    }
-    Ok(rows)
 }
 
 /// The period job's SQL — [`PERIOD_PASSES`], [`RETENTION_SQL`] and [`PERIOD_SQL`] for each kind

@@ -3,7 +3,12 @@
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::execution::TaskContext;
 use datafusion::execution::context::SQLOptions;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
 use livelake_schemas::Table;
 
@@ -25,6 +30,26 @@ pub async fn run_query(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, Ve
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.map_err(|e| explain(sql, e))?;
     Ok((schema, batches))
+}
+
+/// Run `plan` (query `name` of a job) and collect its rows; its time and rows at debug level,
+/// and the plan with each operator's metrics (rows, time) at trace level
+/// (`RUST_LOG=livelake_jobs::query=trace`): where a job's time went.
+pub(crate) async fn run_plan(
+    name: &'static str,
+    plan: Arc<dyn ExecutionPlan>,
+    task_ctx: Arc<TaskContext>,
+) -> crate::Result<Vec<RecordBatch>> {
+    let t0 = std::time::Instant::now();
+    let rows =
+        collect(plan.clone(), task_ctx).await.map_err(|source| crate::Error::DataFusion { job: name, source })?;
+    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+    tracing::debug!(ms = t0.elapsed().as_millis(), query = name, rows = n, "query ran");
+    if tracing::enabled!(tracing::Level::TRACE) {
+        let shown = DisplayableExecutionPlan::with_metrics(plan.as_ref());
+        tracing::trace!(query = name, "plan with metrics\n{}", shown.indent(true));
+    }
+    Ok(rows)
 }
 
 /// One line for a DataFusion error: the refused kind of statement, an unknown table with the

@@ -15,14 +15,15 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::memory::{LazyBatchGenerator, LazyMemoryExec};
-use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, batch_schema, ts_type};
 use parking_lot::RwLock;
 use std::sync::Mutex;
 
+use crate::query::run_plan;
 use crate::{Error, Result, conform};
 
 /// The SQL of `stream_minute`.
@@ -326,6 +327,10 @@ impl WindowJob {
         let mut config = SessionConfig::new().with_target_partitions(partitions.max(1));
         // A plan that is run again must not carry filters derived from an earlier run's rows.
         config.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
+        // Every join's build side is small (the suspects; `p`'s and `c`'s rows per window): it is
+        // collected whole, and the events probe it as they come, not hash-repartitioned first
+        // (the job's inputs have no statistics for DataFusion to choose this from).
+        config.options_mut().optimizer.repartition_joins = false;
         let ctx = crate::lake::session(config);
         let slots = Slots::default();
         let tables: [(&str, SchemaRef, &Slot); 6] = [
@@ -368,9 +373,9 @@ impl WindowJob {
     }
 
     async fn suspects_and_minutes(&self, mut all: Vec<Suspect>) -> Result<WindowOutput> {
-        let numbered = self.execute(&self.starts).await?;
+        let numbered = self.execute("window_starts", &self.starts).await?;
         put(&self.slots.numbered, numbered);
-        let found = self.execute(&self.suspects).await?;
+        let found = self.execute("suspects", &self.suspects).await?;
         let mut new_suspects = Vec::new();
         for b in &found {
             let col = |i: usize| {
@@ -384,7 +389,7 @@ impl WindowJob {
         }
         all.extend(new_suspects.iter().cloned());
         put(&self.slots.suspects, vec![suspects_batch(&all)?]);
-        let out = self.execute(&self.minute).await?;
+        let out = self.execute("stream_minute", &self.minute).await?;
         let target = output_schema();
         let minute =
             out.iter().filter(|b| b.num_rows() > 0).map(|b| conform(JOB, b, &target)).collect::<Result<_>>()?;
@@ -392,10 +397,9 @@ impl WindowJob {
     }
 
     /// Run a plan over the rows in place (a fresh copy of it: operators keep state of a run).
-    async fn execute(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
-        let df_err = |source| Error::DataFusion { job: JOB, source };
-        let plan = reset_plan_states(plan.clone()).map_err(df_err)?;
-        collect(plan, self.ctx.task_ctx()).await.map_err(df_err)
+    async fn execute(&self, name: &'static str, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+        let plan = reset_plan_states(plan.clone()).map_err(|source| Error::DataFusion { job: JOB, source })?;
+        run_plan(name, plan, self.ctx.task_ctx()).await
     }
 }
 

@@ -139,7 +139,8 @@ fn the_rollup_equals_the_simulators_truth_and_a_rerun_gives_the_same_files() {
 
     let first = rollup_files(&lake);
     // The re-run recomputes each show in a group of its own (the first run: both together),
-    // with its plans' memory limited to 64 MiB (the first: 1 GiB).
+    // with its plans' memory limited to 64 MiB (the first: 1 GiB), and its day is many groups'
+    // events: its temporary files are LZ4-compressed (the first run's are not).
     let alone = [("LIVELAKE__ROLLUP__GROUP_EVENTS", "1"), ("LIVELAKE__ROLLUP__MEMORY_MB", "64")];
     ok(rollup_with(&lake, &["--date", "2026-11-27"], &alone));
     ok(rollup_with(&lake, &["--date", "2026-11-28"], &alone));
