@@ -115,6 +115,7 @@ struct Keyring {
 const SESSION_KEY: &str = "session_key";
 const VIEWER_KEY: &str = "viewer_key";
 const DAY: &str = "day";
+
 /// The UTC date (days since 1970-01-01) of epoch milliseconds `ms`.
 fn utc_day(ms: i64) -> i32 {
     ms.div_euclid(86_400_000) as i32

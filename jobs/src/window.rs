@@ -101,8 +101,8 @@ pub fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> std::result
 
 /// The event columns the jobs' SQL groups, joins and filters on most: the window and period jobs
 /// read them as string views (`Utf8View`), so grouping and comparing them compares inline
-/// 12-byte prefixes rather than whole strings (≈ 7 % less CPU in the rollup's period passes; the
-/// same rows). The jobs' event inputs keep `Utf8` everywhere else.
+/// 12-byte prefixes rather than whole strings (the same rows; less CPU in both jobs: BENCHMARKS.md,
+/// "String views in the jobs' SQL"). The jobs' event inputs are `Utf8` everywhere else.
 const VIEWED: [&str; 4] = ["stream_id", "region", "type", "source"];
 
 /// `schema` with the [`VIEWED`] columns as string views.
