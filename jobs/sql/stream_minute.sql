@@ -1,8 +1,13 @@
 -- stream_minute: one row per stream × region × window (docs/metrics.md, "stream_minute").
 --
 -- Inputs, registered by the window job for the windows being computed:
---   player    — player_events rows (LAKE.md columns) + region, window_start, window_end
---   commerce  — commerce_events rows (LAKE.md columns) + region, window_start, window_end
+--   player    — player_events rows (LAKE.md columns) + region, window_start, window_end,
+--               session_key, viewer_key
+--   commerce  — commerce_events rows (LAKE.md columns) + region, window_start, window_end,
+--               session_key, viewer_key
+--               (session_key / viewer_key: an integer per (stream_id, session_id) / (stream_id,
+--               viewer_id), given by the job: distinct sessions and buyers are counted on them,
+--               the same counts as on the ids, cheaper)
 --   exits     — one row per session whose end falls in these windows: stream_id, region (of the
 --               event that ends it), session_id, window_start, window_end, after_stall (it had a
 --               stall_start or stall_end in the 60 s up to its end)
@@ -30,14 +35,14 @@ ce AS (
 p AS (
     SELECT
         stream_id, region, window_start, window_end,
-        count(DISTINCT session_id)                                                  AS sessions_active_raw,
-        count(DISTINCT CASE WHEN NOT suspect THEN session_id END)                   AS sessions_active,
+        count(DISTINCT session_key)                                                 AS sessions_active_raw,
+        count(DISTINCT CASE WHEN NOT suspect THEN session_key END)                  AS sessions_active,
         count(*) FILTER (WHERE type = 'session_start')                              AS sessions_started_raw,
         count(*) FILTER (WHERE type = 'session_start' AND NOT suspect)              AS sessions_started,
         coalesce(sum(play_ms) FILTER (WHERE NOT suspect), 0) / 1000.0               AS play_seconds,
         coalesce(sum(stall_ms) FILTER (WHERE NOT suspect), 0) / 1000.0              AS stall_seconds,
         count(*) FILTER (WHERE type = 'stall_end' AND NOT suspect)                  AS stall_count,
-        count(DISTINCT CASE WHEN type = 'stall_end' AND NOT suspect THEN session_id END) AS sessions_stalled,
+        count(DISTINCT CASE WHEN type = 'stall_end' AND NOT suspect THEN session_key END) AS sessions_stalled,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(startup_ms AS DOUBLE))
             FILTER (WHERE type = 'first_frame' AND NOT suspect)                     AS startup_ms_p50,
         percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(startup_ms AS DOUBLE))
@@ -69,7 +74,7 @@ c AS (
         count(*) FILTER (WHERE type = 'order' AND NOT suspect)                      AS orders,
         coalesce(sum(quantity) FILTER (WHERE type = 'order' AND NOT suspect), 0)    AS units,
         coalesce(sum(amount_usd) FILTER (WHERE type = 'order' AND NOT suspect), 0)  AS gmv_usd,
-        count(DISTINCT CASE WHEN type = 'order' AND NOT suspect THEN viewer_id END) AS buyers
+        count(DISTINCT CASE WHEN type = 'order' AND NOT suspect THEN viewer_key END) AS buyers
     FROM ce
     GROUP BY stream_id, region, window_start, window_end
 ),

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod compact;
 mod conform;
 mod error;
+mod keys;
 mod lake;
 mod period;
 pub mod progress;

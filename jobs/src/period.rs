@@ -2,21 +2,20 @@
 //! removed), their views' ends and the suspect sessions → `stream_daily`, `show_summary` and
 //! `show_sources` rows by `jobs/sql/period.sql`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
+use crate::keys::{Keyring, SESSION_KEY};
 use crate::lake::session;
 use crate::query::run_plan;
 use crate::window::{
-    Slot, SlotRead, SlotTable, batch, field, put, register, strings, suspects_batch, times, viewed_columns,
-    viewed_schema,
+    Slot, SlotRead, SlotTable, batch, field, keyed_columns, keyed_schema, put, register, strings, suspects_batch, times,
 };
 use crate::{Error, ExitRow, Result, Suspect, conform, window_input_schema};
 
@@ -65,55 +64,8 @@ pub struct PeriodOutput {
     pub retention: Vec<RecordBatch>,
 }
 
-/// Dense integer keys of (stream, id) pairs, numbered as first seen: the passes group and join
-/// sessions and viewers on these rather than on their string ids (same groups, cheaper).
-#[derive(Default)]
-struct Keys {
-    by_stream: HashMap<String, HashMap<String, i64, ahash::RandomState>, ahash::RandomState>,
-    next: i64,
-}
-
-impl Keys {
-    /// The keys of one stream's ids.
-    fn of(&mut self, stream: &str) -> StreamKeys<'_> {
-        if !self.by_stream.contains_key(stream) {
-            self.by_stream.insert(stream.to_string(), HashMap::default());
-        }
-        StreamKeys { ids: self.by_stream.get_mut(stream).expect("just added"), next: &mut self.next }
-    }
-}
-
-/// [`Keys`] of one stream.
-struct StreamKeys<'a> {
-    ids: &'a mut HashMap<String, i64, ahash::RandomState>,
-    next: &'a mut i64,
-}
-
-impl StreamKeys<'_> {
-    fn key(&mut self, id: &str) -> i64 {
-        if let Some(k) = self.ids.get(id) {
-            return *k;
-        }
-        let k = *self.next;
-        *self.next += 1;
-        self.ids.insert(id.to_string(), k);
-        k
-    }
-}
-
-/// The sessions' and the viewers' keys.
-#[derive(Default)]
-struct Keyring {
-    sessions: Keys,
-    viewers: Keys,
-}
-
-/// The key names the passes read: `session_key` of (`stream_id`, `session_id`) and `viewer_key`
-/// of (`stream_id`, `viewer_id`); and `day`, the UTC date of an event's `ts` (computed once here
-/// rather than in every pass: SQL's cast of a timestamp with a time zone to a date converts each
-/// value through the zone's rules).
-const SESSION_KEY: &str = "session_key";
-const VIEWER_KEY: &str = "viewer_key";
+/// `day`, the UTC date of an event's `ts`, computed once here rather than in every pass (SQL's
+/// cast of a timestamp with a time zone to a date converts each value through the zone's rules).
 const DAY: &str = "day";
 
 /// The UTC date (days since 1970-01-01) of epoch milliseconds `ms`.
@@ -121,49 +73,21 @@ fn utc_day(ms: i64) -> i32 {
     ms.div_euclid(86_400_000) as i32
 }
 
-impl Keyring {
-    /// `rows` (with non-null `stream_id`, `session_id`, `viewer_id`, `ts`) with `session_key`,
-    /// `viewer_key` and `day`.
-    fn keyed(&mut self, schema: &SchemaRef, rows: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let schema = with_columns(
-            viewed_schema(schema),
-            &[(SESSION_KEY, DataType::Int64), (VIEWER_KEY, DataType::Int64), (DAY, DataType::Date32)],
-        );
-        let rows = rows
-            .into_iter()
-            .map(|b| {
-                let col = |n: &str| b.column_by_name(n).expect("an event column").as_string::<i32>();
-                let (stream, session, viewer) = (col("stream_id"), col("session_id"), col("viewer_id"));
-                let (mut sk, mut vk) = (Vec::with_capacity(b.num_rows()), Vec::with_capacity(b.num_rows()));
-                // Rows come in runs of one stream: its keys are looked up once per run.
-                let mut start = 0;
-                while start < b.num_rows() {
-                    let s = stream.value(start);
-                    let end = (start..b.num_rows()).find(|&i| stream.value(i) != s).unwrap_or(b.num_rows());
-                    let (mut sessions, mut viewers) = (self.sessions.of(s), self.viewers.of(s));
-                    for i in start..end {
-                        sk.push(sessions.key(session.value(i)));
-                        vk.push(viewers.key(viewer.value(i)));
-                    }
-                    start = end;
-                }
-                let ts = b.column_by_name("ts").expect("an event column").as_primitive::<TimestampMillisecondType>();
-                let day: Date32Array = ts.unary(utc_day);
-                let mut cols = viewed_columns(JOB, &b)?;
-                cols.push(Arc::new(Int64Array::from(sk)) as ArrayRef);
-                cols.push(Arc::new(Int64Array::from(vk)) as ArrayRef);
-                cols.push(Arc::new(day) as ArrayRef);
-                RecordBatch::try_new(schema.clone(), cols)
-                    .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
-            })
-            .collect::<Result<_>>()?;
-        Ok((schema, rows))
-    }
-
-    /// The session keys of (stream, session) pairs.
-    fn session_keys<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> ArrayRef {
-        Arc::new(pairs.map(|(stream, session)| self.sessions.of(stream).key(session)).collect::<Int64Array>())
-    }
+/// `rows` (with non-null `stream_id`, `session_id`, `viewer_id`, `ts`) as the passes read them:
+/// [`keyed_schema`] (string views, `session_key`, `viewer_key`), and `day`.
+fn keyed(keys: &mut Keyring, schema: &SchemaRef, rows: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let schema = with_columns(keyed_schema(schema), &[(DAY, DataType::Date32)]);
+    let rows = rows
+        .into_iter()
+        .map(|b| {
+            let ts = b.column_by_name("ts").expect("an event column").as_primitive::<TimestampMillisecondType>();
+            let day: Date32Array = ts.unary(utc_day);
+            let mut cols = keyed_columns(JOB, &b, keys)?;
+            cols.push(Arc::new(day) as ArrayRef);
+            RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
+        })
+        .collect::<Result<_>>()?;
+    Ok((schema, rows))
 }
 
 fn exits_batch(rows: &[ExitRow], keys: &mut Keyring) -> Result<RecordBatch> {
@@ -284,8 +208,8 @@ impl PeriodPlans {
         let df_err = |source| Error::DataFusion { job: JOB, source };
         let mut keys = Keyring::default();
         let inputs: [(&'static str, SchemaRef); 4] = [
-            ("player", keys.keyed(&window_input_schema(Table::PlayerEvents), vec![])?.0),
-            ("commerce", keys.keyed(&window_input_schema(Table::CommerceEvents), vec![])?.0),
+            ("player", keyed(&mut keys, &window_input_schema(Table::PlayerEvents), vec![])?.0),
+            ("commerce", keyed(&mut keys, &window_input_schema(Table::CommerceEvents), vec![])?.0),
             ("exits", exits_batch(&[], &mut keys)?.schema()),
             ("suspects", keyed_suspects(&[], &mut keys)?.schema()),
         ];
@@ -351,8 +275,8 @@ impl PeriodJob {
     /// Take the inputs.
     pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
         let mut keys = Keyring::default();
-        let (_, player) = keys.keyed(&window_input_schema(Table::PlayerEvents), inputs.player)?;
-        let (_, commerce) = keys.keyed(&window_input_schema(Table::CommerceEvents), inputs.commerce)?;
+        let (_, player) = keyed(&mut keys, &window_input_schema(Table::PlayerEvents), inputs.player)?;
+        let (_, commerce) = keyed(&mut keys, &window_input_schema(Table::CommerceEvents), inputs.commerce)?;
         let exits = exits_batch(&inputs.exits, &mut keys)?;
         let suspects = keyed_suspects(&inputs.suspects, &mut keys)?;
         let inputs =

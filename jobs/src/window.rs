@@ -23,6 +23,7 @@ use livelake_schemas::{Table, batch_schema, ts_type};
 use parking_lot::RwLock;
 use std::sync::Mutex;
 
+use crate::keys::{Keyring, SESSION_KEY, VIEWER_KEY};
 use crate::query::run_plan;
 use crate::{Error, Result, conform};
 
@@ -105,18 +106,27 @@ pub fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> std::result
 /// "String views in the jobs' SQL"). The jobs' event inputs are `Utf8` everywhere else.
 const VIEWED: [&str; 4] = ["stream_id", "region", "type", "source"];
 
-/// `schema` with the [`VIEWED`] columns as string views.
-pub(crate) fn viewed_schema(schema: &SchemaRef) -> SchemaRef {
-    let field = |f: &Field| {
-        if VIEWED.contains(&f.name().as_str()) { f.clone().with_data_type(DataType::Utf8View) } else { f.clone() }
-    };
-    Arc::new(Schema::new(schema.fields().iter().map(|f| field(f)).collect::<Vec<_>>()))
+/// `schema` (of event rows) as the jobs' SQL reads it: the [`VIEWED`] columns as string views,
+/// then `session_key` and `viewer_key` ([`crate::keys`]).
+pub(crate) fn keyed_schema(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone();
+            if VIEWED.contains(&f.name().as_str()) { f.with_data_type(DataType::Utf8View) } else { f }
+        })
+        .collect();
+    fields.push(Field::new(SESSION_KEY, DataType::Int64, false));
+    fields.push(Field::new(VIEWER_KEY, DataType::Int64, false));
+    Arc::new(Schema::new(fields))
 }
 
-/// The columns of `b` with the [`VIEWED`] ones cast to string views (the others shared, not
-/// copied).
-pub(crate) fn viewed_columns(job: &'static str, b: &RecordBatch) -> Result<Vec<ArrayRef>> {
-    b.schema()
+/// The columns of event rows `b` as [`keyed_schema`] has them: the [`VIEWED`] ones cast to string
+/// views (the others shared, not copied), then their keys in `keys`.
+pub(crate) fn keyed_columns(job: &'static str, b: &RecordBatch, keys: &mut Keyring) -> Result<Vec<ArrayRef>> {
+    let mut cols = b
+        .schema()
         .fields()
         .iter()
         .zip(b.columns())
@@ -127,12 +137,16 @@ pub(crate) fn viewed_columns(job: &'static str, b: &RecordBatch) -> Result<Vec<A
                 Ok(c.clone())
             }
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let (sessions, viewers) = keys.of_events(b);
+    cols.push(sessions);
+    cols.push(viewers);
+    Ok(cols)
 }
 
-/// `b` as [`viewed_schema`] of its schema.
-fn viewed(b: &RecordBatch) -> Result<RecordBatch> {
-    RecordBatch::try_new(viewed_schema(&b.schema()), viewed_columns(JOB, b)?)
+/// Event rows `b` as [`keyed_schema`] of their schema.
+fn keyed(b: &RecordBatch, keys: &mut Keyring) -> Result<RecordBatch> {
+    RecordBatch::try_new(keyed_schema(&b.schema()), keyed_columns(JOB, b, keys)?)
         .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
@@ -371,8 +385,8 @@ impl WindowJob {
         let ctx = crate::lake::session(config);
         let slots = Slots::default();
         let tables: [(&str, SchemaRef, &Slot); 6] = [
-            ("player", viewed_schema(&window_input_schema(Table::PlayerEvents)), &slots.player),
-            ("commerce", viewed_schema(&window_input_schema(Table::CommerceEvents)), &slots.commerce),
+            ("player", keyed_schema(&window_input_schema(Table::PlayerEvents)), &slots.player),
+            ("commerce", keyed_schema(&window_input_schema(Table::CommerceEvents)), &slots.commerce),
             ("history", history_batch(&[], 1)?.schema(), &slots.history),
             ("probes", probes_batch(&[], 1)?.schema(), &slots.probes),
             ("exits", exits_batch(&[], 1)?.schema(), &slots.exits),
@@ -397,8 +411,10 @@ impl WindowJob {
     pub async fn run(&self, inputs: WindowInputs) -> Result<WindowOutput> {
         let w = inputs.width_ms;
         let s = &self.slots;
-        let player = inputs.player.iter().map(viewed).collect::<Result<_>>()?;
-        let commerce = inputs.commerce.iter().map(viewed).collect::<Result<_>>()?;
+        // Keys for this run's rows only: they are counted within a window, never kept.
+        let mut keys = Keyring::default();
+        let player = inputs.player.iter().map(|b| keyed(b, &mut keys)).collect::<Result<_>>()?;
+        let commerce = inputs.commerce.iter().map(|b| keyed(b, &mut keys)).collect::<Result<_>>()?;
         put(&s.player, player);
         put(&s.commerce, commerce);
         put(&s.history, vec![history_batch(&inputs.history, w)?]);
