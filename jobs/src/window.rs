@@ -435,8 +435,14 @@ impl WindowJob {
         for b in &found {
             // Strings or string views (the events' `stream_id` is a view, see [`VIEWED`]).
             let col = |i: usize| {
-                arrow::compute::cast(b.column(i), &DataType::Utf8)
-                    .map_err(|e| Error::Schema { job: "suspects", detail: format!("column {i}: {e}") })
+                let c = b.column(i);
+                let err = |detail: String| Error::Schema { job: "suspects", detail };
+                match c.data_type() {
+                    DataType::Utf8 | DataType::Utf8View => {
+                        arrow::compute::cast(c, &DataType::Utf8).map_err(|e| err(format!("column {i}: {e}")))
+                    }
+                    t => Err(err(format!("column {i} is {t}, not utf8"))),
+                }
             };
             let (s, id) = (col(0)?, col(1)?);
             let (s, id) = (s.as_string::<i32>(), id.as_string::<i32>());
