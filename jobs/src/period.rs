@@ -35,6 +35,10 @@ pub const RETENTION_SQL: &str = include_str!("../sql/retention.sql");
 
 const JOB: &str = "period";
 
+/// The tables of the job's inputs ([`PeriodInputs`]): the passes and the retention query read
+/// them, the three tables' queries only the passes' tables.
+const INPUTS: [&str; 4] = ["player", "commerce", "exits", "suspects"];
+
 /// Everything the period job reads: whole shows.
 #[derive(Debug, Default)]
 pub struct PeriodInputs {
@@ -207,12 +211,12 @@ impl PeriodPlans {
     pub async fn new() -> Result<PeriodPlans> {
         let df_err = |source| Error::DataFusion { job: JOB, source };
         let mut keys = Keyring::default();
-        let inputs: [(&'static str, SchemaRef); 4] = [
-            ("player", keyed(&mut keys, &window_input_schema(Table::PlayerEvents), vec![])?.0),
-            ("commerce", keyed(&mut keys, &window_input_schema(Table::CommerceEvents), vec![])?.0),
-            ("exits", exits_batch(&[], &mut keys)?.schema()),
-            ("suspects", keyed_suspects(&[], &mut keys)?.schema()),
-        ];
+        let inputs = INPUTS.into_iter().zip([
+            keyed(&mut keys, &window_input_schema(Table::PlayerEvents), vec![])?.0,
+            keyed(&mut keys, &window_input_schema(Table::CommerceEvents), vec![])?.0,
+            exits_batch(&[], &mut keys)?.schema(),
+            keyed_suspects(&[], &mut keys)?.schema(),
+        ]);
         let wide = session(SessionConfig::new());
         let one = || session(SessionConfig::new().with_target_partitions(1));
         let (retention_ctx, kinds) = (one(), [("daily", one()), ("show", one()), ("sources", one())]);
@@ -279,8 +283,7 @@ impl PeriodJob {
         let (_, commerce) = keyed(&mut keys, &window_input_schema(Table::CommerceEvents), inputs.commerce)?;
         let exits = exits_batch(&inputs.exits, &mut keys)?;
         let suspects = keyed_suspects(&inputs.suspects, &mut keys)?;
-        let inputs =
-            vec![("player", player), ("commerce", commerce), ("exits", vec![exits]), ("suspects", vec![suspects])];
+        let inputs = INPUTS.into_iter().zip([player, commerce, vec![exits], vec![suspects]]).collect();
         Ok(PeriodJob { inputs })
     }
 
@@ -329,6 +332,10 @@ async fn run(plans: &PeriodPlans) -> Result<PeriodOutput> {
         plans.put(pass.name, rows);
     }
     let retention = rows.pop().or(retention).expect("the retention query ran");
+    // The events go now: the tables' queries read only the passes' small tables.
+    for name in INPUTS {
+        plans.put(name, Vec::new());
+    }
     let mut queries = Vec::new();
     for table in &plans.tables {
         queries.push(table.spawn().await?);
