@@ -758,11 +758,21 @@ enum KillAt {
 
 impl KillAt {
     /// The `i`-th kill's moment: the three kinds in turn (the first run has nothing to replay),
-    /// each after a seeded random delay.
-    fn pick(rng: &mut livelake_pipeline::simulate::Rng, i: usize) -> KillAt {
+    /// each after a seeded random delay. Past the planned kills (`extra`) only the kinds still
+    /// missing (`hit`: two kills mid-replay, one after a commit made while partitions replay) are
+    /// picked — how often those moments come depends on the machine's load.
+    fn pick(rng: &mut livelake_pipeline::simulate::Rng, i: usize, extra: bool, hit: (bool, bool)) -> KillAt {
         let ms = |rng: &mut livelake_pipeline::simulate::Rng, lo, hi| Duration::from_millis(rng.range(lo, hi) as u64);
-        match i % 3 {
+        let (hit_replay, hit_commit) = hit;
+        let kind = match (extra, hit_replay, hit_commit) {
+            (true, false, _) => 1,
+            (true, true, false) => 2,
+            _ => i % 3,
+        };
+        match kind {
             0 => KillAt::Random(ms(rng, 300, 3_000)),
+            // An extra kill lands right after the assignment: its replay has begun, not ended.
+            1 if extra => KillAt::IntoReplay(ms(rng, 0, 50)),
             1 => KillAt::IntoReplay(ms(rng, 0, 600)),
             _ => KillAt::AfterReplayCommit(ms(rng, 0, 150)),
         }
@@ -811,9 +821,9 @@ fn busy_partitions(lake: &Path) -> usize {
 /// The crash test the hard way: a show of six streams on 3 partitions per topic (four, one and
 /// one), a commit every MiB or second, then `livelake run` SIGKILLed at least twelve times in a
 /// row at seeded random moments — after random delays, into the replay, and right after commits
-/// made while partitions replay (more kills, up to 20, until at least two landed mid-replay and one
-/// came after such a commit) — and a final run. Every table equals an uninterrupted run's, and
-/// no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
+/// made while partitions replay (more kills of the missing kinds, up to 20, until at least two
+/// landed mid-replay and one came after such a commit) — and a final run. Every table equals an
+/// uninterrupted run's, and no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     repeated_sigkills(false).await;
@@ -827,6 +837,9 @@ async fn repeated_sigkills_on_s3_equal_an_uninterrupted_run() {
 
 async fn repeated_sigkills(on_s3: bool) {
     const KILLS: usize = 12;
+    // The show is produced in this many parts, one before each run: the kills past `KILLS` find
+    // new messages too (a run with none to commit cannot commit while replaying).
+    const PARTS: usize = 16;
     const MAX_KILLS: usize = 20;
     let _shared = kafka_shared().await;
     let seed: u64 = std::env::var("LIVELAKE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -843,7 +856,7 @@ async fn repeated_sigkills(on_s3: bool) {
     let sim = simulate(&cfg);
     // The show goes on while the runs crash: a part of it is produced before each run (the rest
     // after the last kill), so every restart finds new messages on every partition.
-    let chunk = sim.lines.len().div_ceil(KILLS);
+    let chunk = sim.lines.len().div_ceil(PARTS);
     let parts: Vec<std::sync::Arc<Simulation>> = sim
         .lines
         .chunks(chunk)
@@ -879,7 +892,7 @@ async fn repeated_sigkills(on_s3: bool) {
         if rng.chance(0.75) {
             group = unique("storm");
         }
-        let at = KillAt::pick(&mut rng, i);
+        let at = KillAt::pick(&mut rng, i, i >= KILLS, (during_replay >= 2, commits_while_replaying >= 1));
         let log_path = dir.path().join(format!("kill-{i}.log"));
         let mut c = k.command_idle(&lake, &group, &env, 0);
         c.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(&log_path).unwrap());
