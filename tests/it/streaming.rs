@@ -823,7 +823,8 @@ fn busy_partitions(lake: &Path) -> usize {
 /// row at seeded random moments — after random delays, into the replay, and right after commits
 /// made while partitions replay (more kills of the missing kinds, up to 20, until at least two
 /// landed mid-replay and one came after such a commit) — and a final run. Every table equals an
-/// uninterrupted run's, and no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence (the seed is printed).
+/// uninterrupted run's, and no event is stored twice. `LIVELAKE_CRASH_SEED=N` replays a sequence
+/// (the seed is printed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_sigkills_at_random_moments_equal_an_uninterrupted_run() {
     repeated_sigkills(false).await;
