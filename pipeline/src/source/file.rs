@@ -104,10 +104,51 @@ impl FileSource {
         }
     }
 
+    /// Lines appended to `batch` until it has `max` messages or the file ends: the complete
+    /// lines in the reader's buffer are copied at once, then cut at their ends (a line across the
+    /// buffer's end is read alone, [`FileSource::next_line`]).
+    fn read_lines(&mut self, batch: &mut BatchBytes, max: usize) -> Result<()> {
+        let mut ends = Vec::new();
+        while batch.len() < max {
+            let avail = self.reader.fill_buf().map_err(io("reading", &self.path))?;
+            ends.clear();
+            ends.extend(memchr::memchr_iter(b'\n', avail).take(max - batch.len()));
+            let Some(&last) = ends.last() else {
+                match self.next_line(batch)? {
+                    Some((offset, r)) => batch.push(self.part.clone(), offset, r),
+                    None => break,
+                }
+                continue;
+            };
+            let base = batch.bytes.len();
+            batch.bytes.extend_from_slice(&avail[..=last]);
+            self.reader.consume(last + 1);
+            let mut start = base;
+            for &end in &ends {
+                let (next, mut end) = (base + end + 1, base + end);
+                self.line += 1;
+                if end > start && batch.bytes[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                // Blank lines are not messages (their bytes stay, unread).
+                if !batch.bytes[start..end].iter().all(u8::is_ascii_whitespace) {
+                    batch.push(self.part.clone(), self.line, start..end);
+                }
+                start = next;
+            }
+        }
+        Ok(())
+    }
+
     /// Up to `max` lines (with a replay speed: those due by now, waiting at most `wait` for the
     /// first).
     pub fn poll(&mut self, max: usize, wait: Duration) -> Result<Poll> {
         let mut batch = BatchBytes::with_capacity(max.min(8192));
+        if self.pace.is_none() && self.held.is_none() {
+            self.read_lines(&mut batch, max)?;
+            let out = batch.finish();
+            return if out.is_empty() && self.done { Ok(Poll::End) } else { Ok(Poll::Messages(out)) };
+        }
         let mut held = self.held.take();
         let mut out: Vec<SourceMsg> = Vec::new();
         while out.len() + batch.len() < max {
@@ -195,6 +236,51 @@ mod tests {
             Poll::End => vec![-1],
             other => panic!("a file has no assignments: {other:?}"),
         }
+    }
+
+    #[test]
+    fn lines_across_the_read_buffer_come_whole_numbered_by_line_and_blank_ones_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.ndjson");
+        // ≈ 3.5 MB (the reader's buffer is 1 MB): lines of many lengths, one far longer than the
+        // buffer, CRLF endings, blank and whitespace-only lines, no newline after the last.
+        let mut lines: Vec<String> = Vec::new();
+        for i in 0..20_000usize {
+            lines.push(match i % 7 {
+                0 => String::new(),
+                3 => " \t ".to_string(),
+                5 => format!("{{\"n\":{i},\"pad\":\"{}\"}}\r", "x".repeat(i % 300)),
+                _ => format!("{{\"n\":{i},\"pad\":\"{}\"}}", "y".repeat((i * 31) % 200)),
+            });
+        }
+        lines[10_001] = format!("{{\"long\":\"{}\"}}", "z".repeat(1_500_000));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        // Expected, written out plainly: every non-blank line, CR dropped, with its 1-based number.
+        let want: Vec<(i64, String)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i as i64 + 1, l.trim_end_matches('\r').to_string()))
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect();
+        for max in [1, 7, 1000, 100_000] {
+            let mut f = FileSource::open(&path, 1).unwrap();
+            let mut got = Vec::new();
+            loop {
+                match f.poll(max, Duration::ZERO).unwrap() {
+                    Poll::Messages(m) => {
+                        assert!(m.len() <= max);
+                        got.extend(m.iter().map(|m| (m.offset, String::from_utf8(m.payload.to_vec()).unwrap())));
+                    }
+                    Poll::End => break,
+                    other => panic!("a file has no assignments: {other:?}"),
+                }
+            }
+            assert_eq!(got.len(), want.len(), "max {max}");
+            assert!(got == want, "max {max}: the lines differ");
+        }
+        // Resuming at a line skips those before it.
+        let mut f = FileSource::open(&path, 10_002).unwrap();
+        assert_eq!(offsets(f.poll(3, Duration::ZERO).unwrap()), [10_002, 10_003, 10_005]);
     }
 
     #[test]
