@@ -2,12 +2,13 @@
 --
 -- Inputs, registered by the window job for the windows being computed:
 --   player    — player_events rows (LAKE.md columns) + region, window_start, window_end,
---               session_key, viewer_key
+--               session_key
 --   commerce  — commerce_events rows (LAKE.md columns) + region, window_start, window_end,
---               session_key, viewer_key
+--               viewer_key
 --               (session_key / viewer_key: an integer per (stream_id, session_id) / (stream_id,
 --               viewer_id), given by the job: distinct sessions and buyers are counted on them,
---               the same counts as on the ids, cheaper)
+--               the same counts as on the ids, cheaper; the job makes only these two, see
+--               PLAYER_KEYS and COMMERCE_KEYS in window.rs)
 --   exits     — one row per session whose end falls in these windows: stream_id, region (of the
 --               event that ends it), session_id, window_start, window_end, after_stall (it had a
 --               stall_start or stall_end in the 60 s up to its end)

@@ -56,25 +56,27 @@ pub(crate) struct Keyring {
 }
 
 impl Keyring {
-    /// The session and viewer keys of the rows of `b` (events with `Utf8` `stream_id`,
-    /// `session_id` and `viewer_id`, never null).
-    pub(crate) fn of_events(&mut self, b: &RecordBatch) -> (ArrayRef, ArrayRef) {
+    /// The keys named `key` ([`SESSION_KEY`] or [`VIEWER_KEY`]) of the rows of `b` (events with
+    /// `Utf8` `stream_id` and `session_id` or `viewer_id`, never null).
+    pub(crate) fn of_events(&mut self, b: &RecordBatch, key: &str) -> ArrayRef {
+        let (keys, ids) = match key {
+            SESSION_KEY => (&mut self.sessions, "session_id"),
+            VIEWER_KEY => (&mut self.viewers, "viewer_id"),
+            other => panic!("no key {other}"),
+        };
         let col = |n: &str| b.column_by_name(n).expect("an event column").as_string::<i32>();
-        let (stream, session, viewer) = (col("stream_id"), col("session_id"), col("viewer_id"));
-        let (mut sk, mut vk) = (Vec::with_capacity(b.num_rows()), Vec::with_capacity(b.num_rows()));
+        let (stream, id) = (col("stream_id"), col(ids));
+        let mut out = Vec::with_capacity(b.num_rows());
         // Rows come in runs of one stream: its keys are looked up once per run.
         let mut start = 0;
         while start < b.num_rows() {
             let s = stream.value(start);
             let end = (start..b.num_rows()).find(|&i| stream.value(i) != s).unwrap_or(b.num_rows());
-            let (mut sessions, mut viewers) = (self.sessions.of(s), self.viewers.of(s));
-            for i in start..end {
-                sk.push(sessions.key(session.value(i)));
-                vk.push(viewers.key(viewer.value(i)));
-            }
+            let mut of_stream = keys.of(s);
+            out.extend((start..end).map(|i| of_stream.key(id.value(i))));
             start = end;
         }
-        (Arc::new(Int64Array::from(sk)), Arc::new(Int64Array::from(vk)))
+        Arc::new(Int64Array::from(out))
     }
 
     /// The session keys of (stream, session) pairs.
@@ -106,10 +108,12 @@ mod tests {
     fn a_key_per_stream_and_id_across_batches() {
         let mut keys = Keyring::default();
         // The same session id in two streams is two sessions; a viewer keeps its key.
-        let (s, v) = keys.of_events(&events(&[("a", "x", "v1"), ("a", "y", "v1"), ("b", "x", "v1"), ("a", "x", "v2")]));
+        let b = events(&[("a", "x", "v1"), ("a", "y", "v1"), ("b", "x", "v1"), ("a", "x", "v2")]);
+        let (s, v) = (keys.of_events(&b, SESSION_KEY), keys.of_events(&b, VIEWER_KEY));
         assert_eq!(values(&s), vec![0, 1, 2, 0]);
         assert_eq!(values(&v), vec![0, 0, 1, 2]);
-        let (s, v) = keys.of_events(&events(&[("b", "x", "v1"), ("b", "z", "v3")]));
+        let b = events(&[("b", "x", "v1"), ("b", "z", "v3")]);
+        let (s, v) = (keys.of_events(&b, SESSION_KEY), keys.of_events(&b, VIEWER_KEY));
         assert_eq!(values(&s), vec![2, 3], "keys hold across batches");
         assert_eq!(values(&v), vec![1, 3]);
         assert_eq!(values(&keys.session_keys([("a", "y"), ("c", "y")].into_iter())), vec![1, 4]);

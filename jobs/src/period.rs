@@ -11,7 +11,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
-use crate::keys::{Keyring, SESSION_KEY};
+use crate::keys::{Keyring, SESSION_KEY, VIEWER_KEY};
 use crate::lake::session;
 use crate::query::run_plan;
 use crate::window::{
@@ -38,6 +38,9 @@ const JOB: &str = "period";
 /// The tables of the job's inputs ([`PeriodInputs`]): the passes and the retention query read
 /// them, the three tables' queries only the passes' tables.
 const INPUTS: [&str; 4] = ["player", "commerce", "exits", "suspects"];
+
+/// The keys of sessions and viewers ([`crate::keys`]) the passes read of both event tables.
+const KEYS: &[&str] = &[SESSION_KEY, VIEWER_KEY];
 
 /// Everything the period job reads: whole shows.
 #[derive(Debug, Default)]
@@ -78,15 +81,15 @@ fn utc_day(ms: i64) -> i32 {
 }
 
 /// `rows` (with non-null `stream_id`, `session_id`, `viewer_id`, `ts`) as the passes read them:
-/// [`keyed_schema`] (string views, `session_key`, `viewer_key`), and `day`.
+/// [`keyed_schema`] (string views, `session_key`, `viewer_key`: [`KEYS`]), and `day`.
 fn keyed(keys: &mut Keyring, schema: &SchemaRef, rows: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let schema = with_columns(keyed_schema(schema), &[(DAY, DataType::Date32)]);
+    let schema = with_columns(keyed_schema(schema, KEYS), &[(DAY, DataType::Date32)]);
     let rows = rows
         .into_iter()
         .map(|b| {
             let ts = b.column_by_name("ts").expect("an event column").as_primitive::<TimestampMillisecondType>();
             let day: Date32Array = ts.unary(utc_day);
-            let mut cols = keyed_columns(JOB, &b, keys)?;
+            let mut cols = keyed_columns(JOB, &b, keys, KEYS)?;
             cols.push(Arc::new(day) as ArrayRef);
             RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
         })

@@ -106,9 +106,15 @@ pub fn with_windows(b: &RecordBatch, width_ms: i64, table: Table) -> std::result
 /// "String views in the jobs' SQL"). The jobs' event inputs are `Utf8` everywhere else.
 const VIEWED: [&str; 4] = ["stream_id", "region", "type", "source"];
 
+/// The keys ([`crate::keys`]) the window job's SQL reads of each event table: the player events'
+/// sessions (distinct sessions), the commerce events' viewers (buyers). Only these are made:
+/// each costs a hash lookup per event, and the stream keys every minute's rows afresh.
+const PLAYER_KEYS: &[&str] = &[SESSION_KEY];
+const COMMERCE_KEYS: &[&str] = &[VIEWER_KEY];
+
 /// `schema` (of event rows) as the jobs' SQL reads it: the [`VIEWED`] columns as string views,
-/// then `session_key` and `viewer_key` ([`crate::keys`]).
-pub(crate) fn keyed_schema(schema: &SchemaRef) -> SchemaRef {
+/// then `keys` (of [`SESSION_KEY`] and [`VIEWER_KEY`]).
+pub(crate) fn keyed_schema(schema: &SchemaRef, keys: &[&str]) -> SchemaRef {
     let mut fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -117,14 +123,18 @@ pub(crate) fn keyed_schema(schema: &SchemaRef) -> SchemaRef {
             if VIEWED.contains(&f.name().as_str()) { f.with_data_type(DataType::Utf8View) } else { f }
         })
         .collect();
-    fields.push(Field::new(SESSION_KEY, DataType::Int64, false));
-    fields.push(Field::new(VIEWER_KEY, DataType::Int64, false));
+    fields.extend(keys.iter().map(|k| Field::new(*k, DataType::Int64, false)));
     Arc::new(Schema::new(fields))
 }
 
 /// The columns of event rows `b` as [`keyed_schema`] has them: the [`VIEWED`] ones cast to string
-/// views (the others shared, not copied), then their keys in `keys`.
-pub(crate) fn keyed_columns(job: &'static str, b: &RecordBatch, keys: &mut Keyring) -> Result<Vec<ArrayRef>> {
+/// views (the others shared, not copied), then their `keys` in `keyring`.
+pub(crate) fn keyed_columns(
+    job: &'static str,
+    b: &RecordBatch,
+    keyring: &mut Keyring,
+    keys: &[&str],
+) -> Result<Vec<ArrayRef>> {
     let mut cols = b
         .schema()
         .fields()
@@ -138,15 +148,13 @@ pub(crate) fn keyed_columns(job: &'static str, b: &RecordBatch, keys: &mut Keyri
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    let (sessions, viewers) = keys.of_events(b);
-    cols.push(sessions);
-    cols.push(viewers);
+    cols.extend(keys.iter().map(|k| keyring.of_events(b, k)));
     Ok(cols)
 }
 
-/// Event rows `b` as [`keyed_schema`] of their schema.
-fn keyed(b: &RecordBatch, keys: &mut Keyring) -> Result<RecordBatch> {
-    RecordBatch::try_new(keyed_schema(&b.schema()), keyed_columns(JOB, b, keys)?)
+/// Event rows `b` as [`keyed_schema`] of their schema with `keys`.
+fn keyed(b: &RecordBatch, keyring: &mut Keyring, keys: &[&str]) -> Result<RecordBatch> {
+    RecordBatch::try_new(keyed_schema(&b.schema(), keys), keyed_columns(JOB, b, keyring, keys)?)
         .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
@@ -385,8 +393,8 @@ impl WindowJob {
         let ctx = crate::lake::session(config);
         let slots = Slots::default();
         let tables: [(&str, SchemaRef, &Slot); 6] = [
-            ("player", keyed_schema(&window_input_schema(Table::PlayerEvents)), &slots.player),
-            ("commerce", keyed_schema(&window_input_schema(Table::CommerceEvents)), &slots.commerce),
+            ("player", keyed_schema(&window_input_schema(Table::PlayerEvents), PLAYER_KEYS), &slots.player),
+            ("commerce", keyed_schema(&window_input_schema(Table::CommerceEvents), COMMERCE_KEYS), &slots.commerce),
             ("history", history_batch(&[], 1)?.schema(), &slots.history),
             ("probes", probes_batch(&[], 1)?.schema(), &slots.probes),
             ("exits", exits_batch(&[], 1)?.schema(), &slots.exits),
@@ -413,8 +421,8 @@ impl WindowJob {
         let s = &self.slots;
         // Keys for this run's rows only: they are counted within a window, never kept.
         let mut keys = Keyring::default();
-        let player = inputs.player.iter().map(|b| keyed(b, &mut keys)).collect::<Result<_>>()?;
-        let commerce = inputs.commerce.iter().map(|b| keyed(b, &mut keys)).collect::<Result<_>>()?;
+        let player = inputs.player.iter().map(|b| keyed(b, &mut keys, PLAYER_KEYS)).collect::<Result<_>>()?;
+        let commerce = inputs.commerce.iter().map(|b| keyed(b, &mut keys, COMMERCE_KEYS)).collect::<Result<_>>()?;
         put(&s.player, player);
         put(&s.commerce, commerce);
         put(&s.history, vec![history_batch(&inputs.history, w)?]);
