@@ -8,6 +8,7 @@ use arrow::array::{ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, St
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMillisecondType};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use livelake_schemas::{Table, ts_type};
 
@@ -158,29 +159,44 @@ fn shape(out: &[RecordBatch], slice_as: &str, period_as: &str, target: &SchemaRe
 }
 
 /// A query of the period job, parsed and optimized: its name (for errors and logs), the context
-/// it is planned and run in, its plan.
+/// it is planned and run in, its plan, and its physical plan when that is made once.
 struct Planned {
     name: &'static str,
     ctx: SessionContext,
     plan: LogicalPlan,
+    once: Option<Arc<dyn ExecutionPlan>>,
 }
 
 impl Planned {
-    /// Parse and optimize `sql` in `ctx`.
+    /// Parse and optimize `sql` in `ctx`; the physical plan is made for each run.
     async fn new(name: &'static str, ctx: &SessionContext, sql: &str) -> Result<Planned> {
         let df_err = |source| Error::DataFusion { job: name, source };
         let plan = ctx.sql(sql).await.map_err(df_err)?.into_optimized_plan().map_err(df_err)?;
-        Ok(Planned { name, ctx: ctx.clone(), plan })
+        Ok(Planned { name, ctx: ctx.clone(), plan, once: None })
     }
 
-    /// The physical plan over the rows in the slots now: made for each run, as DataFusion picks
-    /// each join's sides from its inputs' row counts (plans made once over slots read as each
-    /// run starts, without row counts, ran the passes 2–4× longer).
+    /// Parse, optimize and plan `sql` in `ctx` once, for every run: its tables' slots are read as
+    /// each run starts ([`SlotRead::Running`]).
+    async fn once(name: &'static str, ctx: &SessionContext, sql: &str) -> Result<Planned> {
+        let mut planned = Planned::new(name, ctx, sql).await?;
+        planned.once = Some(planned.physical().await?);
+        Ok(planned)
+    }
+
+    /// The physical plan over the rows in the slots now. The passes' are made for each run, as
+    /// DataFusion picks each join's sides from its inputs' row counts (the passes planned once,
+    /// without row counts, ran 2–4× longer). The tables' queries read only the passes' small
+    /// tables and are planned once (their planning took ≈ 80 ms of each run): a fresh copy of
+    /// that plan (operators keep state of a run).
     async fn physical(&self) -> Result<Arc<dyn ExecutionPlan>> {
+        let df_err = |source| Error::DataFusion { job: self.name, source };
+        if let Some(plan) = &self.once {
+            return reset_plan_states(plan.clone()).map_err(df_err);
+        }
         let (t0, state) = (std::time::Instant::now(), self.ctx.state());
         let plan = state.query_planner().create_physical_plan(&self.plan, &state).await;
         tracing::debug!(ms = t0.elapsed().as_millis(), query = self.name, "query planned");
-        plan.map_err(|source| Error::DataFusion { job: self.name, source })
+        plan.map_err(df_err)
     }
 
     /// Plan over the rows in the slots now, then run on a task of its own.
@@ -198,7 +214,8 @@ impl Planned {
 
 /// The period job's SQL — [`PERIOD_PASSES`], [`RETENTION_SQL`] and [`PERIOD_SQL`] for each kind
 /// of table — parsed and optimized once for many runs (the rollup's groups of shows): a run
-/// ([`PeriodJob::tables`]) puts its rows in the tables' slots and only makes the physical plans.
+/// ([`PeriodJob::tables`]) puts its rows in the tables' slots and makes the physical plans of the
+/// passes and the retention query; those of the three tables are made once too.
 pub struct PeriodPlans {
     /// The rows of every table the queries read (the inputs, then each pass's table), by name.
     slots: Vec<(&'static str, Slot)>,
@@ -224,19 +241,28 @@ impl PeriodPlans {
             keyed_suspects(&[], &mut keys)?.schema(),
         ]);
         let wide = session(SessionConfig::new());
-        let one = || session(SessionConfig::new().with_target_partitions(1));
+        let one = || {
+            let mut config = SessionConfig::new().with_target_partitions(1);
+            // A plan that is run again must not carry filters derived from an earlier run's rows.
+            config.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
+            session(config)
+        };
         let (retention_ctx, kinds) = (one(), [("daily", one()), ("show", one()), ("sources", one())]);
         for (kind, ctx) in &kinds {
             let scope = batch(vec![field("kind", DataType::Utf8)], vec![Arc::new(StringArray::from(vec![*kind]))])?;
             register(ctx, "scope", scope.schema(), vec![scope])?;
         }
-        let contexts: Vec<&SessionContext> =
-            [&wide, &retention_ctx].into_iter().chain(kinds.iter().map(|(_, ctx)| ctx)).collect();
+        // The tables' queries are planned once: their slots are read as each run starts.
+        let contexts: Vec<(&SessionContext, SlotRead)> =
+            [(&wide, SlotRead::Planning), (&retention_ctx, SlotRead::Planning)]
+                .into_iter()
+                .chain(kinds.iter().map(|(_, ctx)| (ctx, SlotRead::Running)))
+                .collect();
         let mut slots = Vec::new();
         let mut add = |name: &'static str, schema: SchemaRef| -> Result<()> {
             let slot = Slot::default();
-            for ctx in &contexts {
-                let table = SlotTable { schema: schema.clone(), slot: slot.clone(), read: SlotRead::Planning };
+            for (ctx, read) in &contexts {
+                let table = SlotTable { schema: schema.clone(), slot: slot.clone(), read: *read };
                 ctx.register_table(name, Arc::new(table)).map_err(df_err)?;
             }
             slots.push((name, slot));
@@ -255,7 +281,7 @@ impl PeriodPlans {
         }
         let mut tables = Vec::new();
         for (kind, ctx) in &kinds {
-            tables.push(Planned::new(kind, ctx, PERIOD_SQL).await?);
+            tables.push(Planned::once(kind, ctx, PERIOD_SQL).await?);
         }
         let tables = <[Planned; 3]>::try_from(tables).map_err(|_| Error::Config("three period tables".into()))?;
         Ok(PeriodPlans { slots, passes, retention, tables })

@@ -481,11 +481,11 @@ pub(crate) fn put(slot: &Slot, rows: Vec<RecordBatch>) {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum SlotRead {
     /// Each time a plan runs: a physical plan made once runs again over each run's rows (the
-    /// window job).
+    /// window job; the period job's three tables).
     Running,
     /// When a plan over it is made, as over a `MemTable`: DataFusion sees how many rows each input
-    /// has when it picks a join's sides (the period job, whose SQL is parsed and optimized once
-    /// and planned for each run).
+    /// has when it picks a join's sides (the period job's passes, whose SQL is parsed and
+    /// optimized once and planned for each run).
     Planning,
 }
 
