@@ -54,4 +54,3 @@ cells AS (
 SELECT s.stream_id, c.*, s.source, s.suspect
 FROM cells c
 JOIN sessions s ON c.session_key = s.session_key
-ORDER BY s.stream_id, c.session_key, c.viewer_key, c.region, c.day

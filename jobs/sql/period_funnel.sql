@@ -13,4 +13,3 @@ SELECT s.stream_id, e.viewer_key, e.region, e.day, s.source, e.type, e.ts
 FROM e
 JOIN sessions s ON e.session_key = s.session_key
 WHERE NOT s.suspect
-ORDER BY s.stream_id, e.viewer_key, e.type, e.ts, e.region, day, s.source

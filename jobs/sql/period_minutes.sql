@@ -16,4 +16,3 @@ SELECT s.stream_id, g.session_key, g.region, g.day, g.window_start, s.source,
        g.player AND NOT s.suspect AS active
 FROM g
 JOIN sessions s ON g.session_key = s.session_key
-ORDER BY s.stream_id, g.window_start, g.session_key, g.region, g.day

@@ -22,4 +22,3 @@ SELECT k.stream_id, k.session_key,
 FROM k
 LEFT JOIN s ON k.session_key = s.session_key
 GROUP BY k.stream_id, k.session_key
-ORDER BY k.stream_id, k.session_key

@@ -15,4 +15,3 @@ FROM v
 JOIN sessions s ON v.session_key = s.session_key
 WHERE NOT s.suspect
 GROUP BY s.stream_id, v.region, v.day, s.source, v.metric, v.value
-ORDER BY s.stream_id, v.region, v.day, s.source, v.metric, v.value

@@ -20,25 +20,29 @@ watched AS (
     FROM started s
     JOIN ended e ON e.session_key = s.session_key
 ),
+-- Each session in its region and once more in 'ALL' (one scan of `watched`: a CTE read twice is
+-- computed twice, and `started` reads every player event).
 sliced AS (
-    SELECT stream_id, region, whole_minutes FROM watched
-    UNION ALL
-    SELECT stream_id, 'ALL' AS region, whole_minutes FROM watched
+    SELECT w.stream_id, CASE WHEN copy.all_regions THEN 'ALL' ELSE w.region END AS region, w.whole_minutes
+    FROM watched w
+    CROSS JOIN (VALUES (false), (true)) AS copy(all_regions)
 ),
 -- How many sessions watched each number of whole minutes: the curve follows from these counts.
 watched_for AS (
     SELECT stream_id, region, whole_minutes, count(*) AS sessions FROM sliced GROUP BY stream_id, region, whole_minutes
 ),
+-- With the slice's longest watch and its sessions in all (over the same rows, not a second scan).
 totals AS (
-    SELECT stream_id, region, max(whole_minutes) AS longest, sum(sessions) AS sessions
-    FROM watched_for GROUP BY stream_id, region
+    SELECT stream_id, region, whole_minutes, sessions,
+           max(whole_minutes) OVER (PARTITION BY stream_id, region) AS longest,
+           sum(sessions) OVER (PARTITION BY stream_id, region)      AS total
+    FROM watched_for
 )
 SELECT w.stream_id, w.region, k.value AS minute,
        CAST(sum(CASE WHEN w.whole_minutes >= k.value THEN w.sessions ELSE 0 END) AS DOUBLE)
-           / CAST(t.sessions AS DOUBLE)                                   AS retained
-FROM watched_for w
-JOIN totals t ON t.stream_id = w.stream_id AND t.region = w.region
+           / CAST(w.total AS DOUBLE)                                      AS retained
+FROM totals w
 CROSS JOIN generate_series(0, 1440) AS k
-WHERE k.value <= t.longest + 1
-GROUP BY w.stream_id, w.region, k.value, t.sessions
+WHERE k.value <= w.longest + 1
+GROUP BY w.stream_id, w.region, k.value, w.total
 ORDER BY w.stream_id, w.region, minute

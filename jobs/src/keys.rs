@@ -15,7 +15,7 @@ pub(crate) const VIEWER_KEY: &str = "viewer_key";
 
 /// Dense integer keys of (stream, id) pairs, numbered as first seen.
 #[derive(Default)]
-struct Keys {
+pub(crate) struct Keys {
     by_stream: HashMap<String, HashMap<String, i64, ahash::RandomState>, ahash::RandomState>,
     next: i64,
 }
@@ -27,6 +27,29 @@ impl Keys {
             self.by_stream.insert(stream.to_string(), HashMap::default());
         }
         StreamKeys { ids: self.by_stream.get_mut(stream).expect("just added"), next: &mut self.next }
+    }
+
+    /// The keys of (`stream_id`, the column `ids`) of the rows of `b` (events with `Utf8`
+    /// columns, never null).
+    pub(crate) fn of_events(&mut self, b: &RecordBatch, ids: &str) -> ArrayRef {
+        let col = |n: &str| b.column_by_name(n).expect("an event column").as_string::<i32>();
+        let (stream, id) = (col("stream_id"), col(ids));
+        let mut out = Vec::with_capacity(b.num_rows());
+        // Rows come in runs of one stream: its keys are looked up once per run.
+        let mut start = 0;
+        while start < b.num_rows() {
+            let s = stream.value(start);
+            let end = (start..b.num_rows()).find(|&i| stream.value(i) != s).unwrap_or(b.num_rows());
+            let mut of_stream = self.of(s);
+            out.extend((start..end).map(|i| of_stream.key(id.value(i))));
+            start = end;
+        }
+        Arc::new(Int64Array::from(out))
+    }
+
+    /// The keys of (stream, id) pairs.
+    pub(crate) fn of_pairs<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> ArrayRef {
+        Arc::new(pairs.map(|(stream, id)| self.of(stream).key(id)).collect::<Int64Array>())
     }
 }
 
@@ -59,29 +82,17 @@ impl Keyring {
     /// The keys named `key` ([`SESSION_KEY`] or [`VIEWER_KEY`]) of the rows of `b` (events with
     /// `Utf8` `stream_id` and `session_id` or `viewer_id`, never null).
     pub(crate) fn of_events(&mut self, b: &RecordBatch, key: &str) -> ArrayRef {
-        let (keys, ids) = match key {
-            SESSION_KEY => (&mut self.sessions, "session_id"),
-            VIEWER_KEY => (&mut self.viewers, "viewer_id"),
+        match key {
+            SESSION_KEY => self.sessions.of_events(b, "session_id"),
+            VIEWER_KEY => self.viewers.of_events(b, "viewer_id"),
             other => panic!("no key {other}"),
-        };
-        let col = |n: &str| b.column_by_name(n).expect("an event column").as_string::<i32>();
-        let (stream, id) = (col("stream_id"), col(ids));
-        let mut out = Vec::with_capacity(b.num_rows());
-        // Rows come in runs of one stream: its keys are looked up once per run.
-        let mut start = 0;
-        while start < b.num_rows() {
-            let s = stream.value(start);
-            let end = (start..b.num_rows()).find(|&i| stream.value(i) != s).unwrap_or(b.num_rows());
-            let mut of_stream = keys.of(s);
-            out.extend((start..end).map(|i| of_stream.key(id.value(i))));
-            start = end;
         }
-        Arc::new(Int64Array::from(out))
     }
 
     /// The session keys of (stream, session) pairs.
-    pub(crate) fn session_keys<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> ArrayRef {
-        Arc::new(pairs.map(|(stream, session)| self.sessions.of(stream).key(session)).collect::<Int64Array>())
+    #[cfg(test)]
+    fn session_keys<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> ArrayRef {
+        self.sessions.of_pairs(pairs)
     }
 }
 

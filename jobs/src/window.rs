@@ -127,16 +127,10 @@ pub(crate) fn keyed_schema(schema: &SchemaRef, keys: &[&str]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The columns of event rows `b` as [`keyed_schema`] has them: the [`VIEWED`] ones cast to string
-/// views (the others shared, not copied), then their `keys` in `keyring`.
-pub(crate) fn keyed_columns(
-    job: &'static str,
-    b: &RecordBatch,
-    keyring: &mut Keyring,
-    keys: &[&str],
-) -> Result<Vec<ArrayRef>> {
-    let mut cols = b
-        .schema()
+/// The columns of event rows `b` as [`keyed_schema`] has them before the keys: the [`VIEWED`]
+/// ones cast to string views (the others shared, not copied).
+pub(crate) fn viewed_columns(job: &'static str, b: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    b.schema()
         .fields()
         .iter()
         .zip(b.columns())
@@ -147,14 +141,14 @@ pub(crate) fn keyed_columns(
                 Ok(c.clone())
             }
         })
-        .collect::<Result<Vec<_>>>()?;
-    cols.extend(keys.iter().map(|k| keyring.of_events(b, k)));
-    Ok(cols)
+        .collect()
 }
 
-/// Event rows `b` as [`keyed_schema`] of their schema with `keys`.
+/// Event rows `b` as [`keyed_schema`] of their schema with `keys` (made in `keyring`).
 fn keyed(b: &RecordBatch, keyring: &mut Keyring, keys: &[&str]) -> Result<RecordBatch> {
-    RecordBatch::try_new(keyed_schema(&b.schema(), keys), keyed_columns(JOB, b, keyring, keys)?)
+    let mut cols = viewed_columns(JOB, b)?;
+    cols.extend(keys.iter().map(|k| keyring.of_events(b, k)));
+    RecordBatch::try_new(keyed_schema(&b.schema(), keys), cols)
         .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
