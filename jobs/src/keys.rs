@@ -88,12 +88,6 @@ impl Keyring {
             other => panic!("no key {other}"),
         }
     }
-
-    /// The session keys of (stream, session) pairs.
-    #[cfg(test)]
-    fn session_keys<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> ArrayRef {
-        self.sessions.of_pairs(pairs)
-    }
 }
 
 #[cfg(test)]
@@ -127,6 +121,6 @@ mod tests {
         let (s, v) = (keys.of_events(&b, SESSION_KEY), keys.of_events(&b, VIEWER_KEY));
         assert_eq!(values(&s), vec![2, 3], "keys hold across batches");
         assert_eq!(values(&v), vec![1, 3]);
-        assert_eq!(values(&keys.session_keys([("a", "y"), ("c", "y")].into_iter())), vec![1, 4]);
+        assert_eq!(values(&keys.sessions.of_pairs([("a", "y"), ("c", "y")].into_iter())), vec![1, 4]);
     }
 }

@@ -571,9 +571,9 @@ mod tests {
         let mut got = Vec::new();
         for b in &out.retention {
             let text = |c: &str| arrow::compute::cast(b.column_by_name(c).unwrap(), &DataType::Utf8).unwrap();
-            let (region, minute) = (text("region"), b.column_by_name("minute").unwrap().clone());
+            let minute = arrow::compute::cast(b.column_by_name("minute").unwrap(), &DataType::Int64).unwrap();
+            let region = text("region");
             for i in 0..b.num_rows() {
-                let minute = arrow::compute::cast(&minute, &DataType::Int64).unwrap();
                 got.push((
                     region.as_string::<i32>().value(i).to_string(),
                     minute.as_primitive::<Int64Type>().value(i),
