@@ -244,7 +244,7 @@ impl PeriodPlans {
     /// Parse and optimize the job's SQL.
     pub async fn new() -> Result<PeriodPlans> {
         let df_err = |source| Error::DataFusion { job: JOB, source };
-        let no_keys = || Keys::default().of_pairs(std::iter::empty());
+        let no_keys = || arrow::array::new_empty_array(&DataType::Int64);
         let inputs = INPUTS.into_iter().zip([
             keyed_schema_of(&window_input_schema(Table::PlayerEvents)),
             keyed_schema_of(&window_input_schema(Table::CommerceEvents)),
@@ -254,7 +254,8 @@ impl PeriodPlans {
         let wide = session(SessionConfig::new());
         let one = || {
             let mut config = SessionConfig::new().with_target_partitions(1);
-            // A plan that is run again must not carry filters derived from an earlier run's rows.
+            // The tables' plans run again for each run: they must not carry filters derived from
+            // an earlier run's rows.
             config.options_mut().optimizer.enable_dynamic_filter_pushdown = false;
             session(config)
         };
