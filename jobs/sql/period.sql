@@ -18,6 +18,8 @@
 --                                 'show'    → slice = region, and 'ALL',  period = 'show'
 --                                 'sources' → slice = the session's source, period = 'show'
 -- Output: stream_id, slice, period, show_start, show_end, then every per-period column.
+-- Joins with `slicing` name it first: it is the small side, which the plan (made once, with no
+-- row counts to choose from) builds its hash table of.
 --
 -- Readings of METRICS.md where it leaves a choice (the simulator's truth follows the same):
 --   * sessions / sessions_raw / suspect_sessions and viewers count sessions and viewers with a
@@ -51,8 +53,8 @@ slicing AS (
 ),
 sliced AS (
     SELECT x.*, m.slice, m.period
-    FROM facts x
-    JOIN slicing m ON x.region = m.region AND x.day = m.day AND x.source = m.source
+    FROM slicing m
+    JOIN facts x ON x.region = m.region AND x.day = m.day AND x.source = m.source
 ),
 shows AS (
     SELECT stream_id, min(first_ts) AS show_start, max(last_ts) AS show_end FROM facts GROUP BY stream_id
@@ -90,8 +92,8 @@ p AS (
 -- Startup and latency: each value's count in the slice, then the running count up to it.
 counted AS (
     SELECT v.stream_id, m.slice, m.period, v.metric, v.value, sum(v.n) AS n
-    FROM vals v
-    JOIN slicing m ON v.region = m.region AND v.day = m.day AND v.source = m.source
+    FROM slicing m
+    JOIN vals v ON v.region = m.region AND v.day = m.day AND v.source = m.source
     GROUP BY v.stream_id, m.slice, m.period, v.metric, v.value
 ),
 ranked AS (
@@ -135,8 +137,8 @@ pct AS (
 per_minute AS (
     SELECT x.stream_id, m.slice, m.period, x.window_start,
            count(DISTINCT CASE WHEN x.active THEN x.session_key END) AS active
-    FROM minutes x
-    JOIN slicing m ON x.region = m.region AND x.day = m.day AND x.source = m.source
+    FROM slicing m
+    JOIN minutes x ON x.region = m.region AND x.day = m.day AND x.source = m.source
     GROUP BY x.stream_id, m.slice, m.period, x.window_start
 ),
 concurrency AS (
@@ -181,8 +183,8 @@ viewers AS (
 ),
 steps AS (
     SELECT e.stream_id, m.slice, m.period, e.viewer_key, e.type, e.ts
-    FROM funnel_events e
-    JOIN slicing m ON e.region = m.region AND e.day = m.day AND e.source = m.source
+    FROM slicing m
+    JOIN funnel_events e ON e.region = m.region AND e.day = m.day AND e.source = m.source
 ),
 framed AS (
     SELECT stream_id, slice, period, viewer_key, min(ts) AS first_frame_at

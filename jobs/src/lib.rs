@@ -36,7 +36,9 @@ pub use catalog::{PartitionStats, TableInfo, describe};
 pub use conform::conform;
 pub use error::{Error, Result, io};
 pub use lake::{Spill, lake_session, level_type, register_lake, register_lake_as_of, set_memory_limit, sql_schema};
-pub use period::{PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, PeriodPlans, RETENTION_SQL, period_metrics};
+pub use period::{
+    KeyedEvents, PERIOD_SQL, PeriodInputs, PeriodJob, PeriodOutput, PeriodPlans, RETENTION_SQL, period_metrics,
+};
 pub use query::{QueryError, run_query};
 pub use window::{
     ExitRow, HistoryRow, ProbeRow, STREAM_MINUTE_SQL, SUSPECTS_SQL, Suspect, WINDOW_STARTS_SQL, WindowInputs,

@@ -313,6 +313,64 @@ impl PeriodPlans {
     }
 }
 
+/// Event rows keyed once for the rollup's two jobs: the player and the commerce events as the
+/// period job's passes read them ([`keyed_schema_of`]: string views, session and viewer keys,
+/// `day`), and the session keys made so far, to key the views' ends and the suspects with. The
+/// window job reads the same rows ([`crate::WindowJob`] takes the columns it reads of them), so
+/// a group of shows is keyed once, not once per job.
+pub struct KeyedEvents {
+    pub(crate) player: Vec<RecordBatch>,
+    pub(crate) commerce: Vec<RecordBatch>,
+    sessions: Keys,
+}
+
+impl KeyedEvents {
+    /// Key `player` and `commerce` rows ([`window_input_schema`] of each table). The session
+    /// keys are made on a thread of their own, the other columns here: the two kinds of keys are
+    /// numbered apart (making a group's columns on one thread took ≈ 0.17 s).
+    pub fn new(player: &[RecordBatch], commerce: &[RecordBatch]) -> Result<KeyedEvents> {
+        let t0 = std::time::Instant::now();
+        let events = [player, commerce];
+        let ((sessions, session_keys), columns) = std::thread::scope(|scope| {
+            let sessions = scope.spawn(|| {
+                let mut keys = Keys::default();
+                let events: Vec<Vec<ArrayRef>> =
+                    events.iter().map(|rows| rows.iter().map(|b| keys.of_events(b, "session_id")).collect()).collect();
+                (keys, events)
+            });
+            let mut viewers = Keys::default();
+            let columns = events
+                .iter()
+                .map(|rows| rows.iter().map(|b| keyed_viewers(b, &mut viewers)).collect::<Result<Vec<_>>>())
+                .collect::<Result<Vec<_>>>();
+            (sessions.join().expect("keying sessions does not panic"), columns)
+        });
+        let mut keyed = Vec::new();
+        for ((rows, keys), columns) in events.into_iter().zip(session_keys).zip(columns?) {
+            let rows = rows.iter().zip(columns).zip(keys).map(|((b, c), k)| with_sessions(b, c, k));
+            keyed.push(rows.collect::<Result<Vec<_>>>()?);
+        }
+        let [player, commerce] = <[Vec<RecordBatch>; 2]>::try_from(keyed).expect("two event tables");
+        tracing::debug!(ms = t0.elapsed().as_millis(), "period: events keyed");
+        Ok(KeyedEvents { player, commerce, sessions })
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.player.iter().chain(&self.commerce).all(|b| b.num_rows() == 0)
+    }
+}
+
+impl std::fmt::Debug for KeyedEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows = |b: &[RecordBatch]| b.iter().map(RecordBatch::num_rows).sum::<usize>();
+        f.debug_struct("KeyedEvents")
+            .field("player_rows", &rows(&self.player))
+            .field("commerce_rows", &rows(&self.commerce))
+            .finish_non_exhaustive()
+    }
+}
+
 /// The period job's inputs, keyed for its queries.
 pub struct PeriodJob {
     /// (table name, rows) of the inputs.
@@ -322,37 +380,18 @@ pub struct PeriodJob {
 impl PeriodJob {
     /// Take the inputs.
     pub fn new(inputs: PeriodInputs) -> Result<PeriodJob> {
-        let t0 = std::time::Instant::now();
         let PeriodInputs { player, commerce, exits, suspects } = inputs;
-        let events = [&player, &commerce];
-        // The session keys on a thread of their own, the other columns here: the two kinds of
-        // keys are numbered apart (in the same order as one after the other), and making a
-        // group's columns on one thread took ≈ 0.17 s.
-        let ((sessions, exit_keys, suspect_keys), columns) = std::thread::scope(|scope| {
-            let sessions = scope.spawn(|| {
-                let mut keys = Keys::default();
-                let events: Vec<Vec<ArrayRef>> =
-                    events.iter().map(|rows| rows.iter().map(|b| keys.of_events(b, "session_id")).collect()).collect();
-                let exits = keys.of_pairs(exits.iter().map(|r| (r.stream_id.as_str(), r.session_id.as_str())));
-                let suspects = keys.of_pairs(suspects.iter().map(|r| (r.0.as_str(), r.1.as_str())));
-                (events, exits, suspects)
-            });
-            let mut viewers = Keys::default();
-            let columns = events
-                .iter()
-                .map(|rows| rows.iter().map(|b| keyed_viewers(b, &mut viewers)).collect::<Result<Vec<_>>>())
-                .collect::<Result<Vec<_>>>();
-            (sessions.join().expect("keying sessions does not panic"), columns)
-        });
-        let mut keyed_events = Vec::new();
-        for ((rows, sessions), columns) in events.into_iter().zip(sessions).zip(columns?) {
-            let rows = rows.iter().zip(columns).zip(sessions).map(|((b, c), s)| with_sessions(b, c, s));
-            keyed_events.push(rows.collect::<Result<Vec<_>>>()?);
-        }
-        let [player, commerce] = <[Vec<RecordBatch>; 2]>::try_from(keyed_events).expect("two event tables");
-        let exits = exits_batch(&exits, exit_keys)?;
-        let suspects = keyed_suspects(&suspects, suspect_keys)?;
-        tracing::debug!(ms = t0.elapsed().as_millis(), "period: inputs keyed");
+        Self::keyed(KeyedEvents::new(&player, &commerce)?, &exits, &suspects)
+    }
+
+    /// Take the inputs, the events keyed already: the views' ends and the suspects are keyed with
+    /// the events' session keys.
+    pub fn keyed(events: KeyedEvents, exits: &[ExitRow], suspects: &[Suspect]) -> Result<PeriodJob> {
+        let KeyedEvents { player, commerce, mut sessions } = events;
+        let exit_keys = sessions.of_pairs(exits.iter().map(|r| (r.stream_id.as_str(), r.session_id.as_str())));
+        let suspect_keys = sessions.of_pairs(suspects.iter().map(|r| (r.0.as_str(), r.1.as_str())));
+        let exits = exits_batch(exits, exit_keys)?;
+        let suspects = keyed_suspects(suspects, suspect_keys)?;
         let inputs = INPUTS.into_iter().zip([player, commerce, vec![exits], vec![suspects]]).collect();
         Ok(PeriodJob { inputs })
     }
@@ -665,6 +704,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn the_window_job_over_events_keyed_once_gives_the_rows_of_its_own_keys() {
+        // The rollup keys a group's events once for both jobs ([`KeyedEvents`], with columns the
+        // window job does not read); the stream's window job keys each run's events itself.
+        let PeriodInputs { player, commerce, exits, .. } = hand_built_inputs();
+        let inputs = |player, commerce| crate::WindowInputs {
+            width_ms: 60_000,
+            player,
+            commerce,
+            exits: exits.clone(),
+            ..Default::default()
+        };
+        let job = crate::WindowJob::new().await.unwrap();
+        let own = job.run(inputs(player.clone(), commerce.clone())).await.unwrap();
+        let keyed = KeyedEvents::new(&player, &commerce).unwrap();
+        assert!(!keyed.is_empty() && KeyedEvents::new(&[], &[]).unwrap().is_empty());
+        let once = job.run_keyed(inputs(keyed.player.clone(), keyed.commerce.clone())).await.unwrap();
+        let all = |b: &[RecordBatch]| arrow::compute::concat_batches(&b[0].schema(), b).unwrap();
+        let (own, once) = (all(&own.minute), all(&once.minute));
+        assert_eq!(own, once);
+        // One minute of the hand-built show: sessions a, b, c watched; B and C ordered 3 times.
+        let count = |col: &str| {
+            let c = arrow::compute::cast(once.column_by_name(col).unwrap(), &DataType::Int64).unwrap();
+            c.as_primitive::<Int64Type>().values().to_vec()
+        };
+        assert_eq!(once.num_rows(), 1);
+        assert_eq!([count("sessions_active_raw"), count("orders"), count("buyers")], [[3], [3], [2]]);
     }
 
     fn int(b: &RecordBatch, col: &str, i: usize) -> i64 {

@@ -152,6 +152,16 @@ fn keyed(b: &RecordBatch, keyring: &mut Keyring, keys: &[&str]) -> Result<Record
         .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
+/// `b`'s columns named in `schema`, as `schema` has them (shared, not copied).
+fn projected(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let err = |e: ArrowError| Error::Schema { job: JOB, detail: e.to_string() };
+    let column = |name: &str| {
+        b.column_by_name(name).cloned().ok_or_else(|| err(ArrowError::SchemaError(format!("no column {name}"))))
+    };
+    let cols = schema.fields().iter().map(|f| column(f.name())).collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), cols).map_err(err)
+}
+
 /// Start of the window holding `ts`.
 pub fn window_start(ts: i64, width_ms: i64) -> i64 {
     ts.div_euclid(width_ms) * width_ms
@@ -410,15 +420,26 @@ impl WindowJob {
 
     /// Run the window job: find the suspects among `probes`, then compute `stream_minute` with
     /// every suspect (earlier and new) excluded from the cleaned columns.
-    pub async fn run(&self, inputs: WindowInputs) -> Result<WindowOutput> {
-        let w = inputs.width_ms;
-        let s = &self.slots;
+    pub async fn run(&self, mut inputs: WindowInputs) -> Result<WindowOutput> {
         // Keys for this run's rows only: they are counted within a window, never kept.
         let mut keys = Keyring::default();
-        let player = inputs.player.iter().map(|b| keyed(b, &mut keys, PLAYER_KEYS)).collect::<Result<_>>()?;
-        let commerce = inputs.commerce.iter().map(|b| keyed(b, &mut keys, COMMERCE_KEYS)).collect::<Result<_>>()?;
-        put(&s.player, player);
-        put(&s.commerce, commerce);
+        inputs.player = inputs.player.iter().map(|b| keyed(b, &mut keys, PLAYER_KEYS)).collect::<Result<_>>()?;
+        inputs.commerce = inputs.commerce.iter().map(|b| keyed(b, &mut keys, COMMERCE_KEYS)).collect::<Result<_>>()?;
+        self.run_keyed(inputs).await
+    }
+
+    /// [`WindowJob::run`] over events keyed already: `inputs`' player rows have their
+    /// [`SESSION_KEY`] and its commerce rows their [`VIEWER_KEY`], with the [`VIEWED`] columns
+    /// as string views, as [`crate::KeyedEvents`] has them (other columns are left out here).
+    pub(crate) async fn run_keyed(&self, inputs: WindowInputs) -> Result<WindowOutput> {
+        let w = inputs.width_ms;
+        let s = &self.slots;
+        let input = |table: Table, keys: &[&str], rows: &[RecordBatch]| -> Result<Vec<RecordBatch>> {
+            let schema = keyed_schema(&window_input_schema(table), keys);
+            rows.iter().map(|b| projected(b, &schema)).collect()
+        };
+        put(&s.player, input(Table::PlayerEvents, PLAYER_KEYS, &inputs.player)?);
+        put(&s.commerce, input(Table::CommerceEvents, COMMERCE_KEYS, &inputs.commerce)?);
         put(&s.history, vec![history_batch(&inputs.history, w)?]);
         put(&s.probes, vec![probes_batch(&inputs.probes, w)?]);
         put(&s.exits, vec![exits_batch(&inputs.exits, w)?]);

@@ -7,7 +7,7 @@
 use crate::store::delta::LakeUrl;
 use std::collections::BTreeMap;
 
-use crate::{PeriodInputs, PeriodJob, baselines, lake_session, register_lake, run_query};
+use crate::{PeriodJob, baselines, lake_session, register_lake, run_query};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMillisecondType};
@@ -124,11 +124,10 @@ struct ShowRows {
 /// The show recomputed from the raw tables (late events included, duplicates removed).
 async fn from_raw(ctx: &SessionContext, lake: &LakeUrl, stream: &str, cfg: RuleConfig) -> Result<ShowRows> {
     let r = recompute(ctx, &[stream.to_string()], cfg).await?;
-    if r.player.iter().chain(&r.commerce).all(|b| b.num_rows() == 0) {
+    if r.keyed.is_empty() {
         return Err(Error::Config(format!("no events of stream {stream:?} in the lake at {lake}")));
     }
-    let job =
-        PeriodJob::new(PeriodInputs { player: r.player, commerce: r.commerce, exits: r.exits, suspects: r.suspects })?;
+    let job = PeriodJob::keyed(r.keyed, &r.exits, &r.suspects)?;
     let out = job.tables().await?;
     Ok(ShowRows { show: out.show, sources: out.sources, retention: out.retention, minute: r.minute })
 }

@@ -18,9 +18,7 @@ pub(crate) mod replace;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::{
-    PeriodInputs, PeriodJob, PeriodOutput, PeriodPlans, conform, lake_session, register_lake, run_query, window_start,
-};
+use crate::{PeriodJob, PeriodOutput, PeriodPlans, conform, lake_session, register_lake, run_query, window_start};
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimestampMillisecondType};
 use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
@@ -389,12 +387,7 @@ pub async fn rollup(lake: &LakeUrl, req: &RollupRequest, cfg: RuleConfig) -> Res
             }
             debug!(ms = t0.elapsed().as_millis(), "rollup: group recomputed");
             minute.extend(with_raw_events(&r.minute, &raw)?);
-            let job = PeriodJob::new(PeriodInputs {
-                player: r.player,
-                commerce: r.commerce,
-                exits: r.exits,
-                suspects: r.suspects,
-            })?;
+            let job = PeriodJob::keyed(r.keyed, &r.exits, &r.suspects)?;
             let o = job.tables_with(&mut period).await?;
             debug!(ms = t0.elapsed().as_millis(), "rollup: group period tables");
             retention.extend(o.retention);

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::rules::{Observation, Regions, RuleConfig, StreamSessions};
 use crate::window::batch_fields;
 use crate::{
-    ExitRow, Suspect, WindowInputs, WindowJob, conform, lake_session, register_lake, run_query, window_columns,
-    window_projection, with_windows,
+    ExitRow, KeyedEvents, Suspect, WindowInputs, WindowJob, conform, lake_session, register_lake, run_query,
+    window_columns, window_projection, with_windows,
 };
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::compute::interleave_record_batch;
@@ -268,10 +268,9 @@ pub struct Recomputed {
     pub minute: Vec<RecordBatch>,
     /// The suspect sessions.
     pub suspects: Vec<Suspect>,
-    /// Deduplicated player events, with `region` and window columns.
-    pub player: Vec<RecordBatch>,
-    /// Deduplicated commerce events, likewise.
-    pub commerce: Vec<RecordBatch>,
+    /// The deduplicated player and commerce events (with `region` and window columns), keyed
+    /// for the period job.
+    pub keyed: KeyedEvents,
     /// Every view's end.
     pub exits: Vec<ExitRow>,
 }
@@ -313,16 +312,24 @@ pub async fn recompute_with(
     let commerce =
         commerce.await.map_err(|e| Error::Config(format!("rollup: reading the commerce events failed: {e}")))??;
     tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: events read, deduplicated, sorted");
-    let mut states = BTreeMap::new();
-    let mut regions = Regions::default();
-    // Player events first, in time order (views end on gaps); commerce events only add to the
-    // probes, whose early contributions wait for the start either way.
-    observe(&player, &mut states, &mut regions, cfg.session_timeout_ms);
-    observe(&commerce, &mut states, &mut regions, cfg.session_timeout_ms);
+    // The events keyed for both jobs (on two threads) while the session rules run here.
+    let (keyed, (mut states, regions)) = std::thread::scope(|scope| {
+        let keyed = scope.spawn(|| KeyedEvents::new(&player, &commerce));
+        let mut states = BTreeMap::new();
+        let mut regions = Regions::default();
+        // Player events first, in time order (views end on gaps); commerce events only add to
+        // the probes, whose early contributions wait for the start either way.
+        observe(&player, &mut states, &mut regions, cfg.session_timeout_ms);
+        observe(&commerce, &mut states, &mut regions, cfg.session_timeout_ms);
+        (keyed.join().expect("keying events does not panic"), (states, regions))
+    });
+    let keyed = keyed?;
+    // Their string columns the jobs read as views are copies now: the originals go.
+    drop((player, commerce));
     let mut inputs = WindowInputs {
         width_ms: cfg.width_ms,
-        player: player.clone(),
-        commerce: commerce.clone(),
+        player: keyed.player.clone(),
+        commerce: keyed.commerce.clone(),
         ..Default::default()
     };
     for (id, s) in &mut states {
@@ -331,10 +338,10 @@ pub async fn recompute_with(
         inputs.probes.extend(closed.probes);
     }
     let exits = inputs.exits.clone();
-    tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: session rules");
-    let out = window_job.run(inputs).await?;
+    tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: session rules, events keyed");
+    let out = window_job.run_keyed(inputs).await?;
     tracing::debug!(ms = t0.elapsed().as_millis(), "recompute: window metrics");
-    Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, player, commerce, exits })
+    Ok(Recomputed { minute: out.minute, suspects: out.new_suspects, keyed, exits })
 }
 
 #[cfg(test)]
