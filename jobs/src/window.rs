@@ -152,16 +152,6 @@ fn keyed(b: &RecordBatch, keyring: &mut Keyring, keys: &[&str]) -> Result<Record
         .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
 
-/// `b`'s columns named in `schema`, as `schema` has them (shared, not copied).
-fn projected(b: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
-    let err = |e: ArrowError| Error::Schema { job: JOB, detail: e.to_string() };
-    let column = |name: &str| {
-        b.column_by_name(name).cloned().ok_or_else(|| err(ArrowError::SchemaError(format!("no column {name}"))))
-    };
-    let cols = schema.fields().iter().map(|f| column(f.name())).collect::<Result<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), cols).map_err(err)
-}
-
 /// Start of the window holding `ts`.
 pub fn window_start(ts: i64, width_ms: i64) -> i64 {
     ts.div_euclid(width_ms) * width_ms
@@ -436,7 +426,8 @@ impl WindowJob {
         let s = &self.slots;
         let input = |table: Table, keys: &[&str], rows: &[RecordBatch]| -> Result<Vec<RecordBatch>> {
             let schema = keyed_schema(&window_input_schema(table), keys);
-            rows.iter().map(|b| projected(b, &schema)).collect()
+            // By name; the columns are shared, not copied (their types are the schema's).
+            rows.iter().map(|b| conform(JOB, b, &schema)).collect()
         };
         put(&s.player, input(Table::PlayerEvents, PLAYER_KEYS, &inputs.player)?);
         put(&s.commerce, input(Table::CommerceEvents, COMMERCE_KEYS, &inputs.commerce)?);
