@@ -75,6 +75,7 @@ def rollup_day(step):
     return {"events": events, "livelake_s": ours.get("seconds"), "livelake_cpu_s": cpu,
             "livelake_events_per_s": events / ours["seconds"] if events and ours.get("seconds") else None,
             "livelake_peak_rss_kib": ours.get("peak_rss_kib"), "duckdb_s": duck.get("seconds"),
+            "duckdb_events_per_s": events / duck["seconds"] if events and duck.get("seconds") else None,
             "ratio_to_duckdb": ours["seconds"] / duck["seconds"] if ours.get("seconds") and duck.get("seconds") else None}
 
 
@@ -178,7 +179,8 @@ print(f"memory: {fmt(m['state_bytes_per_session'], '{:.0f}')} B/session at {fmt(
 for shows, r in results["rollup"]["by_shows"].items():
     print(f"rollup, {shows} shows ({fmt(r['events'], '{:,.0f}')} events): livelake {fmt(r['livelake_s'])} s "
           f"({fmt(r['livelake_events_per_s'], '{:,.0f}')} ev/s, target 2,000,000), peak RSS "
-          f"{fmt(r['livelake_peak_rss_kib'], '{:,.0f}')} KiB (target <= 1 GiB); DuckDB {fmt(r['duckdb_s'])} s; "
+          f"{fmt(r['livelake_peak_rss_kib'], '{:,.0f}')} KiB (target <= 1 GiB); DuckDB {fmt(r['duckdb_s'])} s "
+          f"({fmt(r['duckdb_events_per_s'], '{:,.0f}')} ev/s); "
           f"{fmt(r['ratio_to_duckdb'])}x DuckDB's time (target <= 2)")
 print(f"report of a rolled-up show: {fmt(results['rollup']['report_from_rollup_s'])} s (target <= 5); "
       f"recomputed from raw {fmt(results['rollup']['report_from_raw_s'])} s")

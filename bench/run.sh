@@ -31,7 +31,7 @@ OUT="${BENCH_OUT:-$ROOT/out/bench}"
 mkdir -p "$(dirname "$OUT")"
 
 cargo build --release --bin livelake
-cargo build --release -p livelake-pipeline --features bench --examples
+cargo build --release -p livelake-pipeline --features bench --example bench
 BIN="$ROOT/target/release/livelake"
 EX="$ROOT/target/release/examples"
 PY="${LIVELAKE_PYTHON:-$ROOT/.cache/venv/bin/python}"
@@ -101,19 +101,19 @@ cp "$OUT.filerun_t2.txt" "$OUT.filerun.txt"
 for n in 1 2; do
   echo "-- scale-out: $n worker(s) of one consumer group on the same topics, one lake"
   rm -rf "$OUT.wlake$n"
-  "$EX/workers" "$BOOT" "$RUN-player" "$RUN-commerce" "$RUN-dead" "$BIN" "$OUT.wlake$n" "$RUN-w$n" "$n" \
+  "$EX/bench" workers "$BOOT" "$RUN-player" "$RUN-commerce" "$RUN-dead" "$BIN" "$OUT.wlake$n" "$RUN-w$n" "$n" \
     > "$OUT.workers_$n.txt"
   head -n 1 "$OUT.workers_$n.txt"
   rm -rf "$OUT.wlake$n"
 done
 
 echo "== 2. queries: docs/queries over the bench lake, livelake vs DuckDB, best of 5 each"
-"$EX/query_bench" "$OUT.lake" docs/queries > "$OUT.queries.livelake.txt"
+"$EX/bench" query_bench "$OUT.lake" docs/queries > "$OUT.queries.livelake.txt"
 "$PY" bench/duckdb_queries.py "$OUT.lake" docs/queries > "$OUT.queries.duckdb.txt"
 paste "$OUT.queries.livelake.txt" "$OUT.queries.duckdb.txt" | awk '{printf "%-32s livelake %.4f s  duckdb %.4f s  %.2fx\n", $1, $2, $5, $2/$5}'
 
 echo "== 3. freshness: a live ${FRESH_MINUTES}-minute show, production → stream_minute row queryable, and → live board"
-"$EX/freshness" "$BOOT" "$RUN-fresh-player" "$RUN-fresh-commerce" "$RUN-fresh-dead" "$BIN" "$(dirname "$OUT")" \
+"$EX/bench" freshness "$BOOT" "$RUN-fresh-player" "$RUN-fresh-commerce" "$RUN-fresh-dead" "$BIN" "$(dirname "$OUT")" \
   "$FRESH_MINUTES" "$FRESH_VIEWERS" | tee "$OUT.freshness.txt"
 
 echo "== 4. memory: livelake run at ≥ 100 k concurrent sessions ($MEM_VIEWERS viewers joining a 10-minute show)"
@@ -121,9 +121,9 @@ echo "== 4. memory: livelake run at ≥ 100 k concurrent sessions ($MEM_VIEWERS 
 rm -rf "$OUT.memlake"
 "$PY" bench/memory.py "$BIN" "$OUT.mem.ndjson" "$OUT.memlake" | tee "$OUT.memory.txt"
 echo "-- session state micro-benchmark: 100 k sessions"
-"$EX/state_size" 100000 | tee "$OUT.state.txt"
+"$EX/bench" state_size 100000 | tee "$OUT.state.txt"
 echo "-- Parquet codecs: the bench lake's player_events rewritten with each codec"
-"$EX/parquet_codecs" "$OUT.lake" player_events | tee "$OUT.codecs.txt"
+"$EX/bench" parquet_codecs "$OUT.lake" player_events | tee "$OUT.codecs.txt"
 
 echo "== 5. rollup: days of ${ROLLUP_SHOWS// /, } shows × $ROLLUP_VIEWERS viewers × 90 min; livelake rollup vs DuckDB, same files"
 BIN="$BIN" PY="$PY" OUT="$OUT" ROLLUP_SHOWS="$ROLLUP_SHOWS" ROLLUP_VIEWERS="$ROLLUP_VIEWERS" bench/rollup.sh

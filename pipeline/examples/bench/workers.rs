@@ -6,7 +6,7 @@
 //! stopped (SIGTERM). The workers commit at least every 2 s (`sink.roll_secs`), so the lag follows
 //! what the lake holds. Printed: one summary line, then `lag SECONDS MESSAGES` lines.
 //! Run by `make bench`:
-//! `cargo run --release --features bench --example workers -- BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN LAKE GROUP WORKERS`
+//! `cargo run --release --features bench --example bench -- workers BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN LAKE GROUP WORKERS`
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -65,9 +65,8 @@ fn usage(pid: u32, ticks: f64) -> (f64, u64) {
     (secs, rss)
 }
 
-fn main() {
-    let a: Vec<String> = std::env::args().skip(1).collect();
-    let [brokers, player, commerce, dead, bin, lake, group, workers] = &a[..] else {
+pub fn main(a: &[String]) {
+    let [brokers, player, commerce, dead, bin, lake, group, workers] = a else {
         panic!("usage: workers BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN LAKE GROUP WORKERS");
     };
     let workers: usize = workers.parse().expect("a number of workers");

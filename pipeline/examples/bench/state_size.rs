@@ -2,7 +2,7 @@
 //! process's resident memory before and after 100 000 concurrent sessions enter the state (what
 //! malloc really hands out), and the state's own capacity-based estimate; plus the snapshot size
 //! each commit writes. Run by `make bench`:
-//! `cargo run --release --features bench --example state_size -- [sessions]`.
+//! `cargo run --release --features bench --example bench -- state_size [sessions]`.
 
 use std::borrow::Cow;
 
@@ -34,8 +34,8 @@ fn event<'a>(session: &'a str, ts_ms: i64, payload: Payload<'a>) -> Event<'a> {
     }
 }
 
-fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+pub fn main(args: &[String]) {
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     const T0: i64 = 1_795_780_800_000;
     // SDK session ids are typically random UUIDs: 36 characters that compress poorly.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -12,7 +12,7 @@
 //! production order, is on the board when that minute's count there is ≥ k): provisional figures
 //! while the minute is open, then the final row.
 //! Run by `make bench`:
-//! `cargo run --release --features bench --example freshness -- BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN OUT_DIR [MINUTES] [VIEWERS]`
+//! `cargo run --release --features bench --example bench -- freshness BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN OUT_DIR [MINUTES] [VIEWERS]`
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -129,11 +129,15 @@ fn pct(sorted: &[i64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
 }
 
-fn main() {
-    let a: Vec<String> = std::env::args().collect();
-    let (brokers, player, commerce, dead, bin, out) = (&a[1], &a[2], &a[3], &a[4], &a[5], PathBuf::from(&a[6]));
-    let minutes: i64 = a.get(7).and_then(|s| s.parse().ok()).unwrap_or(5);
-    let viewers: usize = a.get(8).and_then(|s| s.parse().ok()).unwrap_or(3000);
+pub fn main(a: &[String]) {
+    let [brokers, player, commerce, dead, bin, out, ..] = a else {
+        panic!(
+            "usage: freshness BROKERS PLAYER_TOPIC COMMERCE_TOPIC DEAD_TOPIC LIVELAKE_BIN OUT_DIR [MINUTES] [VIEWERS]"
+        );
+    };
+    let out = PathBuf::from(out);
+    let minutes: i64 = a.get(6).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let viewers: usize = a.get(7).and_then(|s| s.parse().ok()).unwrap_or(3000);
     let lake = out.join("fresh.lake");
     let _ = std::fs::remove_dir_all(&lake);
 

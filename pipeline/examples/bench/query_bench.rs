@@ -1,13 +1,13 @@
 //! The example retrospective queries (`docs/queries/*.sql`) over a lake, in process, best of 5
 //! runs each (a fresh session per run: tables registered, files listed, footers read). `make
 //! bench` runs it beside `bench/duckdb_queries.py` on the same lake and prints the ratios:
-//! `cargo run --release --features bench --example query_bench -- LAKE [QUERY_DIR]`.
+//! `cargo run --release --features bench --example bench -- query_bench LAKE [QUERY_DIR]`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn main() {
-    let mut args = std::env::args().skip(1);
+pub fn main(args: &[String]) {
+    let mut args = args.iter().cloned();
     let lake = PathBuf::from(args.next().expect("usage: query_bench LAKE [QUERY_DIR]"));
     let dir = PathBuf::from(args.next().unwrap_or_else(|| "docs/queries".into()));
     let mut queries: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -1,7 +1,7 @@
 //! Which compression for lake files: rewrite every file of a lake table with each codec (same
 //! rows, same row groups, page statistics and indexes as the sink writes) and measure bytes on
 //! disk, write time and the time to scan three columns back. Run by `make bench` on its lake:
-//! `cargo run --release --features bench --example parquet_codecs -- LAKE [TABLE]`.
+//! `cargo run --release --features bench --example bench -- parquet_codecs LAKE [TABLE]`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,8 +11,8 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 
-fn main() {
-    let mut args = std::env::args().skip(1);
+pub fn main(args: &[String]) {
+    let mut args = args.iter().cloned();
     let lake = PathBuf::from(args.next().expect("usage: parquet_codecs LAKE [TABLE]"));
     let table = args.next().unwrap_or_else(|| "player_events".into());
     let t = livelake_schemas::Table::from_name(&table).expect("a table of the lake");
