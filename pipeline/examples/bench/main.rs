@@ -13,23 +13,40 @@ mod query_bench;
 mod state_size;
 mod workers;
 
-const TOOLS: &str = "workers | query_bench | freshness | state_size | parquet_codecs";
+/// A tool's entry point: its arguments after the tool's name.
+type Tool = fn(&[String]);
+
+/// The tools by name: the one list the dispatch and the usage line are made of.
+const TOOLS: [(&str, Tool); 5] = [
+    ("workers", workers::main),
+    ("query_bench", query_bench::main),
+    ("freshness", freshness::main),
+    ("state_size", state_size::main),
+    ("parquet_codecs", parquet_codecs::main),
+];
+
+/// The `kB` figure of `field` (e.g. `VmRSS`, `VmHWM`) in `/proc/PID/status` (`pid`: a process id
+/// or `self`); 0 when the file or the field cannot be read.
+pub fn status_kib(pid: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let names: Vec<&str> = TOOLS.iter().map(|(name, _)| *name).collect();
+    let names = names.join(" | ");
     let Some((tool, rest)) = args.split_first() else {
-        eprintln!("usage: bench TOOL ARGS… (TOOL: {TOOLS})");
+        eprintln!("usage: bench TOOL ARGS… (TOOL: {names})");
         std::process::exit(2);
     };
-    match tool.as_str() {
-        "workers" => workers::main(rest),
-        "query_bench" => query_bench::main(rest),
-        "freshness" => freshness::main(rest),
-        "state_size" => state_size::main(rest),
-        "parquet_codecs" => parquet_codecs::main(rest),
-        other => {
-            eprintln!("bench: unknown tool {other:?} (TOOL: {TOOLS})");
-            std::process::exit(2);
-        }
-    }
+    let Some((_, run)) = TOOLS.iter().find(|(name, _)| name == tool) else {
+        eprintln!("bench: unknown tool {tool:?} (TOOL: {names})");
+        std::process::exit(2);
+    };
+    run(rest);
 }

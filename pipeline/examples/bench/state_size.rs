@@ -10,12 +10,7 @@ use livelake_jobs::rules::{Observation, Regions, StreamSessions};
 use livelake_schemas::{Event, Payload};
 
 fn rss_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
-        .map_or(0, |kb| kb * 1024)
+    super::status_kib("self", "VmRSS") as usize * 1024
 }
 
 fn event<'a>(session: &'a str, ts_ms: i64, payload: Payload<'a>) -> Event<'a> {

@@ -56,13 +56,7 @@ fn usage(pid: u32, ticks: f64) -> (f64, u64) {
     let cpu = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // After the command name: state is field 0, utime 11, stime 12.
     let secs = (cpu(11) + cpu(12)) / ticks;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    (secs, rss)
+    (secs, super::status_kib(&pid.to_string(), "VmHWM"))
 }
 
 pub fn main(a: &[String]) {
