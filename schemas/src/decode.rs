@@ -281,7 +281,7 @@ impl Decoder {
         match self.country(raw)? {
             Some(c) => {
                 let r = self.regions.region_of(&c).ok_or(Reason::WrongType("country"))?;
-                Ok(Cow::Owned(r.to_string()))
+                Ok(Cow::Borrowed(r))
             }
             None => Err(Reason::MissingRegion),
         }

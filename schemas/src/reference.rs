@@ -2,6 +2,7 @@
 //! currency → USD rates table, each with the documented default of `docs/events.md`.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use crate::decimal::Decimal4;
 
@@ -22,15 +23,20 @@ pub const DEFAULT_REGIONS: &[(&str, &str)] = &[
 pub const OTHER_REGION: &str = "OTHER";
 
 /// Country → region map. Countries are upper-case ISO 3166-1 alpha-2 codes.
+///
+/// Region names are interned ([`interned`]): the region of an event derived from its country is a
+/// borrowed `&'static str`, not a string allocated (and freed) per event, and a country is looked
+/// up by its two letters as an index, not hashed.
 #[derive(Debug, Clone)]
 pub struct RegionMap {
-    by_country: HashMap<[u8; 2], String>,
-    other: String,
+    /// Per country (`country_index`), its region when the map names one.
+    by_country: Box<[Option<&'static str>]>,
+    other: &'static str,
 }
 
 impl Default for RegionMap {
     fn default() -> Self {
-        let mut map = RegionMap { by_country: HashMap::new(), other: OTHER_REGION.to_string() };
+        let mut map = RegionMap::empty(OTHER_REGION);
         for (region, countries) in DEFAULT_REGIONS {
             for c in countries.split_whitespace() {
                 map.insert(c, region);
@@ -43,21 +49,41 @@ impl Default for RegionMap {
 impl RegionMap {
     /// An empty map: every country maps to `other`.
     pub fn empty(other: &str) -> Self {
-        RegionMap { by_country: HashMap::new(), other: other.to_ascii_uppercase() }
+        RegionMap { by_country: vec![None; 26 * 26].into_boxed_slice(), other: interned(&other.to_ascii_uppercase()) }
     }
 
     /// Map `country` (two ASCII letters, any case) to `region` (upper-cased).
     pub fn insert(&mut self, country: &str, region: &str) {
-        if let Some(key) = country_key(country) {
-            self.by_country.insert(key, region.to_ascii_uppercase());
+        if let Some(i) = country_index(country) {
+            self.by_country[i] = Some(interned(&region.to_ascii_uppercase()));
         }
     }
 
     /// The region of a country; `None` if `country` is not two ASCII letters.
-    pub fn region_of(&self, country: &str) -> Option<&str> {
-        let key = country_key(country)?;
-        Some(self.by_country.get(&key).map(String::as_str).unwrap_or(&self.other))
+    pub fn region_of(&self, country: &str) -> Option<&'static str> {
+        let i = country_index(country)?;
+        Some(self.by_country[i].unwrap_or(self.other))
     }
+}
+
+/// `name` as a `&'static str`: one allocation per distinct name for the life of the process.
+/// Region names are few (those of the configured maps), so this holds a handful of strings however
+/// many maps are built.
+fn interned(name: &str) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.into());
+    names.push(n);
+    n
+}
+
+/// The index of a country (two ASCII letters, any case) among the 26 × 26 codes.
+fn country_index(country: &str) -> Option<usize> {
+    let [a, b] = country_key(country)?;
+    Some((a - b'A') as usize * 26 + (b - b'A') as usize)
 }
 
 fn country_key(country: &str) -> Option<[u8; 2]> {

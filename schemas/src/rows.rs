@@ -43,6 +43,13 @@ fn money_builder(cap: usize) -> Decimal128Builder {
     Decimal128Builder::with_capacity(cap).with_precision_and_scale(p, s).expect("valid decimal128(18,4)")
 }
 
+/// Rows a finished builder makes room for again: as many as it held, up to 64 Ki. A builder
+/// grown from empty reallocates (and copies) each column's values a dozen times over the next few
+/// thousand rows; the streaming engine finishes its builders every few milliseconds.
+fn refill(rows: usize) -> usize {
+    rows.min(64 * 1024)
+}
+
 /// Columns shared by both event tables, in file order.
 struct Common {
     event_id: StringBuilder,
@@ -226,7 +233,8 @@ impl PlayerRows {
         true
     }
 
-    /// The pending rows as a batch of [`batch_schema`]`(PlayerEvents)`; the builders are reset.
+    /// The pending rows as a batch of [`batch_schema`]`(PlayerEvents)`; the builders start again
+    /// empty, with room for as many rows ([`refill`]).
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let mut cols = self.common.finish();
         cols.extend([
@@ -244,7 +252,7 @@ impl PlayerRows {
             Arc::new(self.end_reason.finish()),
         ]);
         cols.extend(self.prov.finish());
-        self.len = 0;
+        *self = PlayerRows::with_capacity(refill(self.len));
         RecordBatch::try_new(batch_schema(Table::PlayerEvents), cols)
     }
 }
@@ -341,7 +349,8 @@ impl CommerceRows {
         true
     }
 
-    /// The pending rows as a batch of [`batch_schema`]`(CommerceEvents)`; the builders are reset.
+    /// The pending rows as a batch of [`batch_schema`]`(CommerceEvents)`; the builders start again
+    /// empty, with room for as many rows ([`refill`]).
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let mut cols = self.common.finish();
         cols.extend([
@@ -356,7 +365,7 @@ impl CommerceRows {
             Arc::new(self.amount_usd.finish()),
         ]);
         cols.extend(self.prov.finish());
-        self.len = 0;
+        *self = CommerceRows::with_capacity(refill(self.len));
         RecordBatch::try_new(batch_schema(Table::CommerceEvents), cols)
     }
 }

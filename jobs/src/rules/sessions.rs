@@ -48,7 +48,14 @@ pub struct Regions {
 impl Regions {
     /// The number of `name`, interning it.
     pub fn id(&mut self, name: &str) -> u16 {
-        if let Some(id) = self.ids.get(name) {
+        // Called per event: while there are a handful, comparing the names in turn is cheaper
+        // than hashing the name.
+        const SCAN: usize = 8;
+        if self.names.len() <= SCAN {
+            if let Some(i) = self.names.iter().position(|n| **n == *name) {
+                return i as u16;
+            }
+        } else if let Some(id) = self.ids.get(name) {
             return *id;
         }
         let id = u16::try_from(self.names.len()).unwrap_or(u16::MAX);

@@ -16,6 +16,7 @@ use arrow::buffer::BooleanBuffer;
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::TimestampMillisecondType;
 use arrow::error::ArrowError;
+use livelake_jobs::FastMap;
 use livelake_jobs::rules::StreamSessions;
 use livelake_jobs::{window_projection, with_windows};
 use livelake_schemas::{CommerceRows, Event, PlayerRows, SourcePos, Table, batch_schema};
@@ -255,6 +256,8 @@ impl OpenRows {
     pub fn push(&mut self, batch: RecordBatch, open: BooleanBuffer) {
         let ids = batch.column_by_name("stream_id").expect("stream_id column").as_string::<i32>();
         let mut streams: Vec<String> = Vec::new();
+        // Looked up by hash: a platform's hundreds of concurrent shows interleave in a batch.
+        let mut code_of: FastMap<&str, u32> = FastMap::default();
         let mut last: Option<(&str, u32)> = None;
         let codes = ids
             .iter()
@@ -264,13 +267,10 @@ impl OpenRows {
                     // Rows of one stream often come together.
                     Some((s, c)) if s == id => c,
                     _ => {
-                        let c = match streams.iter().position(|s| s == id) {
-                            Some(c) => c as u32,
-                            None => {
-                                streams.push(id.to_string());
-                                (streams.len() - 1) as u32
-                            }
-                        };
+                        let c = *code_of.entry(id).or_insert_with(|| {
+                            streams.push(id.to_string());
+                            (streams.len() - 1) as u32
+                        });
                         last = Some((id, c));
                         c
                     }
