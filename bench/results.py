@@ -51,6 +51,17 @@ def ingest_run(step):
             "peak_rss_kib": num(r"peak RSS ([0-9]+) KiB", t, int)}
 
 
+def shape(name):
+    """One show shape of bench/shapes.sh: its events, sessions, DuckDB and livelake (2 and 1 thread(s))."""
+    duck_ = fields(text(f"shape_{name}_duckdb").strip())
+    runs = {n: ingest_run(f"shape_{name}_t{n}") for n in ("1", "2")}
+    two, one = runs["2"]["events_per_s"], runs["1"]["events_per_s"]
+    return {"messages": num(r"read ([0-9]+) messages", text(f"shape_{name}_t2"), int), "sessions": num(r"sessions ([0-9]+)", text(f"shape_{name}_sim"), int),
+            "duckdb_events_per_s": duck_.get("events_per_s"), "by_threads": runs,
+            "ratio_to_duckdb": two / duck_["events_per_s"] if two and duck_.get("events_per_s") else None,
+            "speedup_1_to_2_threads": two / one if two and one else None}
+
+
 threads = {kind: {n: ingest_run(f"{step}_t{n}") for n in ("1", "2")} for kind, step in (("kafka", "run"), ("file", "filerun"))}
 f1, f2 = threads["file"]["1"]["events_per_s"], threads["file"]["2"]["events_per_s"]
 queries = {}
@@ -96,6 +107,9 @@ def workers_run(n):
 
 
 scale_out = {n: workers_run(n) for n in ("1", "2")}
+shape_names = [p.name.split(".shape_")[1][:-len("_sim.txt")]
+               for p in sorted(Path(out).parent.glob(Path(out).name + ".shape_*_sim.txt"))]
+shapes = {name: shape(name) for name in shape_names}
 fresh = line_of("freshness", "freshness")
 board = line_of("freshness", "board")
 mem = fields(text("memory").strip()) if text("memory") else {}
@@ -119,6 +133,7 @@ results = {
         "by_threads": threads,
         "file_speedup_1_to_2_threads": f2 / f1 if f1 and f2 else None,
         "scale_out_workers": scale_out,
+        "file_shapes": shapes,
         "targets": {"ratio_to_duckdb": 1.0, "ratio_to_ceiling": 0.35, "file_events_per_cpu_s": 450000,
                     "file_speedup_1_to_2_threads": 1.6, "peak_rss_kib": 1024 * 1024},
     },
@@ -167,6 +182,12 @@ for kind, runs in i["by_threads"].items():
 for n, r in i["scale_out_workers"].items():
     print(f"  scale-out, {n} worker(s): {fmt(r['events_per_s'], '{:,.0f}')} ev/s until the group's lag is zero, "
           f"{fmt(r['events_per_cpu_s'], '{:,.0f}')} events per CPU-second")
+for name, r in i["file_shapes"].items():
+    two = r["by_threads"]["2"]
+    print(f"  shape {name} ({fmt(r['messages'], '{:,.0f}')} messages, {fmt(r['sessions'], '{:,.0f}')} sessions): "
+          f"file → lake {fmt(two['events_per_s'], '{:,.0f}')} ev/s, {fmt(two['events_per_cpu_s'], '{:,.0f}')} events "
+          f"per CPU-second (1 thread: {fmt(r['by_threads']['1']['events_per_cpu_s'], '{:,.0f}')}), "
+          f"{fmt(r['ratio_to_duckdb'])}x DuckDB, {fmt(r['speedup_1_to_2_threads'])}x from 1 to 2 threads")
 print(f"  file: {fmt(i['file_speedup_1_to_2_threads'])}x from 1 to 2 threads (target 1.6), "
       f"events per CPU-second target 450,000")
 print(f"queries: median {fmt(q['median_ratio'])}x DuckDB (target <= 1.0)")

@@ -6,7 +6,9 @@
 #      `livelake run` Kafka → lake on local disk with 2 and with 1 thread(s) (run.threads), and
 #      into a lake on s3proxy (infra/s3.sh);
 #      DuckDB (PyPI) doing the same job on the same events as NDJSON; `livelake run` on that NDJSON
-#      file with 2 and 1 thread(s); for each run its CPU seconds (user + sys) and peak RSS; then
+#      file with 2 and 1 thread(s); the same on shows of five other shapes (bench/shapes.sh: few
+#      and many streams, RFC 3339 timestamps, many short sessions); for each run its CPU seconds
+#      (user + sys) and peak RSS; then
 #      scale-out: 1 and 2 workers of one consumer group on the same topics into one lake (events/s
 #      until the group's lag is zero, CPU seconds, peak RSS per worker, lag over time)
 #   2. queries — docs/queries over the bench lake, livelake vs DuckDB, best of 5 each
@@ -98,6 +100,8 @@ for threads in 2 1; do
   ingest "filerun_t$threads" "$threads" --source "file:$OUT.ndjson" --lake "$OUT.filelake"
 done
 cp "$OUT.filerun_t2.txt" "$OUT.filerun.txt"
+echo "-- other show shapes (≈ 2 M events each): DuckDB and livelake run (2 and 1 thread(s)) on the same NDJSON"
+BIN="$BIN" PY="$PY" OUT="$OUT" bench/shapes.sh
 for n in 1 2; do
   echo "-- scale-out: $n worker(s) of one consumer group on the same topics, one lake"
   rm -rf "$OUT.wlake$n"

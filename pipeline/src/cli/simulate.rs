@@ -43,6 +43,13 @@ pub struct Args {
     /// Malformed messages, as a share of valid events.
     #[arg(long, default_value_t = 0.002)]
     malformed_share: f64,
+    /// Share of events whose `ts` is an RFC 3339 string rather than epoch milliseconds (0–1).
+    #[arg(long, default_value_t = 0.1)]
+    ts_rfc3339_share: f64,
+    /// Mean minutes a viewer stays when nothing goes wrong (0.5–600): small values give many
+    /// short sessions.
+    #[arg(long, default_value_t = 14.0)]
+    mean_stay_minutes: f64,
     /// Write NDJSON here (`-` for stdout). Default: stdout unless --kafka is given.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -64,8 +71,12 @@ pub struct Args {
 }
 
 fn share(name: &str, v: f64) -> anyhow::Result<f64> {
-    if !(0.0..=0.5).contains(&v) {
-        bail!("--{name} must be between 0 and 0.5, got {v}");
+    within(name, v, 0.0, 0.5)
+}
+
+fn within(name: &str, v: f64, min: f64, max: f64) -> anyhow::Result<f64> {
+    if !(min..=max).contains(&v) {
+        bail!("--{name} must be between {min} and {max}, got {v}");
     }
     Ok(v)
 }
@@ -91,6 +102,8 @@ fn config(a: &Args) -> anyhow::Result<SimConfig> {
         late_share: share("late-share", a.late_share)?,
         duplicate_share: share("duplicate-share", a.duplicate_share)?,
         malformed_share: share("malformed-share", a.malformed_share)?,
+        ts_rfc3339_share: within("ts-rfc3339-share", a.ts_rfc3339_share, 0.0, 1.0)?,
+        mean_stay_min: within("mean-stay-minutes", a.mean_stay_minutes, 0.5, 600.0)?,
         ..SimConfig::new(a.seed)
     };
     if let Some(b) = &cfg.burst

@@ -105,7 +105,7 @@ pub fn simulate(cfg: &SimConfig) -> Simulation {
             let mut on_time_player = Vec::new();
             for e in &events {
                 let opts = EncodeOptions {
-                    ts_rfc3339: delivery.chance(0.1),
+                    ts_rfc3339: delivery.chance(cfg.ts_rfc3339_share),
                     decimals_as_strings: delivery.chance(0.5),
                     region_from_country: delivery.chance(0.7),
                     omit_default_viewer: true,

@@ -157,6 +157,10 @@ pub struct SimConfig {
     pub duplicate_share: f64,
     /// Malformed lines added, as a share of valid events.
     pub malformed_share: f64,
+    /// Share of events whose `ts` is written as an RFC 3339 string (the others: epoch ms).
+    pub ts_rfc3339_share: f64,
+    /// Mean minutes a real viewer stays when nothing goes wrong (stalls make leaving likelier).
+    pub mean_stay_min: f64,
 }
 
 impl SimConfig {
@@ -176,6 +180,8 @@ impl SimConfig {
             late_share: 0.003,
             duplicate_share: 0.003,
             malformed_share: 0.002,
+            ts_rfc3339_share: 0.1,
+            mean_stay_min: 14.0,
         }
         .with_default_pitches()
     }

@@ -110,9 +110,6 @@ fn s(text: &'static str) -> Cow<'static, str> {
     Cow::Borrowed(text)
 }
 
-/// Mean number of 10-second intervals a viewer stays without incidents (~14 minutes).
-const MEAN_TICKS: f64 = 84.0;
-
 /// Simulate a real viewer's session starting at `start`; events sorted by time.
 pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) -> Vec<Event<'static>> {
     let prof = &ctx.regions[v.region];
@@ -131,6 +128,9 @@ pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) ->
         em.push(at + 100, Payload::SessionEnd { reason: Some(s("error")) });
         return em.events;
     }
+    // Heartbeats come every 10 s: the chance of leaving at each is one over the mean stay's count
+    // of them.
+    let mean_ticks = ctx.cfg.mean_stay_min * 6.0;
     let slow = ctx.stall_factor(prof.region, start) > 1.0;
     let startup =
         rng.lognormal(prof.startup_median_ms * if slow { 2.5 } else { 1.0 }, 0.5).clamp(80.0, 20_000.0) as i64;
@@ -244,7 +244,7 @@ pub fn real_session(ctx: &ShowCtx<'_>, v: &Viewer, start: i64, rng: &mut Rng) ->
         t = hb_at;
 
         // Leaving: far more likely in the half minute after a stall.
-        let hazard = (1.0 / MEAN_TICKS) * if t - last_stall_end < 30_000 { 8.0 } else { 1.0 };
+        let hazard = (1.0 / mean_ticks) * if t - last_stall_end < 30_000 { 8.0 } else { 1.0 };
         if t >= stays_until && rng.chance(hazard) {
             if rng.chance(0.88) {
                 end_ts = t + rng.range(200, 3000);
