@@ -33,6 +33,8 @@ fn bad_arguments_get_one_line_and_no_panic() {
         vec!["simulate", "--start", "yesterday", "--out", "/dev/null"],
         vec!["simulate", "--burst-region", "MARS", "--out", "/dev/null"],
         vec!["simulate", "--late-share", "2", "--out", "/dev/null"],
+        vec!["simulate", "--mean-stay-minutes", "0", "--out", "/dev/null"],
+        vec!["simulate", "--ts-rfc3339-share", "NaN", "--out", "/dev/null"],
         vec!["validate", "/no/such/file.ndjson"],
         vec!["frobnicate"],
     ] {
