@@ -88,21 +88,31 @@ fn keyed_schema_of(schema: &SchemaRef) -> SchemaRef {
     with_columns(keyed_schema(schema, KEYS), &[(DAY, DataType::Date32)])
 }
 
-/// The columns of event rows `b` (with non-null `stream_id`, `session_id`, `viewer_id`, `ts`) as
-/// the passes read them ([`keyed_schema_of`]) but for the session keys, which are made apart
-/// ([`with_sessions`]): the string views, the viewer keys (made in `viewers`), `day`.
-fn keyed_viewers(b: &RecordBatch, viewers: &mut Keys) -> Result<Vec<ArrayRef>> {
-    let ts = b.column_by_name("ts").expect("an event column").as_primitive::<TimestampMillisecondType>();
-    let day: Date32Array = ts.unary(utc_day);
-    let mut cols = viewed_columns(JOB, b)?;
-    cols.extend([viewers.of_events(b, "viewer_id"), Arc::new(day) as ArrayRef]);
-    Ok(cols)
+/// The columns of a batch of event rows as the passes read them ([`keyed_schema_of`]) but for
+/// the session keys, which are made apart (on another thread) and put in place by
+/// [`with_sessions`].
+struct Unkeyed {
+    /// Its columns as [`viewed_columns`] gives them (some as string views).
+    viewed: Vec<ArrayRef>,
+    /// The viewer keys.
+    viewers: ArrayRef,
+    /// `day`.
+    day: ArrayRef,
 }
 
-/// The rows the passes read: [`keyed_viewers`]' columns `cols` of `b` with the session keys
-/// `sessions` (before the viewer keys and `day`, as in [`KEYS`]).
-fn with_sessions(b: &RecordBatch, mut cols: Vec<ArrayRef>, sessions: ArrayRef) -> Result<RecordBatch> {
-    cols.insert(cols.len() - 2, sessions);
+/// [`Unkeyed`] columns of event rows `b` (with non-null `stream_id`, `session_id`, `viewer_id`,
+/// `ts`), the viewer keys made in `viewers`.
+fn keyed_viewers(b: &RecordBatch, viewers: &mut Keys) -> Result<Unkeyed> {
+    let ts = b.column_by_name("ts").expect("an event column").as_primitive::<TimestampMillisecondType>();
+    let day: Date32Array = ts.unary(utc_day);
+    Ok(Unkeyed { viewed: viewed_columns(JOB, b)?, viewers: viewers.of_events(b, "viewer_id"), day: Arc::new(day) })
+}
+
+/// The rows the passes read: columns `c` of `b` with the session keys `sessions`, in
+/// [`keyed_schema_of`]'s order (the keys as in [`KEYS`], then `day`).
+fn with_sessions(b: &RecordBatch, c: Unkeyed, sessions: ArrayRef) -> Result<RecordBatch> {
+    let mut cols = c.viewed;
+    cols.extend([sessions, c.viewers, c.day]);
     RecordBatch::try_new(keyed_schema_of(&b.schema()), cols)
         .map_err(|e| Error::Schema { job: JOB, detail: e.to_string() })
 }
