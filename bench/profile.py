@@ -39,6 +39,9 @@ PHASES = [
     ("datafusion", "DataFusion (other)"),
 ]
 
+# Frames skipped when naming who called a leaf: the C library's and Rust's allocation plumbing.
+PLUMBING = ("memmove", "memcpy", "memcmp", "malloc", "free", "realloc", "alloc::", "core::ptr", "RawVec")
+
 
 def stacks(path):
     """Each sample's frames (symbols), innermost first."""
@@ -63,9 +66,7 @@ def main():
         callers = collections.Counter()
         own = [f for f in samples if leaf in f[0]]
         for frames in own:
-            # The first frames outside the C library and Rust's allocation plumbing.
-            skip = ("memmove", "memcpy", "memcmp", "malloc", "free", "realloc", "alloc::", "core::ptr", "RawVec")
-            mine = [f for f in frames[1:] if not any(s in f for s in skip)]
+            mine = [f for f in frames[1:] if not any(s in f for s in PLUMBING)]
             callers[" <- ".join(f[:80] for f in mine[:2])] += 1
         print(f"\n{leaf}: {100 * len(own) / total:.1f} % of the samples; their callers")
         for name, n in callers.most_common(12):

@@ -56,7 +56,8 @@ def shape(name):
     duck_ = fields(text(f"shape_{name}_duckdb").strip())
     runs = {n: ingest_run(f"shape_{name}_t{n}") for n in ("1", "2")}
     two, one = runs["2"]["events_per_s"], runs["1"]["events_per_s"]
-    return {"messages": num(r"read ([0-9]+) messages", text(f"shape_{name}_t2"), int), "sessions": num(r"sessions ([0-9]+)", text(f"shape_{name}_sim"), int),
+    return {"messages": num(r"read ([0-9]+) messages", text(f"shape_{name}_t2"), int),
+            "sessions": num(r"sessions ([0-9]+)", text(f"shape_{name}_sim"), int),
             "duckdb_events_per_s": duck_.get("events_per_s"), "by_threads": runs,
             "ratio_to_duckdb": two / duck_["events_per_s"] if two and duck_.get("events_per_s") else None,
             "speedup_1_to_2_threads": two / one if two and one else None}

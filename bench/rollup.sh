@@ -6,13 +6,9 @@
 # one rolled-up show from the rollup's tables and recomputed from raw. Figures into
 # $OUT.rollup_<shows>.txt and $OUT.report.txt.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-BIN="${BIN:-$ROOT/target/release/livelake}"
-PY="${PY:-$ROOT/.cache/venv/bin/python}"
-OUT="${OUT:-$ROOT/out/bench}"
 ROLLUP_SHOWS="${ROLLUP_SHOWS:-2 10 20}"; ROLLUP_VIEWERS="${ROLLUP_VIEWERS:-15000}"
-mkdir -p "$(dirname "$OUT")"
 rm -f "$OUT".rollup_*.txt "$OUT.report.txt"
 for shows in $ROLLUP_SHOWS; do
   day="$OUT.day$shows"

@@ -67,14 +67,8 @@ echo "-- ceiling: a consumer that only reads, three drains (the first read of ju
 for _ in 1 2 3; do
   "$BIN" consume-rate --brokers "$BOOT" --topic "$RUN-player" --topic "$RUN-commerce"
 done | tee "$OUT.ceiling.txt"
-# `livelake run` with THREADS decode threads; its summary, peak RSS and CPU (user + sys) into
-# $OUT.NAME.txt: ingest NAME THREADS [run args…]
-ingest() {
-  local name="$1" threads="$2"; shift 2
-  LIVELAKE__RUN__THREADS="$threads" RUST_LOG=warn \
-    /usr/bin/time -f "peak RSS %M KiB, cpu %U user %S sys" "$BIN" run --metrics-listen off "$@" 2>&1 \
-    | grep -E "^(read|late|throughput|peak)" | tee "$OUT.$name.txt"
-}
+# `ingest` (bench/lib.sh), with the BIN, PY and OUT set above.
+source bench/lib.sh
 # ingest_kafka NAME THREADS GROUP LAKE: the bench topics → LAKE with its own consumer group.
 ingest_kafka() {
   ( export LIVELAKE__KAFKA__PLAYER_TOPIC="$RUN-player" LIVELAKE__KAFKA__COMMERCE_TOPIC="$RUN-commerce" \

@@ -12,12 +12,8 @@
 #                   short sessions, each with its start, first frame and end
 # Figures into $OUT.shape_<name>_{sim,duckdb,t2,t1}.txt.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-BIN="${BIN:-$ROOT/target/release/livelake}"
-PY="${PY:-$ROOT/.cache/venv/bin/python}"
-OUT="${OUT:-$ROOT/out/bench}"
-mkdir -p "$(dirname "$OUT")"
 SHAPES=(
   "two_streams --shows 2 --viewers 15000"
   "forty_streams --shows 40 --viewers 750"
@@ -37,12 +33,9 @@ for shape in "${SHAPES[@]}"; do
   "$PY" bench/duckdb_ingest.py "$file" "$OUT.shape_duck" "$(nproc)" | tee "$OUT.shape_${name}_duckdb.txt"
   rm -rf "$OUT.shape_duck"
   for threads in 2 1; do
+    echo "-- $name, $threads thread(s)"
     rm -rf "$OUT.shape_lake"
-    LIVELAKE__RUN__THREADS="$threads" RUST_LOG=warn \
-      /usr/bin/time -f "peak RSS %M KiB, cpu %U user %S sys" "$BIN" run --metrics-listen off \
-      --source "file:$file" --lake "$OUT.shape_lake" 2>&1 \
-      | grep -E "^(read|late|throughput|peak)" | sed "s/^/$name, $threads thread(s): /" \
-      | tee "$OUT.shape_${name}_t$threads.txt"
+    ingest "shape_${name}_t$threads" "$threads" --source "file:$file" --lake "$OUT.shape_lake"
   done
   rm -rf "$OUT.shape_lake" "$file" "$file.truth.json"
 done
