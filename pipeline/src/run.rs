@@ -98,14 +98,16 @@ impl Runner<'_> {
     /// the ones before them ([`Engine::touch`]).
     fn apply_chunk(&mut self, msgs: &[SourceMsg], decoded: Vec<Decoded<'_>>, now: i64) {
         let keys: Vec<(&PartId, u128)> = msgs.iter().zip(&decoded).map(|(m, d)| (&m.part, d.key)).collect();
-        for (i, (m, d)) in msgs.iter().zip(decoded).enumerate() {
+        // By reference: a decoded event is a few hundred bytes, and moving each one out of the
+        // vector and into the engine copied it (≈ 2 % of the CPU in `memmove`).
+        for (i, (m, d)) in msgs.iter().zip(&decoded).enumerate() {
             self.engine.touch(keys[engine::touch_ahead(i, keys.len())].iter().copied());
             self.apply(m, d, now);
         }
     }
 
     /// Apply one decoded message to the engine and account for what became of it.
-    fn apply(&mut self, m: &SourceMsg, decoded: Decoded<'_>, now: i64) {
+    fn apply(&mut self, m: &SourceMsg, decoded: &Decoded<'_>, now: i64) {
         let outcome = self.engine.apply(
             Msg { part: &m.part, offset: m.offset, payload: &m.payload, timestamp_ms: m.timestamp_ms },
             decoded,

@@ -353,7 +353,7 @@ impl Engine {
     /// Process one message at wall-clock time `now`.
     pub fn process(&mut self, m: Msg<'_>, now: i64) -> Outcome {
         let decoded = decode(&self.decoder, m.payload, m.timestamp_ms, now);
-        self.apply(m, decoded, now)
+        self.apply(m, &decoded, now)
     }
 
     /// The decoder of the engine's schema and reference data ([`Engine::apply`] takes what it
@@ -384,7 +384,7 @@ impl Engine {
 
     /// Process one message at wall-clock time `now`, already [`decode`]d with the engine's
     /// [`Engine::decoder`].
-    pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: Decoded<'a>, now: i64) -> Outcome {
+    pub fn apply<'a>(&mut self, m: Msg<'a>, decoded: &Decoded<'a>, now: i64) -> Outcome {
         if !self.holds(m.part.partition) {
             return Outcome::Skipped;
         }
@@ -424,7 +424,7 @@ impl Engine {
         if replay {
             self.metrics.replayed.inc();
         }
-        let event = match decoded.event {
+        let event = match &decoded.event {
             Ok(e) => e,
             Err(rejection) => {
                 if replay {
@@ -434,7 +434,7 @@ impl Engine {
                 self.metrics.dead_letter(&reason);
                 self.pending.dead.append(now, &m.part.topic, pos, &reason, m.payload, rejection.region.as_deref());
                 self.touch_pending(now, m.payload.len());
-                return Outcome::Rejected(rejection);
+                return Outcome::Rejected(rejection.clone());
             }
         };
         if st.is_repeat(decoded.key, event.ts_ms, m.offset, self.cfg.dedup_horizon_ms) {
@@ -462,7 +462,7 @@ impl Engine {
             if !replay {
                 // A replay rebuilds windows only: the session state came with the checkpoint.
                 let region = self.regions.id(&event.region);
-                let o = Observation::of(&event, region, own_watermark);
+                let o = Observation::of(event, region, own_watermark);
                 sw.sessions.observe(o, self.cfg.session_timeout_ms);
             }
         }
@@ -470,8 +470,8 @@ impl Engine {
         if !(replay && late) {
             let (write, open) = (!replay, !late);
             match event.kind().family() {
-                Family::Player => self.pending.player.append(&event, now, pos, write, open),
-                Family::Commerce => self.pending.commerce.append(&event, now, pos, write, open),
+                Family::Player => self.pending.player.append(event, now, pos, write, open),
+                Family::Commerce => self.pending.commerce.append(event, now, pos, write, open),
             };
         }
         if replay {
