@@ -279,18 +279,23 @@ fn file_sort_columns(table: Table) -> &'static [&'static str] {
 mod tests {
     use super::*;
 
-    #[test]
-    fn packed_keys_sort_like_the_row_format() {
-        use arrow::array::{Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
-        // A small deterministic generator: strings of few values, integers of narrow and of
-        // extreme ranges, some nulls, ties on the leading keys.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
+    /// A small deterministic generator (xorshift) of the tests' random inputs.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
-        };
+        }
+    }
+
+    #[test]
+    fn packed_keys_sort_like_the_row_format() {
+        use arrow::array::{Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
+        // Strings of few values, integers of narrow and of extreme ranges, some nulls, ties on
+        // the leading keys.
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..40 {
             let n = 2 + (next() % 700) as usize;
             let null = |v: u64| round % 3 == 0 && v.is_multiple_of(9);
@@ -326,13 +331,7 @@ mod tests {
     #[test]
     fn gather_takes_the_rows_as_arrow_interleave_does() {
         use arrow::array::{BinaryArray, Int64Array, StringArray};
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..60 {
             // Values of 0 to 80 bytes (many around the block size), some null, in a few arrays of
             // which some are slices of a larger one; the last value of an array ends its buffer.
@@ -345,16 +344,16 @@ mod tests {
                 let values: Vec<Option<String>> = (0..n + 4)
                     .map(|i| {
                         let v = next();
-                        let len = if v % 3 == 0 { (v % 81) as usize } else { 24 + (v % 16) as usize };
+                        let len = if v.is_multiple_of(3) { (v % 81) as usize } else { 24 + (v % 16) as usize };
                         let text: String = (0..len).map(|j| char::from(b'a' + ((i + j + round) % 26) as u8)).collect();
-                        (round % 2 == 0 || v % 7 != 0).then_some(if v % 11 == 0 {
+                        (round % 2 == 0 || !v.is_multiple_of(7)).then_some(if v.is_multiple_of(11) {
                             "é€".repeat(len % 9)
                         } else {
                             text
                         })
                     })
                     .collect();
-                let (offset, len) = if next() % 2 == 0 { (2, n) } else { (0, n + 4) };
+                let (offset, len) = if next().is_multiple_of(2) { (2, n) } else { (0, n + 4) };
                 let s = StringArray::from(values.clone());
                 let b = BinaryArray::from_iter(values.iter().map(|v| v.as_ref().map(|v| v.as_bytes())));
                 strings.push(Arc::new(s.slice(offset, len)));
