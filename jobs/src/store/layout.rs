@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, GenericByteArray, RecordBatch, UInt32Array};
-use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBufferBuilder, GenericByteArray, RecordBatch, UInt32Array};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
 use arrow::compute::{concat, interleave, take};
 use arrow::datatypes::{
     BinaryType, ByteArrayType, DataType, Int32Type, Int64Type, TimeUnit, TimestampMillisecondType, Utf8Type,
@@ -146,10 +146,16 @@ fn gather_bytes<T: ByteArrayType<Offset = i32>>(arrays: &[&dyn Array], located: 
     let mut values = vec![0u8; total + SHORT_VALUE];
     let mut offsets: Vec<i32> = Vec::with_capacity(located.len() + 1);
     offsets.push(0);
+    // Validity is taken in the same pass, when any input has nulls.
+    let mut validity = arrays.iter().any(|a| a.null_count() > 0).then(|| BooleanBufferBuilder::new(located.len()));
     let mut at = 0usize;
     for &(a, row) in located {
         let array = arrays[a];
-        if array.is_valid(row) {
+        let valid = array.is_valid(row);
+        if let Some(v) = &mut validity {
+            v.append(valid);
+        }
+        if valid {
             let o = array.value_offsets();
             let (start, end) = (o[row] as usize, o[row + 1] as usize);
             let len = end - start;
@@ -168,12 +174,7 @@ fn gather_bytes<T: ByteArrayType<Offset = i32>>(arrays: &[&dyn Array], located: 
         offsets.push(i32::try_from(at).map_err(|_| ArrowError::OffsetOverflowError(at))?);
     }
     values.truncate(at);
-    let nulls = arrays.iter().any(|a| a.null_count() > 0).then(|| {
-        NullBuffer::new(BooleanBuffer::collect_bool(located.len(), |i| {
-            let (a, row) = located[i];
-            arrays[a].is_valid(row)
-        }))
-    });
+    let nulls = validity.map(|mut v| NullBuffer::new(v.finish()));
     let array = GenericByteArray::<T>::try_new(OffsetBuffer::new(offsets.into()), Buffer::from_vec(values), nulls)?;
     Ok(Arc::new(array))
 }
