@@ -164,7 +164,8 @@ impl LakeConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
-    /// Threads that decode messages in parallel; 0 (default) = one per core.
+    /// Parallelism of `livelake run`: the applying loop, `threads` − 1 decode helpers, and
+    /// `threads` runtime workers for commits and the window SQL; 0 (default) = one per core.
     pub threads: usize,
 }
 

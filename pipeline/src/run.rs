@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -347,14 +348,16 @@ async fn take_slot(lake: &mut Lake, engine: &mut Engine, slot: i32, now: i64) ->
     Ok(())
 }
 
-/// Fewest messages decoded as one piece of work.
+/// Messages decoded as one piece of work.
 const MIN_DECODE_CHUNK: usize = 256;
 
 /// Decode `msgs` (`now` as the processing clock of a message without a timestamp) and hand them
-/// to `apply` chunk by chunk, in the source's order. With `threads` > 1 the calling thread only
-/// applies, while `threads` − 1 others decode the chunks ahead of it (chunk `i` on thread `i` mod
-/// (`threads` − 1), each at most two chunks ahead). Decoding is pure, so what `apply` sees is the
-/// same for any number of threads.
+/// to `apply` chunk by chunk, in the source's order. With `threads` > 1, `threads` − 1 helpers
+/// decode the chunks ahead of the calling thread, which applies them in order and, when the next
+/// chunk is not decoded yet, decodes the next one nobody has taken rather than wait (it waits
+/// only for a chunk a helper is in the middle of: the loop is the pipeline's critical path, and
+/// on a busy machine a helper is often off its core). Decoding is pure, so what `apply` sees is
+/// the same for any number of threads.
 fn decode_ahead<'m>(
     decoder: &Arc<Decoder>,
     msgs: &'m [SourceMsg],
@@ -362,36 +365,103 @@ fn decode_ahead<'m>(
     threads: usize,
     mut apply: impl FnMut(&'m [SourceMsg], Vec<Decoded<'m>>),
 ) {
-    let decode = |d: &Decoder, m: &'m SourceMsg| engine::decode(d, &m.payload, m.timestamp_ms, now);
-    let workers = threads.saturating_sub(1);
-    if workers == 0 || msgs.len() < 2 * MIN_DECODE_CHUNK {
+    let decode = |chunk: &'m [SourceMsg]| -> Vec<Decoded<'m>> {
+        chunk.iter().map(|m| engine::decode(decoder, &m.payload, m.timestamp_ms, now)).collect()
+    };
+    let helpers = threads.saturating_sub(1);
+    if helpers == 0 || msgs.len() < 2 * MIN_DECODE_CHUNK {
         for chunk in msgs.chunks(MIN_DECODE_CHUNK) {
-            apply(chunk, chunk.iter().map(|m| decode(decoder, m)).collect());
+            apply(chunk, decode(chunk));
         }
         return;
     }
-    // Several chunks per worker, so applying starts soon after the batch arrives.
-    let chunks: Vec<&'m [SourceMsg]> = msgs.chunks((msgs.len() / (4 * workers)).max(MIN_DECODE_CHUNK)).collect();
+    let chunks: Vec<&'m [SourceMsg]> = msgs.chunks(MIN_DECODE_CHUNK).collect();
+    let work = Chunks::new(chunks.len());
     std::thread::scope(|scope| {
-        let ready: Vec<_> = (0..workers)
-            .map(|w| {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Decoded<'m>>>(2);
-                let mine: Vec<&'m [SourceMsg]> = chunks.iter().skip(w).step_by(workers).copied().collect();
-                let decoder = decoder.clone();
-                scope.spawn(move || {
-                    for chunk in mine {
-                        if tx.send(chunk.iter().map(|m| decode(&decoder, m)).collect()).is_err() {
-                            return;
-                        }
-                    }
-                });
-                rx
-            })
-            .collect();
+        for _ in 0..helpers {
+            scope.spawn(|| {
+                let _failed = work.on_panic();
+                while let Some(j) = work.claim() {
+                    work.put(j, decode(chunks[j]));
+                }
+            });
+        }
         for (i, chunk) in chunks.iter().enumerate() {
-            apply(chunk, ready[i % workers].recv().expect("a decode thread sends every chunk it was given"));
+            let decoded = loop {
+                if let Some(d) = work.take(i) {
+                    break d;
+                }
+                match work.claim() {
+                    // Chunks are claimed in order and the ones before `i` are applied: the
+                    // next one nobody has taken is `i` itself or one after it.
+                    Some(j) if j == i => break decode(chunk),
+                    Some(j) => work.put(j, decode(chunks[j])),
+                    None => break work.wait(i),
+                }
+            };
+            apply(chunk, decoded);
         }
     });
+}
+
+/// The chunks of one batch on their way from the decoding threads to the applying one: which is
+/// the next to decode, and those decoded and not applied yet.
+struct Chunks<T> {
+    next: AtomicUsize,
+    count: usize,
+    done: Mutex<(Vec<Option<T>>, bool)>,
+    filled: Condvar,
+}
+
+impl<T> Chunks<T> {
+    fn new(count: usize) -> Self {
+        let done = Mutex::new(((0..count).map(|_| None).collect(), false));
+        Chunks { next: 0.into(), count, done, filled: Condvar::new() }
+    }
+
+    /// The next chunk nobody has taken to decode, if any is left.
+    fn claim(&self) -> Option<usize> {
+        let j = self.next.fetch_add(1, Ordering::Relaxed);
+        (j < self.count).then_some(j)
+    }
+
+    fn put(&self, j: usize, decoded: T) {
+        self.done.lock().expect("no decoding thread panics holding the lock").0[j] = Some(decoded);
+        self.filled.notify_all();
+    }
+
+    fn take(&self, i: usize) -> Option<T> {
+        self.done.lock().expect("no decoding thread panics holding the lock").0[i].take()
+    }
+
+    /// Wait for chunk `i`, which a helper has claimed.
+    fn wait(&self, i: usize) -> T {
+        let mut done = self.done.lock().expect("no decoding thread panics holding the lock");
+        loop {
+            if let Some(d) = done.0[i].take() {
+                return d;
+            }
+            assert!(!done.1, "a decode thread panicked");
+            done = self.filled.wait(done).expect("no decoding thread panics holding the lock");
+        }
+    }
+
+    /// A guard that, if its thread panics, wakes the applying thread to fail instead of waiting
+    /// for a chunk that will not come.
+    fn on_panic(&self) -> impl Drop + '_ {
+        struct Guard<'a, T>(&'a Chunks<T>);
+        impl<T> Drop for Guard<'_, T> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    if let Ok(mut done) = self.0.done.lock() {
+                        done.1 = true;
+                    }
+                    self.0.filled.notify_all();
+                }
+            }
+        }
+        Guard(self)
+    }
 }
 
 /// What a commit writes per slot: the pending rows split by the slot of their source partition
@@ -729,5 +799,34 @@ mod tests {
         for threads in [2, 3, 4, 7] {
             assert_eq!(one, run(threads), "{threads} threads");
         }
+    }
+
+    #[test]
+    fn a_chunk_is_claimed_once_and_a_helper_that_panics_wakes_the_waiting_thread() {
+        let work = Chunks::<u32>::new(3);
+        assert_eq!([work.claim(), work.claim(), work.claim(), work.claim()], [Some(0), Some(1), Some(2), None]);
+        work.put(1, 11);
+        assert_eq!(work.take(0), None);
+        assert_eq!(work.take(1), Some(11));
+        assert_eq!(work.take(1), None, "taken once");
+        let waited = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                work.put(2, 22);
+            });
+            work.wait(2)
+        });
+        assert_eq!(waited, 22);
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    let _failed = work.on_panic();
+                    std::thread::sleep(Duration::from_millis(50));
+                    panic!("decoding failed");
+                });
+                work.wait(0)
+            })
+        }));
+        assert!(failed.is_err(), "the waiting thread fails instead of waiting for ever");
     }
 }
