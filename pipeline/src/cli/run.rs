@@ -87,9 +87,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = config(&a)?;
     // `run.threads` = 1 runs the loop, its commits and its decoding on this one thread; n runs
     // the loop here, its commits on n runtime workers and its decoding on n − 1 helpers and the
-    // loop itself when they fall behind (see `run::decode_ahead`), pipeline stages on n cores. The loop stays
-    // on this thread: a task moving between threads would allocate from one glibc arena after
-    // another (the Kafka path's peak RSS doubled).
+    // loop itself when they fall behind (see `run::decode_ahead`), pipeline stages on n cores.
+    // The loop stays on this thread: a task moving between threads would allocate from one glibc
+    // arena after another (the Kafka path's peak RSS doubled).
     let rt = runtime_of(cfg.run.threads())?;
     rt.block_on(async move {
         let metrics = Arc::new(Metrics::default());
