@@ -349,7 +349,7 @@ async fn take_slot(lake: &mut Lake, engine: &mut Engine, slot: i32, now: i64) ->
 }
 
 /// Messages decoded as one piece of work.
-const MIN_DECODE_CHUNK: usize = 256;
+const DECODE_CHUNK: usize = 256;
 
 /// Decode `msgs` (`now` as the processing clock of a message without a timestamp) and hand them
 /// to `apply` chunk by chunk, in the source's order. With `threads` > 1, `threads` − 1 helpers
@@ -369,13 +369,13 @@ fn decode_ahead<'m>(
         chunk.iter().map(|m| engine::decode(decoder, &m.payload, m.timestamp_ms, now)).collect()
     };
     let helpers = threads.saturating_sub(1);
-    if helpers == 0 || msgs.len() < 2 * MIN_DECODE_CHUNK {
-        for chunk in msgs.chunks(MIN_DECODE_CHUNK) {
+    if helpers == 0 || msgs.len() < 2 * DECODE_CHUNK {
+        for chunk in msgs.chunks(DECODE_CHUNK) {
             apply(chunk, decode(chunk));
         }
         return;
     }
-    let chunks: Vec<&'m [SourceMsg]> = msgs.chunks(MIN_DECODE_CHUNK).collect();
+    let chunks: Vec<&'m [SourceMsg]> = msgs.chunks(DECODE_CHUNK).collect();
     let work = Chunks::new(chunks.len());
     std::thread::scope(|scope| {
         for _ in 0..helpers {
@@ -409,13 +409,19 @@ fn decode_ahead<'m>(
 struct Chunks<T> {
     next: AtomicUsize,
     count: usize,
-    done: Mutex<(Vec<Option<T>>, bool)>,
+    done: Mutex<Done<T>>,
     filled: Condvar,
+}
+
+/// [`Chunks`] decoded and not applied yet, and whether a helper panicked.
+struct Done<T> {
+    ready: Vec<Option<T>>,
+    helper_panicked: bool,
 }
 
 impl<T> Chunks<T> {
     fn new(count: usize) -> Self {
-        let done = Mutex::new(((0..count).map(|_| None).collect(), false));
+        let done = Mutex::new(Done { ready: (0..count).map(|_| None).collect(), helper_panicked: false });
         Chunks { next: 0.into(), count, done, filled: Condvar::new() }
     }
 
@@ -425,23 +431,27 @@ impl<T> Chunks<T> {
         (j < self.count).then_some(j)
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Done<T>> {
+        self.done.lock().expect("no decoding thread panics holding the lock")
+    }
+
     fn put(&self, j: usize, decoded: T) {
-        self.done.lock().expect("no decoding thread panics holding the lock").0[j] = Some(decoded);
+        self.lock().ready[j] = Some(decoded);
         self.filled.notify_all();
     }
 
     fn take(&self, i: usize) -> Option<T> {
-        self.done.lock().expect("no decoding thread panics holding the lock").0[i].take()
+        self.lock().ready[i].take()
     }
 
     /// Wait for chunk `i`, which a helper has claimed.
     fn wait(&self, i: usize) -> T {
-        let mut done = self.done.lock().expect("no decoding thread panics holding the lock");
+        let mut done = self.lock();
         loop {
-            if let Some(d) = done.0[i].take() {
+            if let Some(d) = done.ready[i].take() {
                 return d;
             }
-            assert!(!done.1, "a decode thread panicked");
+            assert!(!done.helper_panicked, "a decode thread panicked");
             done = self.filled.wait(done).expect("no decoding thread panics holding the lock");
         }
     }
@@ -454,7 +464,7 @@ impl<T> Chunks<T> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     if let Ok(mut done) = self.0.done.lock() {
-                        done.1 = true;
+                        done.helper_panicked = true;
                     }
                     self.0.filled.notify_all();
                 }
