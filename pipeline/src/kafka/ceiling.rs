@@ -31,7 +31,7 @@ impl ConsumeRate {
 /// Read every message currently in `topics` (all partitions, from the start) and time it.
 /// Blocking.
 pub fn drain_rate(cfg: &KafkaConfig, topics: &[String]) -> Result<ConsumeRate> {
-    let mut cc = cfg.client_config();
+    let mut cc = cfg.fast_consumer_config();
     cc.set("group.id", format!("livelake-ceiling-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
