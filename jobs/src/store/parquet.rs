@@ -30,12 +30,13 @@ pub const SMALL_FILE_ROWS: usize = PAGE_ROWS;
 
 /// Columns a streaming commit's file compresses with zstd ([`writer_properties_for`]): the
 /// values of an event that hardly repeat, which zstd shrinks 2–7× (a player_events file of
-/// 20,000 rows: `event_id` 1.74 MB → 0.25, `ts` 0.61 → 0.08, `session_id` 0.23 → 0.12). The
-/// others are dictionary codes of a few values each (type, country, platform, CDN, bitrates,
-/// counters) that zstd shrinks by 0–50 % of little, while each zstd column costs a compression
-/// and a decompression context (hundreds of KiB, allocated per column of every file) and the
-/// compressing: Snappy for them. The files compaction merges them into use [`writer_properties`].
-const ZSTD_COLUMNS: [&str; 5] = ["event_id", "ts", "src_offset", "session_id", "viewer_id"];
+/// 20,000 rows: `event_id` 1.74 MB → 0.25, `ts` 0.61 → 0.08, `session_id` 0.23 → 0.12), and a
+/// dead letter's raw `payload`. The other columns are dictionary codes of a few values each
+/// (type, country, platform, CDN, bitrates, counters), a few KB that zstd shrinks little (0–50
+/// %), while each zstd column costs a compression and a decompression context (hundreds of KiB,
+/// allocated per column of every file) and the compressing: Snappy for them. The files
+/// compaction merges them into use [`writer_properties`].
+const ZSTD_COLUMNS: [&str; 6] = ["event_id", "ts", "src_offset", "session_id", "viewer_id", "payload"];
 
 fn zstd() -> Compression {
     Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"))
