@@ -63,3 +63,19 @@ pub fn parse_property(text: &str) -> Result<(String, String), String> {
         _ => Err(format!("expected key=value, got {text:?}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fast_consumer_fetches_again_after_20_ms_unless_the_properties_say_otherwise() {
+        let plain = KafkaConfig::new("127.0.0.1:19092");
+        assert_eq!(plain.fast_consumer_config().get("fetch.queue.backoff.ms"), Some("20"));
+        assert_eq!(plain.client_config().get("fetch.queue.backoff.ms"), None, "other clients keep librdkafka's");
+        let set = plain.with_properties([("fetch.queue.backoff.ms", "250"), ("client.id", "x")]);
+        let c = set.fast_consumer_config();
+        assert_eq!((c.get("fetch.queue.backoff.ms"), c.get("client.id")), (Some("250"), Some("x")));
+        assert_eq!(c.get("bootstrap.servers"), Some("127.0.0.1:19092"));
+    }
+}
