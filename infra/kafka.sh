@@ -108,7 +108,9 @@ create_topics() {
 }
 
 up() {
-  if running && topics_cmd --list >/dev/null 2>&1; then log "already running on $BOOTSTRAP"; create_topics; return 0; fi
+  # Ours already (or still starting): wait until it answers.
+  if running; then log "already running on $BOOTSTRAP (pid $(cat "$PID_FILE"))"; wait_ready; create_topics; return 0; fi
+  refuse_taken_port broker "$PORT" "$CPORT"
   fetch_jars
   write_config
   if [[ ! -f "$DATA/meta.properties" ]]; then

@@ -16,3 +16,17 @@ stop_server() {
   rm -f "$pid_file"
   log "stopped"
 }
+
+# refuse_taken_port NAME PORT...: fails (with a line saying so) when something already listens
+# on one of the loopback PORTs while our server is not running. A stranger there (another
+# checkout's broker, a leftover run) would otherwise answer in place of the server we start, and
+# tests that stop "our" server would stop nothing.
+refuse_taken_port() {
+  local name="$1" port; shift
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "127.0.0.1:$port is taken by a process that is not this $name (another checkout's, a leftover); stop it or set another port"
+      return 1
+    fi
+  done
+}

@@ -83,7 +83,9 @@ create_bucket() {
 }
 
 up() {
-  if running && [[ "$(s3_request GET /)" == 200 ]]; then log "already running on $ENDPOINT"; create_bucket "$BUCKET"; return 0; fi
+  # Ours already (or still starting): wait until it answers.
+  if running; then log "already running on $ENDPOINT (pid $(cat "$PID_FILE"))"; wait_ready; create_bucket "$BUCKET"; return 0; fi
+  refuse_taken_port s3proxy "$PORT"
   fetch_jar
   write_config
   log "starting s3proxy on $ENDPOINT"
