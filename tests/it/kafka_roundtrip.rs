@@ -114,3 +114,93 @@ async fn simulated_show_round_trips_through_kafka() {
 fn chrono_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+/// `livelake run`'s batch reads ([`MessageQueue`]): every partition's messages come once, in
+/// offset order, with their bytes; after a re-assignment at new positions (librdkafka then drops
+/// the partitions' forwards to the queue, which the router sets again) each partition goes on
+/// from its new position, none is stuck, and nothing stale comes through. The consume-rate drain
+/// reads the same topic in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_reads_give_each_partitions_messages_once_in_order_across_a_reassignment() {
+    let _shared = crate::support::kafka_shared().await;
+    let topic = unique("it-batch");
+    create_topics(&[&topic], 3).await;
+    let t = topic.clone();
+    tokio::task::spawn_blocking(move || batch_reads(&t)).await.unwrap();
+}
+
+fn batch_reads(topic: &str) {
+    use std::sync::Arc;
+
+    use livelake_pipeline::kafka::{MessageQueue, drain_rate};
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    const PER_PARTITION: i64 = 3000;
+    let payload = |p: i32, o: i64| format!("{{\"p\":{p},\"o\":{o},\"pad\":\"{}\"}}", "x".repeat((o % 97) as usize));
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("producer");
+    for o in 0..PER_PARTITION {
+        for p in 0..3 {
+            let body = payload(p, o);
+            let key = format!("k{o}");
+            let mut record = BaseRecord::to(topic).partition(p).key(&key).payload(&body);
+            while let Err((e, r)) = producer.send(record) {
+                assert!(matches!(e.rdkafka_error_code(), Some(rdkafka::types::RDKafkaErrorCode::QueueFull)), "{e}");
+                producer.poll(Duration::from_millis(10));
+                record = r;
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("it-batch-group"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let consumer = Arc::new(consumer);
+    let mut queue = MessageQueue::new(consumer.clone(), 500);
+    let router = queue.router();
+    let assign = |from: [i64; 3]| {
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in from.iter().enumerate() {
+            tpl.add_partition_offset(topic, p as i32, Offset::Offset(*o)).unwrap();
+            router.route(&consumer, topic, p as i32);
+        }
+        consumer.assign(&tpl).expect("assign");
+    };
+    // Read until every partition has reached `until`, checking order and bytes; returns the
+    // next offset of each.
+    let mut read_to = |next: &mut [i64; 3], until: i64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while next.iter().any(|n| *n < until) {
+            assert!(Instant::now() < deadline, "stuck at {next:?} (want {until} each)");
+            assert!(consumer.poll(Duration::ZERO).is_none(), "nothing but events on the consumer's queue");
+            router.reroute(&consumer);
+            queue.read(Duration::from_millis(100), 500, |m| {
+                let m = m.expect("no fetch error");
+                assert_eq!(&**m.topic, topic);
+                let p = m.partition as usize;
+                assert_eq!(m.offset, next[p], "partition {p}: offsets in order, each once");
+                assert_eq!(m.payload, payload(m.partition, m.offset).as_bytes());
+                assert_eq!(m.key, Some(format!("k{}", m.offset).as_bytes()));
+                assert!(m.timestamp_ms.is_some_and(|ts| ts > 0));
+                next[p] += 1;
+            });
+        }
+    };
+    let mut next = [0i64; 3];
+    assign(next);
+    read_to(&mut next, PER_PARTITION / 2);
+    // Partition 0 back to 100, partition 1 ahead to 2500, partition 2 where it is.
+    next = [100, 2500, next[2]];
+    assign(next);
+    read_to(&mut next, PER_PARTITION);
+    assert_eq!(next, [PER_PARTITION; 3]);
+    drop(queue);
+
+    let rate = drain_rate(&KafkaConfig::new(bootstrap()), &[topic.to_string()]).expect("drain");
+    let bytes: usize = (0..PER_PARTITION).flat_map(|o| (0..3).map(move |p| payload(p, o).len())).sum();
+    assert_eq!((rate.messages, rate.bytes), (3 * PER_PARTITION as u64, bytes as u64));
+}

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -20,8 +21,7 @@ use tracing::{debug, info, warn};
 use super::{BatchBytes, Fetch, Handover, Poll, SourceMsg};
 use crate::engine::PartId;
 use crate::error::{Error, Result};
-use crate::kafka::KafkaConfig;
-use crate::kafka::kafka_error;
+use crate::kafka::{KafkaConfig, MessageQueue, READ_BATCH, Router, kafka_error};
 
 /// Settings of the Kafka source.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ struct SourceCtx {
     handover: Mutex<Option<Handover>>,
     /// Last global error logged: a broker outage repeats the same one many times a second.
     last_global_error: Mutex<String>,
+    /// Routes assigned partitions to the source's batch queue (set once the queue exists).
+    router: OnceLock<Router>,
 }
 
 impl SourceCtx {
@@ -71,7 +73,19 @@ impl ClientContext for SourceCtx {
 impl ConsumerContext for SourceCtx {
     /// Before the group takes partitions away: the run commits what it holds and lets go of them
     /// (this thread waits for it; nothing is read meanwhile).
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    ///
+    /// Before the group gives partitions: route them to the batch queue before their fetching
+    /// starts ([`MessageQueue`]).
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Some(router) = self.router.get() {
+            match rebalance {
+                Rebalance::Assign(tpl) => {
+                    tpl.elements().iter().for_each(|e| router.route(consumer, e.topic(), e.partition()))
+                }
+                Rebalance::Revoke(tpl) => tpl.elements().iter().for_each(|e| router.forget(e.topic(), e.partition())),
+                Rebalance::Error(_) => {}
+            }
+        }
         let Rebalance::Revoke(tpl) = rebalance else { return };
         let (Some(to), parts) = (self.handover(), parts_of(tpl)) else { return };
         if parts.is_empty() {
@@ -121,6 +135,8 @@ impl ConsumerContext for SourceCtx {
 
 /// The consumer and where each partition must start.
 pub struct KafkaSource {
+    /// The assigned partitions' messages, read in batches.
+    queue: MessageQueue<SourceCtx>,
     consumer: Arc<BaseConsumer<SourceCtx>>,
     expected: Expected,
     topic_ids: HashMap<String, Arc<str>>,
@@ -180,6 +196,7 @@ impl KafkaSource {
             expected: expected.clone(),
             handover: Mutex::new(None),
             last_global_error: Mutex::new(String::new()),
+            router: OnceLock::new(),
         };
         let consumer: BaseConsumer<SourceCtx> =
             cc.create_with_context(ctx).map_err(kafka_error("creating consumer"))?;
@@ -188,74 +205,97 @@ impl KafkaSource {
         consumer.subscribe(&topics).map_err(kafka_error(format!("subscribing to {topics:?}")))?;
         info!(group = %cfg.group_id, topics = ?cfg.topics, brokers = %cfg.kafka.brokers, "kafka source subscribed");
         let topic_ids = cfg.topics.iter().map(|t| (t.clone(), Arc::<str>::from(t.as_str()))).collect();
-        Ok(KafkaSource { consumer: Arc::new(consumer), expected, topic_ids, last_error: None })
+        let consumer = Arc::new(consumer);
+        let queue = MessageQueue::new(consumer.clone(), READ_BATCH);
+        let _ = consumer.context().router.set(queue.router());
+        Ok(KafkaSource { queue, consumer, expected, topic_ids, last_error: None })
     }
 
     /// Up to `max` messages, waiting at most `wait` for the first. Blocking (the fetch thread
     /// of [`super::Prefetch`] calls it).
+    ///
+    /// The consumer's own queue is served first: the group's events (a rebalance routes its
+    /// partitions to the batch queue before they are fetched) and any message fetched before
+    /// its partition was routed (those came first). Then the batch queue ([`MessageQueue`]).
     fn poll_blocking(&mut self, max: usize, wait: Duration) -> Result<Vec<SourceMsg>> {
         let mut out = BatchBytes::with_capacity(max.min(8192));
-        let mut timeout = wait;
-        while out.len() < max {
-            let Some(res) = self.consumer.poll(timeout) else { break };
-            timeout = Duration::ZERO;
-            let m = match res {
-                Ok(m) => m,
-                Err(e) => {
-                    // Broker down, rebalance hiccups: librdkafka retries; we log once per kind.
-                    let text = e.to_string();
-                    if self.last_error.as_deref() != Some(text.as_str()) {
-                        warn!(error = %text, "kafka consumer error (librdkafka keeps retrying)");
-                        self.last_error = Some(text);
+        let deadline = Instant::now() + wait;
+        let router = self.queue.router();
+        let mut failure = None;
+        let mut check = Check { consumer: &self.consumer, expected: &self.expected, seeked: Vec::new() };
+        loop {
+            while out.len() < max && failure.is_none() {
+                match self.consumer.poll(Duration::ZERO) {
+                    None => break,
+                    Some(Ok(m)) => {
+                        let topic = match self.topic_ids.get(m.topic()) {
+                            Some(t) => t.clone(),
+                            None => self
+                                .topic_ids
+                                .entry(m.topic().to_string())
+                                .or_insert_with(|| Arc::from(m.topic()))
+                                .clone(),
+                        };
+                        let ts = m.timestamp().to_millis();
+                        // One at a time: librdkafka drops what a seek made stale before handing it.
+                        check.seeked.clear();
+                        check.take(
+                            &topic,
+                            m.partition(),
+                            m.offset(),
+                            m.key(),
+                            m.payload().unwrap_or_default(),
+                            ts,
+                            &mut out,
+                        )?;
                     }
-                    break;
+                    Some(Err(e)) => failure = Some(e),
                 }
+            }
+            if failure.is_some() || out.len() >= max {
+                break;
+            }
+            router.reroute(&self.consumer);
+            let timeout = if out.len() > 0 {
+                Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(Instant::now()).min(QUEUE_WAIT)
             };
-            if self.last_error.take().is_some() {
+            let mut seek_failed = None;
+            check.seeked.clear();
+            let read = self.queue.read(timeout, max - out.len(), |m| match m {
+                Ok(m) if seek_failed.is_none() => {
+                    let (key, payload) = (m.key, m.payload);
+                    if let Err(e) = check.take(m.topic, m.partition, m.offset, key, payload, m.timestamp_ms, &mut out) {
+                        seek_failed = Some(e);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            });
+            if let Some(e) = seek_failed {
+                return Err(e);
+            }
+            if failure.is_some() || (read == 0 && (out.len() > 0 || Instant::now() >= deadline)) {
+                break;
+            }
+        }
+        match failure {
+            // Broker down, fetch errors: librdkafka retries; we log once per kind.
+            Some(e) => {
+                let text = e.to_string();
+                if self.last_error.as_deref() != Some(text.as_str()) {
+                    warn!(error = %text, "kafka consumer error (librdkafka keeps retrying)");
+                    self.last_error = Some(text);
+                }
+            }
+            None if out.len() > 0 && self.last_error.take().is_some() => {
                 info!("kafka consumer recovered");
                 self.consumer.context().last_global_error.lock().unwrap_or_else(|e| e.into_inner()).clear();
             }
-            let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
-            // Resume points are few and short-lived: no key is built while there are none.
-            let key = if expected.is_empty() { None } else { Some((m.topic().to_string(), m.partition())) };
-            if let Some(key) = key
-                && let Some((want, tries)) = expected.get_mut(&key)
-            {
-                if m.offset() == *want || *tries >= 3 {
-                    if m.offset() > *want {
-                        warn!(
-                            topic = m.topic(),
-                            partition = m.partition(),
-                            want = *want,
-                            got = m.offset(),
-                            "offsets missing from the topic (retention?)"
-                        );
-                    }
-                    expected.remove(&key);
-                } else {
-                    *tries += 1;
-                    let want = *want;
-                    drop(expected);
-                    info!(
-                        topic = m.topic(),
-                        partition = m.partition(),
-                        from = m.offset(),
-                        to = want,
-                        "seeking to the lake's resume point"
-                    );
-                    self.consumer
-                        .seek(m.topic(), m.partition(), Offset::Offset(want), Duration::from_secs(10))
-                        .map_err(kafka_error(format!("seeking {}/{} to {want}", m.topic(), m.partition())))?;
-                    continue;
-                }
-            }
-            drop(expected);
-            let topic = match self.topic_ids.get(m.topic()) {
-                Some(t) => t.clone(),
-                None => self.topic_ids.entry(m.topic().to_string()).or_insert_with(|| Arc::from(m.topic())).clone(),
-            };
-            let part = PartId { topic, partition: m.partition() };
-            out.copy(part, m.offset(), m.key(), m.payload().unwrap_or_default(), m.timestamp().to_millis());
+            None => {}
         }
         Ok(out.finish())
     }
@@ -264,6 +304,71 @@ impl KafkaSource {
     /// progress reports, lag, assignment.
     pub fn client(&self) -> KafkaClient {
         KafkaClient { consumer: self.consumer.clone(), topic_ids: self.topic_ids.clone() }
+    }
+}
+
+/// How long one read of the batch queue waits before the consumer's own queue is served again
+/// (a rebalance waits at most this long).
+const QUEUE_WAIT: Duration = Duration::from_millis(100);
+
+/// The resume-point check of the messages of one read: a newly assigned partition's first
+/// message must be at the lake's resume point, or the consumer seeks there.
+struct Check<'a> {
+    consumer: &'a BaseConsumer<SourceCtx>,
+    expected: &'a Expected,
+    /// Partitions sought during the current read: their later messages of the same batch were
+    /// fetched before the seek and are dropped (librdkafka drops those it still holds). Cleared
+    /// before each read.
+    seeked: Vec<(Arc<str>, i32)>,
+}
+
+impl Check<'_> {
+    /// Add the message to `out`, unless it is not where its partition must resume (then seek).
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &mut self,
+        topic: &Arc<str>,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        timestamp_ms: Option<i64>,
+        out: &mut BatchBytes,
+    ) -> Result<()> {
+        if !self.seeked.is_empty() && self.seeked.iter().any(|(t, p)| *p == partition && **t == **topic) {
+            return Ok(());
+        }
+        let mut expected = self.expected.lock().unwrap_or_else(|e| e.into_inner());
+        // Resume points are few and short-lived: no key is built while there are none.
+        let key_of = if expected.is_empty() { None } else { Some((topic.to_string(), partition)) };
+        if let Some(k) = key_of
+            && let Some((want, tries)) = expected.get_mut(&k)
+        {
+            if offset == *want || *tries >= 3 {
+                if offset > *want {
+                    warn!(
+                        topic = &**topic,
+                        partition,
+                        want = *want,
+                        got = offset,
+                        "offsets missing from the topic (retention?)"
+                    );
+                }
+                expected.remove(&k);
+            } else {
+                *tries += 1;
+                let want = *want;
+                drop(expected);
+                info!(topic = &**topic, partition, from = offset, to = want, "seeking to the lake's resume point");
+                self.consumer
+                    .seek(topic, partition, Offset::Offset(want), Duration::from_secs(10))
+                    .map_err(kafka_error(format!("seeking {topic}/{partition} to {want}")))?;
+                self.seeked.push((topic.clone(), partition));
+                return Ok(());
+            }
+        }
+        out.copy(PartId { topic: topic.clone(), partition }, offset, key, payload, timestamp_ms);
+        Ok(())
     }
 }
 
