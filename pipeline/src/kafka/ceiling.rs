@@ -1,9 +1,8 @@
 //! The raw consume ceiling: how fast a consumer that only reads can drain topics. The benchmark
 //! puts `livelake run`'s throughput beside it.
 
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};

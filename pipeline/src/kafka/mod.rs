@@ -1,6 +1,7 @@
-//! Kafka plumbing besides the consumer source: client configuration with
-//! pass-through security settings, the simulator's producer, the dead-letter producer, the
-//! live-topic producer, the consume-rate ceiling, batch reads of a consumer ([`MessageQueue`]). Client errors leave as [`crate::error::KafkaFailure`].
+//! Kafka plumbing besides the consumer source: client configuration with pass-through security
+//! settings, the simulator's producer, the dead-letter producer, the live-topic producer, the
+//! consume-rate ceiling, batch reads of a consumer ([`MessageQueue`]). Client errors leave as
+//! [`crate::error::KafkaFailure`].
 
 mod ceiling;
 mod config;

@@ -57,7 +57,7 @@ impl Router {
         let Ok(name) = CString::new(topic) else { return };
         let mut routes = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let Some(queue) = routes.queue.0 else { return };
-        forward(consumer, queue, &name, partition);
+        forward(consumer, Some(queue), &name, partition);
         if !routes.parts.iter().any(|(t, p)| *t == name && *p == partition) {
             routes.parts.push((name, partition));
         }
@@ -75,19 +75,21 @@ impl Router {
         let routes = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let Some(queue) = routes.queue.0 else { return };
         for (topic, partition) in &routes.parts {
-            forward(consumer, queue, topic, *partition);
+            forward(consumer, Some(queue), topic, *partition);
         }
     }
 }
 
-/// Forward the partition's queue to `queue`.
+/// Forward the partition's queue to `queue`, or (`None`) forward it nowhere: its messages then
+/// stay in it, and librdkafka stops fetching the partition once it holds its limit.
 fn forward<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
-    queue: NonNull<rd::rd_kafka_queue_t>,
+    queue: Option<NonNull<rd::rd_kafka_queue_t>>,
     topic: &CStr,
     partition: i32,
 ) {
     let rk = consumer.client().native_ptr();
+    let to = queue.map_or(std::ptr::null_mut(), NonNull::as_ptr);
     // SAFETY: `rk` is the live consumer's handle (borrowed for this call), `topic` a valid C
     // string, `queue` alive (the caller holds the routes' lock, and the queue is destroyed only
     // under it). The partition's queue handle we get is released right after forwarding; the
@@ -95,7 +97,7 @@ fn forward<C: ConsumerContext>(
     unsafe {
         let pq = rd::rd_kafka_queue_get_partition(rk, topic.as_ptr(), partition);
         if !pq.is_null() {
-            rd::rd_kafka_queue_forward(pq, queue.as_ptr());
+            rd::rd_kafka_queue_forward(pq, to);
             rd::rd_kafka_queue_destroy(pq);
         }
     }
@@ -121,6 +123,7 @@ pub struct Msg<'a> {
 /// alive (librdkafka's queues must go before their client).
 pub struct MessageQueue<C: ConsumerContext + 'static> {
     router: Router,
+    /// The client, which outlives the queue.
     consumer: Arc<BaseConsumer<C>>,
     buf: Vec<*mut rd::rd_kafka_message_t>,
     /// Topic names by librdkafka's topic handle (checked by name on each use).
@@ -150,11 +153,6 @@ impl<C: ConsumerContext + 'static> MessageQueue<C> {
     /// Routes partitions to this queue.
     pub fn router(&self) -> Router {
         self.router.clone()
-    }
-
-    /// The consumer.
-    pub fn consumer(&self) -> &Arc<BaseConsumer<C>> {
-        &self.consumer
     }
 
     /// Read up to `max` messages (at most the batch size), waiting up to `timeout` for the first,
@@ -226,8 +224,16 @@ unsafe fn topic_of(
 impl<C: ConsumerContext + 'static> Drop for MessageQueue<C> {
     /// Destroy the queue (what it still holds is dropped), before the consumer can go; the
     /// router routes nothing after this.
+    ///
+    /// The routed partitions are unrouted first: forwarded to a destroyed queue, their messages
+    /// would be thrown away as fast as librdkafka fetches them, while the consumer lives on
+    /// (the run's final commit); unrouted, they wait in the partition's queue, which fills and
+    /// stops the fetching.
     fn drop(&mut self) {
         let mut routes = self.router.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, partition) in &routes.parts {
+            forward(&self.consumer, None, topic, *partition);
+        }
         if let Some(queue) = routes.queue.0.take() {
             // SAFETY: the queue was made by `rd_kafka_queue_new` and is destroyed once (taken
             // out under the lock every user holds).
