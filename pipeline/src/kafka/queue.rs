@@ -33,8 +33,9 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 /// A queue of librdkafka's, destroyed with its owner. Null once destroyed.
 struct QueuePtr(Option<NonNull<rd::rd_kafka_queue_t>>);
 
-// SAFETY: librdkafka's queues are thread-safe (every operation takes the queue's lock); the
-// pointer is only used under the `Mutex` that holds it, and only while it is `Some`.
+// SAFETY: librdkafka's queues are thread-safe (every operation takes the queue's lock). The
+// pointer is used while it is `Some`: by the router under the `Mutex` that holds it, and by
+// `MessageQueue::read`, which copies it out and holds the `&mut` that destroying it (`Drop`) needs.
 unsafe impl Send for QueuePtr {}
 
 /// The partitions routed to a [`MessageQueue`], and the queue while it lives: the rebalance
